@@ -152,8 +152,8 @@ fn pick_ports() -> Result<DovecotPorts> {
     // Hold all listeners at once so the five ports are distinct.
     let mut ls = Vec::new();
     for _ in 0..5 {
-        let l = TcpListener::bind(("127.0.0.1", 0))
-            .map_err(|e| Error::io("picking a free port", e))?;
+        let l =
+            TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("picking a free port", e))?;
         ls.push(l);
     }
     let mut ports = Vec::new();
@@ -305,8 +305,8 @@ impl Dovecot {
         // must be able to traverse it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io(format!("chmod {}", root.display()), e))?;
-        let meta = fs::metadata(&root)
-            .map_err(|e| Error::io(format!("stat {}", root.display()), e))?;
+        let meta =
+            fs::metadata(&root).map_err(|e| Error::io(format!("stat {}", root.display()), e))?;
         let run_as = if meta.uid() == 0 {
             RunAs::Root
         } else {

@@ -188,7 +188,11 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::R
         }
         r.consume(used);
         if done {
-            return Ok(if too_long { Line::TooLong } else { Line::Ok(line) });
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Ok(line)
+            });
         }
     }
 }

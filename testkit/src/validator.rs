@@ -174,7 +174,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn introspect(State(shared): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn introspect(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let token = bearer_token(&headers).or_else(|| form_token(&body));
     let (down, user) = {
         let mut inner = shared.lock();
