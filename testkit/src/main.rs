@@ -196,12 +196,22 @@ fn run(args: Args) -> Result<(), String> {
         }
         None => json!({ "validator_url": validator_url }),
     };
-    emit(&ready);
-
+    // Install the signal handlers before announcing readiness, so a SIGTERM
+    // right after the JSON line is handled (and cleans up) rather than killing us.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let (mut term, mut int) = {
+        let _guard = rt.enter();
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).map_err(|e| e.to_string())?,
+            signal(SignalKind::interrupt()).map_err(|e| e.to_string())?,
+        )
+    };
+    emit(&ready);
+
     rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         // Reads stdin on a plain thread; dropping `tx` at EOF ends the loop.
@@ -213,8 +223,6 @@ fn run(args: Args) -> Result<(), String> {
                 }
             }
         });
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| e.to_string())?;
         loop {
             tokio::select! {
                 line = rx.recv() => match line {
@@ -223,7 +231,7 @@ fn run(args: Args) -> Result<(), String> {
                     None => break,
                 },
                 _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
+                _ = int.recv() => break,
             }
         }
         Ok::<(), String>(())

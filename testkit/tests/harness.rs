@@ -471,3 +471,98 @@ fn sink_speaks_smtp() {
         1
     );
 }
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            panic!("binary did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn binary_dovecot_prints_json_and_stops_at_stdin_eof() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailoauth-testkit"))
+        .args(["dovecot", "--token", "good-token=alice@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    for key in [
+        "imap_port",
+        "imaps_port",
+        "pop3_port",
+        "pop3s_port",
+        "submission_port",
+        "sink_port",
+    ] {
+        assert!(info[key].as_u64().is_some(), "{key} in {info}");
+    }
+    assert!(std::path::Path::new(info["ca_file"].as_str().unwrap()).is_file());
+    assert!(info["validator_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/introspect"));
+    let instance = info["instance_name"].as_str().unwrap().to_owned();
+    let imap = u16::try_from(info["imap_port"].as_u64().unwrap()).unwrap();
+
+    let mut c = Conn::connect(imap);
+    assert!(c.line().starts_with("* OK"));
+    c.send(&format!("a1 AUTHENTICATE XOAUTH2 {}", xoauth2(ALICE, GOOD)));
+    let l = c.until("a1 ");
+    assert!(l.starts_with("a1 OK"), "{l}");
+
+    let mut ask = |cmd: &str| -> serde_json::Value {
+        writeln!(stdin, "{cmd}").unwrap();
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        serde_json::from_str(&l).unwrap()
+    };
+    assert_eq!(ask("requests")["requests"], 1);
+    assert_eq!(ask("add t2 bob@example.com")["ok"], true);
+    assert_eq!(ask("revoke t2")["ok"], true);
+    assert_eq!(ask("messages")["messages"], serde_json::json!([]));
+    assert_eq!(ask("bogus")["ok"], false);
+    drop(stdin);
+    let st = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(st.success(), "{st}");
+    assert!(pids_with(&instance).is_empty(), "dovecot left behind");
+}
+
+#[test]
+fn binary_validator_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailoauth-testkit"))
+        .args(["validator", "--token", "t=alice@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(info["validator_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(st.success(), "{st}");
+}
