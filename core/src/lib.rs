@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod proto;
+pub mod sasl;
+mod secret;
+
+#[cfg(feature = "net")]
+pub mod net;
+
+pub use proto::{
+    Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
+};
+pub use sasl::{ErrorChallenge, Mechanism};
+pub use secret::AccessToken;
+
+#[cfg(all(feature = "net", target_arch = "wasm32"))]
+compile_error!("the `net` feature (tokio + rustls sockets) is not available on wasm32; build with --no-default-features");

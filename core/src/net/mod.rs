@@ -1,0 +1,378 @@
+//! tokio + rustls drivers for the login state machines (feature `net`).
+//!
+//! [`login`] opens a connection (implicit TLS, STARTTLS, or plaintext when explicitly asked
+//! for), runs the protocol's [`Login`] machine with a time-out on every step, and returns a
+//! [`MailSession`] holding the still-open authenticated stream and the capabilities the
+//! server announced after login. Continue the session with any IMAP/SMTP/POP3 library or
+//! with raw commands ([`MailSession::write_line`], [`MailSession::read_line`]).
+
+mod stream;
+mod tls;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub use stream::MailStream;
+
+use crate::proto::{Action, LineBuffer, Login, LoginConfig, LoginOutcome, DEFAULT_MAX_LINE};
+use crate::{AccessToken, MailAuthError, MailErrorKind, Mechanism, Protocol, SaslIr, Stage};
+
+/// How the connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
+    Tls,
+    /// Plaintext connect, then STARTTLS / STLS before anything secret is sent. Fails if the
+    /// server does not offer it (no downgrade).
+    StartTls,
+    /// No TLS at all. The token crosses the network in the clear: only for loopback test
+    /// servers or connections already protected otherwise. Never chosen by default.
+    Plain,
+}
+
+/// Which TLS trust roots to use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Trust the Mozilla root set compiled into the library (webpki-roots). Default: on.
+    pub webpki_roots: bool,
+    /// Also trust the operating system's certificate store. Default: off.
+    pub os_roots: bool,
+    /// Extra PEM files with CA certificates to trust (private or test servers).
+    pub ca_files: Vec<PathBuf>,
+    /// The name to verify the server certificate against, if not the host connected to.
+    pub server_name: Option<String>,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            webpki_roots: true,
+            os_roots: false,
+            ca_files: Vec::new(),
+            server_name: None,
+        }
+    }
+}
+
+/// Time-outs for each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening the TCP connection (name resolution and every address tried). Default 15 s.
+    pub connect: Duration,
+    /// Each read, write and TLS handshake. Default 30 s.
+    pub io: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            io: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A mail server to log in to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailServer {
+    /// IMAP, SMTP or POP3.
+    pub protocol: Protocol,
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS mode.
+    pub security: Security,
+}
+
+impl MailServer {
+    /// A server description.
+    pub fn new(protocol: Protocol, host: impl Into<String>, port: u16, security: Security) -> Self {
+        MailServer {
+            protocol,
+            host: host.into(),
+            port,
+            security,
+        }
+    }
+
+    /// The standard port for a protocol and TLS mode (IMAP 993/143, SMTP 465/587, POP3 995/110).
+    pub fn default_port(protocol: Protocol, security: Security) -> u16 {
+        match (protocol, security) {
+            (Protocol::Imap, Security::Tls) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Smtp, Security::Tls) => 465,
+            (Protocol::Smtp, _) => 587,
+            (Protocol::Pop3, Security::Tls) => 995,
+            (Protocol::Pop3, _) => 110,
+        }
+    }
+}
+
+/// Everything about a login except the server and the credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// Trust roots.
+    pub tls: TlsOptions,
+    /// Time-outs.
+    pub timeouts: Timeouts,
+    /// Inline initial response policy.
+    pub sasl_ir: SaslIr,
+    /// IMAP: probe the mailbox after login (detects "authenticated but not connected").
+    pub probe: bool,
+    /// SMTP: the EHLO name.
+    pub client_name: String,
+    /// Bound on one server line.
+    pub max_line: usize,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        LoginOptions {
+            tls: TlsOptions::default(),
+            timeouts: Timeouts::default(),
+            sasl_ir: SaslIr::Auto,
+            probe: false,
+            client_name: "localhost".to_owned(),
+            max_line: DEFAULT_MAX_LINE,
+        }
+    }
+}
+
+/// An authenticated mail connection.
+#[derive(Debug)]
+pub struct MailSession {
+    protocol: Protocol,
+    stream: MailStream,
+    lines: LineBuffer,
+    outcome: LoginOutcome,
+    io_timeout: Duration,
+}
+
+impl MailSession {
+    /// IMAP, SMTP or POP3.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The capabilities the server announced after login (SMTP: the EHLO keywords after TLS).
+    pub fn capabilities(&self) -> &[String] {
+        &self.outcome.capabilities
+    }
+
+    /// Details of the login: greeting, final line, whether STARTTLS was used.
+    pub fn outcome(&self) -> &LoginOutcome {
+        &self.outcome
+    }
+
+    /// Whether the stream is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, MailStream::Tls(_))
+    }
+
+    /// Writes one command line (CRLF is added) within the I/O time-out.
+    pub async fn write_line(&mut self, line: &str) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.write_all(&bytes).await
+    }
+
+    /// Writes raw bytes within the I/O time-out.
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let io = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(self.io_timeout, io)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))?
+    }
+
+    /// Reads one line (without CRLF), bounded in length and time.
+    pub async fn read_line(&mut self) -> io::Result<String> {
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.lines.next_line() {
+                Ok(Some(line)) => return Ok(line),
+                Ok(None) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+            let n = tokio::time::timeout(self.io_timeout, self.stream.read(&mut buf))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timed out"))??;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ));
+            }
+            self.lines.push(&buf[..n]);
+        }
+    }
+
+    /// The stream and any bytes already read from it but not yet consumed.
+    pub fn into_parts(mut self) -> (MailStream, Vec<u8>) {
+        let rest = self.lines.take_rest();
+        (self.stream, rest)
+    }
+}
+
+/// Connects to `server`, authenticates `user` with `token`, and returns the open session.
+///
+/// Errors carry the protocol, the [`Stage`], the server's last line and any decoded error
+/// challenge; [`MailAuthError::is_temporary`] says whether a retry can help.
+pub async fn login(
+    server: &MailServer,
+    user: &str,
+    token: &AccessToken,
+    mechanism: Mechanism,
+    options: &LoginOptions,
+) -> Result<MailSession, MailAuthError> {
+    let protocol = server.protocol;
+    let err = |stage: Stage, kind: MailErrorKind, msg: String| {
+        MailAuthError::new(protocol, stage, kind, msg)
+    };
+
+    let tls_config = if server.security == Security::Plain {
+        None
+    } else {
+        Some(tls::client_config(&options.tls).map_err(|m| err(Stage::Tls, MailErrorKind::Tls, m))?)
+    };
+
+    let tcp = connect(server, options.timeouts.connect)
+        .await
+        .map_err(|(kind, m)| err(Stage::Connect, kind, m))?;
+    let _ = tcp.set_nodelay(true);
+    let server_name = options
+        .tls
+        .server_name
+        .clone()
+        .unwrap_or_else(|| server.host.clone());
+
+    let mut stream = match (&tls_config, server.security) {
+        (Some(cfg), Security::Tls) => tls::handshake(cfg, &server_name, tcp, options.timeouts.io)
+            .await
+            .map_err(|(kind, m)| err(Stage::Tls, kind, m))?,
+        _ => MailStream::Plain(tcp),
+    };
+
+    let mut cfg = LoginConfig::new(user, token.clone(), mechanism);
+    cfg.starttls = server.security == Security::StartTls;
+    cfg.sasl_ir = options.sasl_ir;
+    cfg.probe = options.probe;
+    cfg.host = Some(server.host.clone());
+    cfg.port = Some(server.port);
+    cfg.client_name = options.client_name.clone();
+    cfg.max_line = options.max_line;
+    let mut machine = Login::new(protocol, cfg);
+
+    let io_timeout = options.timeouts.io;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match machine.poll()? {
+            Action::Send(bytes) => {
+                let stage = machine.stage();
+                let io = async {
+                    stream.write_all(&bytes).await?;
+                    stream.flush().await
+                };
+                match tokio::time::timeout(io_timeout, io).await {
+                    Err(_) => {
+                        return Err(err(
+                            stage,
+                            MailErrorKind::Timeout,
+                            format!("write timed out after {io_timeout:?}"),
+                        ))
+                    }
+                    Ok(Err(e)) => {
+                        return Err(err(
+                            stage,
+                            MailErrorKind::Network,
+                            format!("write failed: {e}"),
+                        ))
+                    }
+                    Ok(Ok(())) => {}
+                }
+            }
+            Action::NeedInput => {
+                let stage = machine.stage();
+                match tokio::time::timeout(io_timeout, stream.read(&mut buf)).await {
+                    Err(_) => {
+                        return Err(err(
+                            stage,
+                            MailErrorKind::Timeout,
+                            format!("no answer from the server within {io_timeout:?}"),
+                        ))
+                    }
+                    Ok(Err(e)) => {
+                        return Err(err(
+                            stage,
+                            MailErrorKind::Network,
+                            format!("read failed: {e}"),
+                        ))
+                    }
+                    Ok(Ok(0)) => {
+                        return Err(err(
+                            stage,
+                            MailErrorKind::Network,
+                            "the server closed the connection".to_owned(),
+                        ))
+                    }
+                    Ok(Ok(n)) => machine.feed(&buf[..n]),
+                }
+            }
+            Action::StartTls => {
+                let (Some(cfg), MailStream::Plain(tcp)) = (&tls_config, stream) else {
+                    return Err(err(
+                        Stage::StartTls,
+                        MailErrorKind::Protocol,
+                        "STARTTLS requested on a connection that is already encrypted".to_owned(),
+                    ));
+                };
+                stream = tls::handshake(cfg, &server_name, tcp, io_timeout)
+                    .await
+                    .map_err(|(kind, m)| err(Stage::Tls, kind, m))?;
+                machine.tls_established();
+            }
+            Action::Done => break,
+        }
+    }
+    let outcome = machine.into_outcome().unwrap_or_default();
+    let mut lines = LineBuffer::new(options.max_line);
+    lines.push(&outcome.leftover);
+    Ok(MailSession {
+        protocol,
+        stream,
+        lines,
+        outcome,
+        io_timeout,
+    })
+}
+
+async fn connect(
+    server: &MailServer,
+    limit: Duration,
+) -> Result<TcpStream, (MailErrorKind, String)> {
+    let addr = (server.host.as_str(), server.port);
+    match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+        Err(_) => Err((
+            MailErrorKind::Timeout,
+            format!(
+                "could not connect to {}:{} within {limit:?}",
+                server.host, server.port
+            ),
+        )),
+        Ok(Err(e)) => Err((
+            MailErrorKind::Network,
+            format!("could not connect to {}:{}: {e}", server.host, server.port),
+        )),
+        Ok(Ok(tcp)) => Ok(tcp),
+    }
+}

@@ -1,0 +1,502 @@
+//! IMAP login: greeting, CAPABILITY, STARTTLS, AUTHENTICATE (with SASL-IR), probe.
+
+use super::{
+    split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind,
+    Protocol, SaslIr, Stage,
+};
+
+/// Longest `AUTHENTICATE` line sent with an inline initial response. Dovecot reads SASL
+/// responses into an 8 KiB buffer; longer responses go through a continuation.
+const MAX_INLINE_LINE: usize = 8192;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Capability {
+        tag: String,
+    },
+    StartTls {
+        tag: String,
+    },
+    Auth {
+        tag: String,
+        response_sent: bool,
+        challenge_answered: bool,
+    },
+    CapabilityAfterAuth {
+        tag: String,
+    },
+    Probe {
+        tag: String,
+    },
+    Finished,
+}
+
+/// The IMAP login state machine. Use it through [`super::Login`].
+#[derive(Debug)]
+pub struct ImapLogin {
+    pub(super) core: Core,
+    m: Imap,
+}
+
+#[derive(Debug)]
+struct Imap {
+    state: State,
+    caps: Vec<String>,
+    caps_after_auth: bool,
+    next_tag: u32,
+}
+
+/// A parsed server line.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    Untagged {
+        kind: String,
+        rest: &'a str,
+    },
+    Continuation(&'a str),
+    Tagged {
+        tag: &'a str,
+        status: String,
+        code: Option<&'a str>,
+        text: &'a str,
+    },
+}
+
+fn parse_line(line: &str) -> Option<Line<'_>> {
+    if let Some(rest) = line.strip_prefix('+') {
+        return Some(Line::Continuation(rest.strip_prefix(' ').unwrap_or(rest)));
+    }
+    if let Some(rest) = line.strip_prefix("* ") {
+        let (kind, rest) = split_word(rest);
+        return Some(Line::Untagged {
+            kind: kind.to_ascii_uppercase(),
+            rest,
+        });
+    }
+    let (tag, rest) = split_word(line);
+    if tag.is_empty() || rest.is_empty() {
+        return None;
+    }
+    let (status, rest) = split_word(rest);
+    let (code, text) = split_code(rest);
+    Some(Line::Tagged {
+        tag,
+        status: status.to_ascii_uppercase(),
+        code,
+        text,
+    })
+}
+
+/// `[CODE args] text` → (Some("CODE args"), "text").
+fn split_code(rest: &str) -> (Option<&str>, &str) {
+    if let Some(inner) = rest.strip_prefix('[') {
+        if let Some(end) = inner.find(']') {
+            return (Some(&inner[..end]), inner[end + 1..].trim_start());
+        }
+    }
+    (None, rest)
+}
+
+fn capabilities_in(text: &str) -> Vec<String> {
+    text.split_ascii_whitespace().map(str::to_owned).collect()
+}
+
+/// Capabilities carried in a response code `[CAPABILITY ...]`, if it is one.
+fn code_capabilities(code: Option<&str>) -> Option<Vec<String>> {
+    let code = code?;
+    let (name, args) = split_word(code);
+    name.eq_ignore_ascii_case("CAPABILITY")
+        .then(|| capabilities_in(args))
+}
+
+impl ImapLogin {
+    pub(super) fn new(cfg: LoginConfig) -> ImapLogin {
+        let mut core = Core::new(Protocol::Imap, cfg);
+        core.lines = LineBuffer::with_imap_literals(core.cfg.max_line);
+        let m = Imap {
+            state: State::Greeting,
+            caps: Vec::new(),
+            caps_after_auth: false,
+            next_tag: 0,
+        };
+        ImapLogin { core, m }
+    }
+
+    pub(super) fn poll(&mut self) -> Result<Action, MailAuthError> {
+        self.core.poll_with(&mut self.m)
+    }
+}
+
+impl Machine for Imap {
+    fn on_line(&mut self, core: &mut Core, line: String) -> Result<(), MailAuthError> {
+        self.line(core, &line)
+    }
+
+    fn after_tls(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        // Capabilities from before TLS must not be trusted (RFC 3501 6.2.1).
+        self.caps.clear();
+        self.ask_capability(core);
+        Ok(())
+    }
+}
+
+impl Imap {
+    fn tag(&mut self) -> String {
+        self.next_tag += 1;
+        format!("m{}", self.next_tag)
+    }
+
+    fn has_cap(&self, cap: &str) -> bool {
+        self.caps.iter().any(|c| c.eq_ignore_ascii_case(cap))
+    }
+
+    fn send_command(&mut self, core: &mut Core, cmd: &str) -> String {
+        let tag = self.tag();
+        core.send_line(&format!("{tag} {cmd}"));
+        tag
+    }
+
+    fn ask_capability(&mut self, core: &mut Core) {
+        core.stage = Stage::Capabilities;
+        let tag = self.send_command(core, "CAPABILITY");
+        self.state = State::Capability { tag };
+    }
+
+    /// With capabilities known: STARTTLS if wanted, else authenticate.
+    fn proceed(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        if core.cfg.starttls && !core.outcome.upgraded_to_tls {
+            core.stage = Stage::StartTls;
+            if !self.has_cap("STARTTLS") {
+                return Err(core.err(
+                    MailErrorKind::StartTlsUnavailable,
+                    "STARTTLS was requested but the server does not offer it; no credentials were sent",
+                ));
+            }
+            let tag = self.send_command(core, "STARTTLS");
+            self.state = State::StartTls { tag };
+            return Ok(());
+        }
+        core.stage = Stage::Auth;
+        let mech = core.cfg.mechanism.name();
+        if !self.has_cap(&format!("AUTH={mech}")) {
+            let offered: Vec<&str> = self
+                .caps
+                .iter()
+                .filter_map(|c| {
+                    c.get(..5)
+                        .filter(|p| p.eq_ignore_ascii_case("AUTH="))
+                        .map(|_| &c[5..])
+                })
+                .collect();
+            return Err(core.err(
+                MailErrorKind::MechanismUnsupported,
+                format!(
+                    "the server does not offer AUTH={mech} (it offers: {})",
+                    offered.join(" ")
+                ),
+            ));
+        }
+        let tag = self.tag();
+        let response = core.cfg.sasl_response_b64();
+        let prefix = format!("{tag} AUTHENTICATE {mech} ");
+        let inline = match core.cfg.sasl_ir {
+            SaslIr::Always => true,
+            SaslIr::Never => false,
+            SaslIr::Auto => {
+                self.has_cap("SASL-IR") && prefix.len() + response.0.len() + 2 <= MAX_INLINE_LINE
+            }
+        };
+        if inline {
+            core.send_secret_line(&prefix, &response);
+        } else {
+            core.send_line(&format!("{tag} AUTHENTICATE {mech}"));
+        }
+        self.state = State::Auth {
+            tag,
+            response_sent: inline,
+            challenge_answered: false,
+        };
+        Ok(())
+    }
+
+    fn after_auth(&mut self, core: &mut Core, final_line: &str) -> Result<(), MailAuthError> {
+        core.outcome.final_line = final_line.to_owned();
+        if !self.caps_after_auth {
+            core.stage = Stage::Auth;
+            let tag = self.send_command(core, "CAPABILITY");
+            self.state = State::CapabilityAfterAuth { tag };
+            return Ok(());
+        }
+        self.after_caps_known(core)
+    }
+
+    fn after_caps_known(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        core.outcome.capabilities = self.caps.clone();
+        if core.cfg.probe {
+            core.stage = Stage::Probe;
+            let tag = self.send_command(core, "LIST \"\" \"INBOX\"");
+            self.state = State::Probe { tag };
+            return Ok(());
+        }
+        self.state = State::Finished;
+        let final_line = core.outcome.final_line.clone();
+        core.finish(&final_line);
+        Ok(())
+    }
+
+    fn line(&mut self, core: &mut Core, line: &str) -> Result<(), MailAuthError> {
+        let Some(parsed) = parse_line(line) else {
+            return Err(core
+                .err(MailErrorKind::Protocol, "malformed IMAP response")
+                .with_server_line(line));
+        };
+        match parsed {
+            Line::Untagged { kind, rest } => self.on_untagged(core, &kind, rest, line),
+            Line::Continuation(text) => self.on_continuation(core, text, line),
+            Line::Tagged {
+                tag,
+                status,
+                code,
+                text,
+            } => self.on_tagged(core, tag, &status, code, text, line),
+        }
+    }
+
+    fn on_untagged(
+        &mut self,
+        core: &mut Core,
+        kind: &str,
+        rest: &str,
+        line: &str,
+    ) -> Result<(), MailAuthError> {
+        match (&self.state, kind) {
+            (State::Greeting, "OK") => {
+                core.outcome.greeting = line.to_owned();
+                let (code, _) = split_code(rest);
+                match code_capabilities(code) {
+                    Some(caps) => {
+                        self.caps = caps;
+                        self.proceed(core)
+                    }
+                    None => {
+                        self.ask_capability(core);
+                        Ok(())
+                    }
+                }
+            }
+            (State::Greeting, "PREAUTH") => {
+                core.outcome.greeting = line.to_owned();
+                if core.cfg.starttls {
+                    // STARTTLS is impossible after PREAUTH: refuse rather than continue in clear.
+                    core.stage = Stage::StartTls;
+                    return Err(core
+                        .err(
+                            MailErrorKind::StartTlsUnavailable,
+                            "the server greeted with PREAUTH, so STARTTLS cannot be negotiated; refusing to continue unencrypted",
+                        )
+                        .with_server_line(line));
+                }
+                let (code, _) = split_code(rest);
+                self.caps = code_capabilities(code).unwrap_or_default();
+                core.outcome.preauthenticated = true;
+                self.caps_after_auth = code_capabilities(code).is_some();
+                self.after_auth(core, line)
+            }
+            (State::Greeting, "BYE") => Err(core
+                .err(MailErrorKind::Greeting, "the server refused the connection")
+                .with_server_line(line)),
+            (State::Greeting, _) => Err(core
+                .err(MailErrorKind::Protocol, "unexpected IMAP greeting")
+                .with_server_line(line)),
+            (_, "BYE") => {
+                let kind = if line.to_ascii_lowercase().contains("accesstokenexpired") {
+                    MailErrorKind::TokenExpired
+                } else {
+                    MailErrorKind::Network
+                };
+                Err(core.server_err(kind, "the server ended the session", line))
+            }
+            (state, "CAPABILITY") => {
+                self.caps = capabilities_in(rest);
+                if matches!(
+                    state,
+                    State::Auth { .. } | State::CapabilityAfterAuth { .. }
+                ) {
+                    self.caps_after_auth = true;
+                }
+                Ok(())
+            }
+            // Other untagged data (LIST replies of the probe, FLAGS, ...) is not needed here.
+            _ => Ok(()),
+        }
+    }
+
+    fn on_continuation(
+        &mut self,
+        core: &mut Core,
+        text: &str,
+        line: &str,
+    ) -> Result<(), MailAuthError> {
+        let State::Auth {
+            response_sent,
+            challenge_answered,
+            ..
+        } = &mut self.state
+        else {
+            return Err(core
+                .err(MailErrorKind::Protocol, "unexpected continuation request")
+                .with_server_line(line));
+        };
+        if !*response_sent {
+            *response_sent = true;
+            let response = core.cfg.sasl_response_b64();
+            core.send_secret_line("", &response);
+            return Ok(());
+        }
+        if *challenge_answered {
+            return Err(core.server_err(
+                MailErrorKind::Protocol,
+                "the server sent a second challenge after the error challenge",
+                line,
+            ));
+        }
+        *challenge_answered = true;
+        core.record_challenge(text);
+        // Never re-send the token: answer with the mechanism's dummy reply.
+        let reply = core.cfg.mechanism.challenge_reply();
+        core.send_line(reply);
+        Ok(())
+    }
+
+    fn on_tagged(
+        &mut self,
+        core: &mut Core,
+        tag: &str,
+        status: &str,
+        code: Option<&str>,
+        text: &str,
+        line: &str,
+    ) -> Result<(), MailAuthError> {
+        let expected = match &self.state {
+            State::Capability { tag }
+            | State::StartTls { tag }
+            | State::Auth { tag, .. }
+            | State::CapabilityAfterAuth { tag }
+            | State::Probe { tag } => tag.clone(),
+            State::Greeting | State::Finished => String::new(),
+        };
+        if tag != expected {
+            return Err(core
+                .err(
+                    MailErrorKind::Protocol,
+                    format!("unexpected tagged response (expected tag {expected:?})"),
+                )
+                .with_server_line(line));
+        }
+        let ok = status == "OK";
+        match self.state.clone() {
+            State::Capability { .. } => {
+                if !ok {
+                    return Err(core
+                        .err(MailErrorKind::Protocol, "CAPABILITY failed")
+                        .with_server_line(line));
+                }
+                if let Some(caps) = code_capabilities(code) {
+                    self.caps = caps;
+                }
+                self.proceed(core)
+            }
+            State::StartTls { .. } => {
+                if !ok {
+                    return Err(core
+                        .err(
+                            MailErrorKind::StartTlsUnavailable,
+                            "the server refused STARTTLS; no credentials were sent",
+                        )
+                        .with_server_line(line));
+                }
+                core.start_tls()
+            }
+            State::Auth { .. } => {
+                if ok {
+                    if let Some(caps) = code_capabilities(code) {
+                        self.caps = caps;
+                        self.caps_after_auth = true;
+                    }
+                    return self.after_auth(core, line);
+                }
+                let code_name = code.map(|c| split_word(c).0.to_ascii_uppercase());
+                let (kind, msg) = match code_name.as_deref() {
+                    Some("UNAVAILABLE") => (MailErrorKind::Temporary, "temporary authentication failure"),
+                    _ if status == "BAD" => (
+                        MailErrorKind::Protocol,
+                        "the server did not accept the AUTHENTICATE command (if it advertises SASL-IR but rejects it, disable SASL-IR)",
+                    ),
+                    _ => (MailErrorKind::Rejected, "the server rejected the token"),
+                };
+                let _ = text;
+                Err(core.server_err(kind, msg, line))
+            }
+            State::CapabilityAfterAuth { .. } => {
+                if ok {
+                    if let Some(caps) = code_capabilities(code) {
+                        self.caps = caps;
+                    }
+                    self.caps_after_auth = true;
+                    return self.after_caps_known(core);
+                }
+                Err(core
+                    .err(
+                        MailErrorKind::NotConnected,
+                        "logged in, but the server refuses commands (authenticated but not connected)",
+                    )
+                    .with_server_line(line))
+            }
+            State::Probe { .. } => {
+                if ok {
+                    self.state = State::Finished;
+                    let final_line = core.outcome.final_line.clone();
+                    core.finish(&final_line);
+                    return Ok(());
+                }
+                Err(core
+                    .err(
+                        MailErrorKind::NotConnected,
+                        "logged in, but the mailbox cannot be opened: the token's user has no access to this mailbox \
+                         (wrong user, missing mailbox permission, or no Exchange service principal for an app-only token)",
+                    )
+                    .with_server_line(line))
+            }
+            State::Greeting | State::Finished => Err(core
+                .err(MailErrorKind::Protocol, "unexpected tagged response")
+                .with_server_line(line)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lines() {
+        assert_eq!(
+            parse_line("m1 NO [AUTHENTICATIONFAILED] Authentication failed."),
+            Some(Line::Tagged {
+                tag: "m1",
+                status: "NO".into(),
+                code: Some("AUTHENTICATIONFAILED"),
+                text: "Authentication failed."
+            })
+        );
+        assert_eq!(parse_line("+ "), Some(Line::Continuation("")));
+        assert_eq!(parse_line("+"), Some(Line::Continuation("")));
+        assert_eq!(parse_line("+ abc"), Some(Line::Continuation("abc")));
+        assert_eq!(parse_line("garbage"), None);
+        assert_eq!(
+            code_capabilities(Some("CAPABILITY IMAP4rev1 SASL-IR")),
+            Some(vec!["IMAP4rev1".into(), "SASL-IR".into()])
+        );
+    }
+}

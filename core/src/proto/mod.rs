@@ -1,0 +1,488 @@
+//! Sans-IO login state machines for IMAP, SMTP and POP3.
+//!
+//! A machine is fed the bytes the server sent ([`Login::feed`]) and asked what to do next
+//! ([`Login::poll`]): send bytes, read more, start TLS now, or stop because the login is done.
+//! It never touches a socket, a clock or a runtime; the drivers in [`crate::net`] (or your own)
+//! do the I/O and enforce time-outs.
+//!
+//! ```
+//! use mailoauth::proto::{Action, Login, LoginConfig, Protocol};
+//! use mailoauth::sasl::Mechanism;
+//!
+//! let cfg = LoginConfig::new("alice@example.com", "good-token-alice", Mechanism::XOAuth2);
+//! let mut login = Login::new(Protocol::Imap, cfg);
+//! login.feed(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n");
+//! let Action::Send(bytes) = login.poll().unwrap() else { panic!() };
+//! assert!(bytes.starts_with(b"m1 AUTHENTICATE XOAUTH2 dXNlcj1h"));
+//! assert_eq!(login.poll().unwrap(), Action::NeedInput);
+//! login.feed(b"m1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
+//! assert_eq!(login.poll().unwrap(), Action::Done);
+//! assert_eq!(login.outcome().unwrap().capabilities, ["IMAP4rev1", "IDLE"]);
+//! ```
+
+mod error;
+mod imap;
+mod line;
+mod pop3;
+mod smtp;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{MailAuthError, MailErrorKind};
+pub use imap::ImapLogin;
+pub use line::{LineBuffer, LineError};
+pub use pop3::Pop3Login;
+pub use smtp::SmtpLogin;
+
+use crate::sasl::Mechanism;
+use crate::secret::{AccessToken, SecretBytes};
+
+/// Default bound on one line from the server (64 KiB).
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// The mail protocol being spoken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// IMAP4rev1 (RFC 3501) with `AUTHENTICATE`.
+    Imap,
+    /// SMTP submission with `AUTH` (RFC 4954).
+    Smtp,
+    /// POP3 with `AUTH` (RFC 5034).
+    Pop3,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Imap => "IMAP",
+            Protocol::Smtp => "SMTP",
+            Protocol::Pop3 => "POP3",
+        })
+    }
+}
+
+/// Where in the session something happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Opening the TCP connection.
+    Connect,
+    /// The TLS handshake (implicit TLS or after STARTTLS).
+    Tls,
+    /// Reading the server's greeting.
+    Greeting,
+    /// Asking for capabilities (IMAP `CAPABILITY`, SMTP `EHLO`, POP3 `CAPA`).
+    Capabilities,
+    /// Negotiating STARTTLS / STLS.
+    StartTls,
+    /// The SASL exchange.
+    Auth,
+    /// The command sent after a successful login to check that the mailbox can be used.
+    Probe,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connect",
+            Stage::Tls => "tls",
+            Stage::Greeting => "greeting",
+            Stage::Capabilities => "capabilities",
+            Stage::StartTls => "starttls",
+            Stage::Auth => "auth",
+            Stage::Probe => "probe",
+        })
+    }
+}
+
+/// Whether to send the SASL initial response with the command (IMAP `SASL-IR`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaslIr {
+    /// Inline when the server advertises it (IMAP: `SASL-IR`; SMTP and POP3 always allow it)
+    /// and the command fits the protocol's line limit; continuation otherwise.
+    #[default]
+    Auto,
+    /// Always inline, even if the server does not advertise `SASL-IR`.
+    Always,
+    /// Never inline: always wait for the server's continuation (for servers that advertise
+    /// `SASL-IR` but reject it).
+    Never,
+}
+
+/// What a login machine needs to authenticate.
+#[derive(Clone, Debug)]
+pub struct LoginConfig {
+    /// The SASL user: the mailbox address (for Exchange, a shared mailbox's address works).
+    pub user: String,
+    /// The bearer token.
+    pub token: AccessToken,
+    /// XOAUTH2 (Exchange Online, Gmail) or OAUTHBEARER (Gmail IMAP, Dovecot).
+    pub mechanism: Mechanism,
+    /// Upgrade the connection with STARTTLS / STLS before authenticating, and fail before any
+    /// credential is sent if the server does not offer it.
+    pub starttls: bool,
+    /// Inline initial response policy.
+    pub sasl_ir: SaslIr,
+    /// IMAP only: after login, send one cheap command (`LIST "" "INBOX"`) to detect Exchange's
+    /// "authenticated but not connected" state.
+    pub probe: bool,
+    /// Host name placed in the OAUTHBEARER `host=` field.
+    pub host: Option<String>,
+    /// Port placed in the OAUTHBEARER `port=` field.
+    pub port: Option<u16>,
+    /// SMTP only: the name sent with `EHLO`.
+    pub client_name: String,
+    /// Maximum length of one server line (bytes).
+    pub max_line: usize,
+}
+
+impl LoginConfig {
+    /// A configuration with defaults: no STARTTLS, SASL-IR auto, no probe, `EHLO localhost`,
+    /// 64 KiB line bound.
+    pub fn new(
+        user: impl Into<String>,
+        token: impl Into<AccessToken>,
+        mechanism: Mechanism,
+    ) -> Self {
+        LoginConfig {
+            user: user.into(),
+            token: token.into(),
+            mechanism,
+            starttls: false,
+            sasl_ir: SaslIr::Auto,
+            probe: false,
+            host: None,
+            port: None,
+            client_name: "localhost".to_owned(),
+            max_line: DEFAULT_MAX_LINE,
+        }
+    }
+
+    fn sasl_response_b64(&self) -> SecretBytes {
+        use base64::Engine as _;
+        let raw = self.mechanism.initial_response(
+            &self.user,
+            self.token.expose_secret(),
+            self.host.as_deref(),
+            self.port,
+        );
+        SecretBytes(
+            base64::engine::general_purpose::STANDARD
+                .encode(raw)
+                .into_bytes(),
+        )
+    }
+}
+
+/// What the driver must do next.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write these bytes to the server (they may contain the token: never log them).
+    Send(Vec<u8>),
+    /// Read more bytes from the server and [`Login::feed`] them.
+    NeedInput,
+    /// Perform the TLS handshake on the connection now, then call [`Login::tls_established`].
+    /// Discard nothing: the machine has checked that the server sent nothing after its
+    /// go-ahead (a STARTTLS injection attempt is an error).
+    StartTls,
+    /// The login succeeded; see [`Login::outcome`].
+    Done,
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Send(b) => write!(f, "Send({} bytes)", b.len()),
+            Action::NeedInput => f.write_str("NeedInput"),
+            Action::StartTls => f.write_str("StartTls"),
+            Action::Done => f.write_str("Done"),
+        }
+    }
+}
+
+/// The result of a successful login.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LoginOutcome {
+    /// The server's greeting line.
+    pub greeting: String,
+    /// Capabilities seen after login (IMAP capabilities, SMTP EHLO keywords, POP3 CAPA lines).
+    pub capabilities: Vec<String>,
+    /// The server's final line of the authentication exchange.
+    pub final_line: String,
+    /// IMAP only: the server greeted with `PREAUTH`, so no SASL exchange took place.
+    pub preauthenticated: bool,
+    /// Whether the connection was upgraded with STARTTLS / STLS.
+    pub upgraded_to_tls: bool,
+    /// Bytes the server sent after the final line; hand them to whatever continues the session.
+    pub leftover: Vec<u8>,
+}
+
+/// A login state machine for one of the three protocols.
+#[derive(Debug)]
+pub enum Login {
+    /// IMAP.
+    Imap(ImapLogin),
+    /// SMTP.
+    Smtp(SmtpLogin),
+    /// POP3.
+    Pop3(Pop3Login),
+}
+
+impl Login {
+    /// A new machine for `protocol`. It waits for the server's greeting first.
+    pub fn new(protocol: Protocol, config: LoginConfig) -> Login {
+        match protocol {
+            Protocol::Imap => Login::Imap(ImapLogin::new(config)),
+            Protocol::Smtp => Login::Smtp(SmtpLogin::new(config)),
+            Protocol::Pop3 => Login::Pop3(Pop3Login::new(config)),
+        }
+    }
+
+    /// The protocol of this machine.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Login::Imap(_) => Protocol::Imap,
+            Login::Smtp(_) => Protocol::Smtp,
+            Login::Pop3(_) => Protocol::Pop3,
+        }
+    }
+
+    /// Hands bytes read from the server to the machine.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            Login::Imap(m) => m.core.lines.push(bytes),
+            Login::Smtp(m) => m.core.lines.push(bytes),
+            Login::Pop3(m) => m.core.lines.push(bytes),
+        }
+    }
+
+    /// What to do next. After an error, every further call returns the same error.
+    pub fn poll(&mut self) -> Result<Action, MailAuthError> {
+        match self {
+            Login::Imap(m) => m.poll(),
+            Login::Smtp(m) => m.poll(),
+            Login::Pop3(m) => m.poll(),
+        }
+    }
+
+    /// Tells the machine that the TLS handshake requested by [`Action::StartTls`] succeeded.
+    pub fn tls_established(&mut self) {
+        match self {
+            Login::Imap(m) => m.core.tls_established(),
+            Login::Smtp(m) => m.core.tls_established(),
+            Login::Pop3(m) => m.core.tls_established(),
+        }
+    }
+
+    /// The stage the machine is in (used to label I/O errors and time-outs).
+    pub fn stage(&self) -> Stage {
+        match self {
+            Login::Imap(m) => m.core.stage,
+            Login::Smtp(m) => m.core.stage,
+            Login::Pop3(m) => m.core.stage,
+        }
+    }
+
+    /// The outcome, once [`Action::Done`] was returned.
+    pub fn outcome(&self) -> Option<&LoginOutcome> {
+        let core = match self {
+            Login::Imap(m) => &m.core,
+            Login::Smtp(m) => &m.core,
+            Login::Pop3(m) => &m.core,
+        };
+        core.done.then_some(&core.outcome)
+    }
+
+    /// Takes the outcome (with the leftover bytes) once [`Action::Done`] was returned.
+    pub fn into_outcome(self) -> Option<LoginOutcome> {
+        let mut core = match self {
+            Login::Imap(m) => m.core,
+            Login::Smtp(m) => m.core,
+            Login::Pop3(m) => m.core,
+        };
+        if !core.done {
+            return None;
+        }
+        core.outcome.leftover = core.lines.take_rest();
+        Some(core.outcome)
+    }
+}
+
+/// State shared by the three machines.
+#[derive(Debug)]
+struct Core {
+    protocol: Protocol,
+    cfg: LoginConfig,
+    lines: LineBuffer,
+    out: std::collections::VecDeque<Action>,
+    stage: Stage,
+    awaiting_tls: bool,
+    done: bool,
+    failed: Option<MailAuthError>,
+    outcome: LoginOutcome,
+    challenge: Option<Box<crate::sasl::ErrorChallenge>>,
+}
+
+impl Core {
+    fn new(protocol: Protocol, cfg: LoginConfig) -> Core {
+        let max = cfg.max_line;
+        Core {
+            protocol,
+            cfg,
+            lines: LineBuffer::new(max),
+            out: Default::default(),
+            stage: Stage::Greeting,
+            awaiting_tls: false,
+            done: false,
+            failed: None,
+            outcome: LoginOutcome::default(),
+            challenge: None,
+        }
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) {
+        self.out.push_back(Action::Send(bytes));
+    }
+
+    fn send_line(&mut self, line: &str) {
+        let mut v = Vec::with_capacity(line.len() + 2);
+        v.extend_from_slice(line.as_bytes());
+        v.extend_from_slice(b"\r\n");
+        self.send(v);
+    }
+
+    fn send_secret_line(&mut self, prefix: &str, secret: &SecretBytes) {
+        let mut v = Vec::with_capacity(prefix.len() + secret.0.len() + 2);
+        v.extend_from_slice(prefix.as_bytes());
+        v.extend_from_slice(&secret.0);
+        v.extend_from_slice(b"\r\n");
+        self.send(v);
+    }
+
+    fn err(&self, kind: MailErrorKind, message: impl Into<String>) -> MailAuthError {
+        MailAuthError::new(self.protocol, self.stage, kind, message)
+    }
+
+    fn server_err(
+        &self,
+        kind: MailErrorKind,
+        message: impl Into<String>,
+        line: &str,
+    ) -> MailAuthError {
+        let mut e = self.err(kind, message).with_server_line(line);
+        e.challenge = self.challenge.clone();
+        e
+    }
+
+    /// Request the TLS upgrade, refusing if the server already sent bytes past its go-ahead.
+    fn start_tls(&mut self) -> Result<(), MailAuthError> {
+        if !self.lines.is_empty() {
+            return Err(self.err(
+                MailErrorKind::Protocol,
+                "the server sent data after its STARTTLS go-ahead (possible injection); refusing to continue",
+            ));
+        }
+        self.awaiting_tls = true;
+        self.stage = Stage::Tls;
+        self.out.push_back(Action::StartTls);
+        Ok(())
+    }
+
+    fn tls_established(&mut self) {
+        if self.awaiting_tls {
+            self.awaiting_tls = false;
+            self.outcome.upgraded_to_tls = true;
+        }
+    }
+
+    /// Records the server's error challenge (base64 text after `+ ` / `334 `).
+    fn record_challenge(&mut self, text: &str) {
+        let text = text.trim();
+        let challenge = crate::sasl::ErrorChallenge::decode(text).unwrap_or_else(|_| {
+            crate::sasl::ErrorChallenge {
+                status: None,
+                schemes: None,
+                scope: None,
+                openid_configuration: None,
+                raw: text.to_owned(),
+            }
+        });
+        self.challenge = Some(Box::new(challenge));
+    }
+
+    fn finish(&mut self, final_line: &str) {
+        self.outcome.final_line = final_line.to_owned();
+        self.done = true;
+        self.out.push_back(Action::Done);
+    }
+
+    /// The common poll loop: pending actions first, then one line at a time.
+    fn poll_with(&mut self, m: &mut impl Machine) -> Result<Action, MailAuthError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = (|| loop {
+            if let Some(a) = self.out.front() {
+                if *a == Action::StartTls && !self.awaiting_tls {
+                    // TLS is up: continue with the protocol's post-TLS step.
+                    self.out.pop_front();
+                    m.after_tls(self)?;
+                    continue;
+                }
+                if *a == Action::StartTls {
+                    return Ok(Action::StartTls);
+                }
+                if let Some(a) = self.out.pop_front() {
+                    return Ok(a);
+                }
+            }
+            if self.done {
+                return Ok(Action::Done);
+            }
+            match self.lines.next_line() {
+                Ok(Some(line)) => m.on_line(self, line)?,
+                Ok(None) => return Ok(Action::NeedInput),
+                Err(e) => {
+                    return Err(self.err(MailErrorKind::Protocol, e.to_string()));
+                }
+            }
+        })();
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+}
+
+/// The protocol-specific half of a machine, driven by [`Core::poll_with`].
+trait Machine {
+    /// Handles one complete server line.
+    fn on_line(&mut self, core: &mut Core, line: String) -> Result<(), MailAuthError>;
+    /// Continues after the STARTTLS handshake.
+    fn after_tls(&mut self, core: &mut Core) -> Result<(), MailAuthError>;
+}
+
+/// Splits `s` at the first space: (`first`, `rest`).
+fn split_word(s: &str) -> (&str, &str) {
+    match s.find(' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
+/// Truncates a server line for error messages (servers can send long lines).
+fn shorten(line: &str) -> String {
+    const MAX: usize = 300;
+    if line.len() <= MAX {
+        return line.to_owned();
+    }
+    let mut end = MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}

@@ -1,0 +1,281 @@
+//! POP3 login: +OK greeting, CAPA, STLS, AUTH (RFC 5034).
+
+use super::{
+    split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr,
+    Stage,
+};
+
+/// RFC 5034 / RFC 2449: a command, initial response included, is at most 255 octets.
+const MAX_COMMAND: usize = 255;
+/// Bound on the number of CAPA lines.
+const MAX_CAPA_LINES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Greeting,
+    /// Waiting for the CAPA status line.
+    Capa {
+        after_auth: bool,
+    },
+    /// Reading CAPA lines up to ".".
+    CapaLines {
+        after_auth: bool,
+    },
+    Stls,
+    AuthPrompt,
+    AuthResponse {
+        challenge_answered: bool,
+    },
+    Finished,
+}
+
+/// The POP3 login state machine. Use it through [`super::Login`].
+#[derive(Debug)]
+pub struct Pop3Login {
+    pub(super) core: Core,
+    m: Pop3,
+}
+
+#[derive(Debug)]
+struct Pop3 {
+    state: State,
+    caps: Vec<String>,
+    /// Whether CAPA worked (an old server may not support it).
+    caps_known: bool,
+}
+
+impl Pop3Login {
+    pub(super) fn new(cfg: LoginConfig) -> Pop3Login {
+        Pop3Login {
+            core: Core::new(Protocol::Pop3, cfg),
+            m: Pop3 {
+                state: State::Greeting,
+                caps: Vec::new(),
+                caps_known: false,
+            },
+        }
+    }
+
+    pub(super) fn poll(&mut self) -> Result<Action, MailAuthError> {
+        self.core.poll_with(&mut self.m)
+    }
+}
+
+/// Positive status (`+OK`), continuation (`+` or `+ text`), or negative (`-ERR`).
+enum Status<'a> {
+    Ok,
+    Continue(&'a str),
+    Err(&'a str),
+}
+
+fn status(line: &str) -> Option<Status<'_>> {
+    if line.len() >= 3 && line[..3].eq_ignore_ascii_case("+OK") {
+        return Some(Status::Ok);
+    }
+    if line == "+" {
+        return Some(Status::Continue(""));
+    }
+    if let Some(rest) = line.strip_prefix("+ ") {
+        return Some(Status::Continue(rest));
+    }
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("-ERR") {
+        return Some(Status::Err(line[4..].trim_start()));
+    }
+    None
+}
+
+impl Machine for Pop3 {
+    fn on_line(&mut self, core: &mut Core, line: String) -> Result<(), MailAuthError> {
+        if let State::CapaLines { after_auth } = self.state {
+            if line == "." {
+                return self.after_capa(core, after_auth);
+            }
+            let line = line.strip_prefix('.').unwrap_or(&line).to_owned();
+            self.caps.push(line);
+            if self.caps.len() > MAX_CAPA_LINES {
+                return Err(core.err(MailErrorKind::Protocol, "CAPA reply has too many lines"));
+            }
+            return Ok(());
+        }
+        let Some(st) = status(&line) else {
+            return Err(core
+                .err(MailErrorKind::Protocol, "malformed POP3 reply")
+                .with_server_line(&line));
+        };
+        match (self.state, st) {
+            (State::Greeting, Status::Ok) => {
+                core.outcome.greeting = line.clone();
+                self.send_capa(core, false);
+                Ok(())
+            }
+            (State::Greeting, _) => Err(core
+                .err(MailErrorKind::Greeting, "the server refused service")
+                .with_server_line(&line)),
+            (State::Capa { after_auth }, Status::Ok) => {
+                self.caps.clear();
+                self.state = State::CapaLines { after_auth };
+                Ok(())
+            }
+            (State::Capa { after_auth }, Status::Err(_)) => {
+                // CAPA is optional (RFC 2449); without it nothing is known.
+                if !after_auth {
+                    self.caps_known = false;
+                    self.caps.clear();
+                }
+                self.after_capa_known(core, after_auth)
+            }
+            (State::Stls, Status::Ok) => core.start_tls(),
+            (State::Stls, _) => Err(core
+                .err(
+                    MailErrorKind::StartTlsUnavailable,
+                    "the server refused STLS; no credentials were sent",
+                )
+                .with_server_line(&line)),
+            (State::AuthPrompt, Status::Continue(_)) => {
+                let response = core.cfg.sasl_response_b64();
+                core.send_secret_line("", &response);
+                self.state = State::AuthResponse {
+                    challenge_answered: false,
+                };
+                Ok(())
+            }
+            (State::AuthResponse { .. }, Status::Ok) | (State::AuthPrompt, Status::Ok) => {
+                core.outcome.final_line = line.clone();
+                self.send_capa(core, true);
+                Ok(())
+            }
+            (
+                State::AuthResponse {
+                    challenge_answered: false,
+                },
+                Status::Continue(text),
+            ) => {
+                core.record_challenge(text);
+                // Never re-send the token: answer with the mechanism's dummy reply.
+                core.send_line(core.cfg.mechanism.challenge_reply());
+                self.state = State::AuthResponse {
+                    challenge_answered: true,
+                };
+                Ok(())
+            }
+            (State::AuthPrompt | State::AuthResponse { .. }, Status::Err(text)) => {
+                Err(auth_failure(core, text, &line))
+            }
+            _ => Err(core
+                .err(MailErrorKind::Protocol, "unexpected POP3 reply")
+                .with_server_line(&line)),
+        }
+    }
+
+    fn after_tls(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        self.caps.clear();
+        self.caps_known = false;
+        self.send_capa(core, false);
+        Ok(())
+    }
+}
+
+fn auth_failure(core: &Core, text: &str, line: &str) -> MailAuthError {
+    let code = text
+        .strip_prefix('[')
+        .and_then(|t| t.find(']').map(|end| t[..end].to_ascii_uppercase()));
+    let (kind, msg) = match code.as_deref() {
+        Some("SYS/TEMP") | Some("IN-USE") => {
+            (MailErrorKind::Temporary, "temporary authentication failure")
+        }
+        _ => (MailErrorKind::Rejected, "the server rejected the token"),
+    };
+    core.server_err(kind, msg, line)
+}
+
+impl Pop3 {
+    fn send_capa(&mut self, core: &mut Core, after_auth: bool) {
+        if !after_auth {
+            core.stage = Stage::Capabilities;
+        }
+        core.send_line("CAPA");
+        self.state = State::Capa { after_auth };
+    }
+
+    fn after_capa(&mut self, core: &mut Core, after_auth: bool) -> Result<(), MailAuthError> {
+        self.caps_known = true;
+        self.after_capa_known(core, after_auth)
+    }
+
+    fn after_capa_known(&mut self, core: &mut Core, after_auth: bool) -> Result<(), MailAuthError> {
+        if after_auth {
+            self.state = State::Finished;
+            core.outcome.capabilities = self.caps.clone();
+            let final_line = core.outcome.final_line.clone();
+            core.finish(&final_line);
+            return Ok(());
+        }
+        self.proceed(core)
+    }
+
+    fn has_cap(&self, name: &str) -> bool {
+        self.caps
+            .iter()
+            .any(|c| split_word(c).0.eq_ignore_ascii_case(name))
+    }
+
+    fn sasl_mechanisms(&self) -> Vec<String> {
+        self.caps
+            .iter()
+            .filter(|c| split_word(c).0.eq_ignore_ascii_case("SASL"))
+            .flat_map(|c| {
+                split_word(c)
+                    .1
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn proceed(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        if core.cfg.starttls && !core.outcome.upgraded_to_tls {
+            core.stage = Stage::StartTls;
+            if !self.has_cap("STLS") {
+                return Err(core.err(
+                    MailErrorKind::StartTlsUnavailable,
+                    "STLS was requested but the server does not offer it; no credentials were sent",
+                ));
+            }
+            core.send_line("STLS");
+            self.state = State::Stls;
+            return Ok(());
+        }
+        core.stage = Stage::Auth;
+        let mech = core.cfg.mechanism.name();
+        if self.caps_known {
+            let offered = self.sasl_mechanisms();
+            if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
+                return Err(core.err(
+                    MailErrorKind::MechanismUnsupported,
+                    format!(
+                        "the server does not offer SASL {mech} (it offers: {})",
+                        offered.join(" ")
+                    ),
+                ));
+            }
+        }
+        let response = core.cfg.sasl_response_b64();
+        let prefix = format!("AUTH {mech} ");
+        let inline = match core.cfg.sasl_ir {
+            SaslIr::Always => true,
+            SaslIr::Never => false,
+            SaslIr::Auto => prefix.len() + response.0.len() + 2 <= MAX_COMMAND,
+        };
+        if inline {
+            core.send_secret_line(&prefix, &response);
+            self.state = State::AuthResponse {
+                challenge_answered: false,
+            };
+        } else {
+            core.send_line(&format!("AUTH {mech}"));
+            self.state = State::AuthPrompt;
+        }
+        Ok(())
+    }
+}

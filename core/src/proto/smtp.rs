@@ -1,0 +1,327 @@
+//! SMTP submission login: 220 greeting, EHLO, STARTTLS, AUTH (RFC 4954).
+
+use super::{
+    Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
+};
+
+/// RFC 5321 command line limit, CRLF included; RFC 4954 forbids longer inline responses.
+const MAX_COMMAND: usize = 512;
+/// Bound on the number of lines in one multi-line reply.
+const MAX_REPLY_LINES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Ehlo,
+    StartTls,
+    AuthPrompt,
+    AuthResponse { challenge_answered: bool },
+    Finished,
+}
+
+/// The SMTP login state machine. Use it through [`super::Login`].
+#[derive(Debug)]
+pub struct SmtpLogin {
+    pub(super) core: Core,
+    m: Smtp,
+}
+
+#[derive(Debug)]
+struct Smtp {
+    state: State,
+    /// Lines of the reply being read.
+    reply: Vec<String>,
+    /// EHLO keyword lines (without the leading domain line).
+    ehlo: Vec<String>,
+}
+
+/// `5.7.139 text` → (5, 7, 139).
+pub(super) fn parse_enhanced(text: &str) -> Option<(u8, u16, u16)> {
+    let word = text.split_ascii_whitespace().next()?;
+    let mut parts = word.split('.');
+    let class: u8 = parts.next()?.parse().ok()?;
+    let subject: u16 = parts.next()?.parse().ok()?;
+    let detail: u16 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !matches!(class, 2 | 4 | 5) {
+        return None;
+    }
+    Some((class, subject, detail))
+}
+
+impl SmtpLogin {
+    pub(super) fn new(cfg: LoginConfig) -> SmtpLogin {
+        SmtpLogin {
+            core: Core::new(Protocol::Smtp, cfg),
+            m: Smtp {
+                state: State::Greeting,
+                reply: Vec::new(),
+                ehlo: Vec::new(),
+            },
+        }
+    }
+
+    pub(super) fn poll(&mut self) -> Result<Action, MailAuthError> {
+        self.core.poll_with(&mut self.m)
+    }
+}
+
+impl Machine for Smtp {
+    fn on_line(&mut self, core: &mut Core, line: String) -> Result<(), MailAuthError> {
+        // Assemble a (possibly multi-line) reply: "250-..." continues, "250 ..." ends.
+        let bytes = line.as_bytes();
+        let well_formed = bytes.len() >= 3
+            && bytes[..3].iter().all(u8::is_ascii_digit)
+            && (bytes.len() == 3 || bytes[3] == b' ' || bytes[3] == b'-');
+        if !well_formed {
+            return Err(core
+                .err(MailErrorKind::Protocol, "malformed SMTP reply")
+                .with_server_line(&line));
+        }
+        if let Some(first) = self.reply.first() {
+            if first.as_bytes()[..3] != bytes[..3] {
+                return Err(core
+                    .err(
+                        MailErrorKind::Protocol,
+                        "SMTP reply lines carry different codes",
+                    )
+                    .with_server_line(&line));
+            }
+        }
+        let last = bytes.len() == 3 || bytes[3] == b' ';
+        self.reply.push(line);
+        if self.reply.len() > MAX_REPLY_LINES {
+            return Err(core.err(MailErrorKind::Protocol, "SMTP reply has too many lines"));
+        }
+        if !last {
+            return Ok(());
+        }
+        let reply = std::mem::take(&mut self.reply);
+        self.on_reply(core, reply)
+    }
+
+    fn after_tls(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        // EHLO again: what the server said before TLS must not be trusted (RFC 3207 4.2).
+        self.ehlo.clear();
+        self.send_ehlo(core);
+        Ok(())
+    }
+}
+
+fn code_of(reply: &[String]) -> u16 {
+    reply
+        .first()
+        .and_then(|l| l.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn text_of(line: &str) -> &str {
+    line.get(4..).unwrap_or("")
+}
+
+impl Smtp {
+    fn send_ehlo(&mut self, core: &mut Core) {
+        core.stage = Stage::Capabilities;
+        let name = core.cfg.client_name.clone();
+        core.send_line(&format!("EHLO {name}"));
+        self.state = State::Ehlo;
+    }
+
+    fn has_keyword(&self, keyword: &str) -> bool {
+        self.ehlo.iter().any(|l| {
+            l.split([' ', '='])
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+        })
+    }
+
+    fn auth_mechanisms(&self) -> Vec<String> {
+        self.ehlo
+            .iter()
+            .filter(|l| {
+                l.len() > 4
+                    && l[..4].eq_ignore_ascii_case("AUTH")
+                    && matches!(l.as_bytes()[4], b' ' | b'=')
+            })
+            .flat_map(|l| {
+                l[5..]
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn on_reply(&mut self, core: &mut Core, reply: Vec<String>) -> Result<(), MailAuthError> {
+        let code = code_of(&reply);
+        let last = reply.last().cloned().unwrap_or_default();
+        if code == 421 {
+            return Err(core.server_err(
+                MailErrorKind::Temporary,
+                "the server is closing the connection",
+                &last,
+            ));
+        }
+        match self.state {
+            State::Greeting => {
+                core.outcome.greeting = reply.join("\n");
+                match code {
+                    220 => {
+                        self.send_ehlo(core);
+                        Ok(())
+                    }
+                    _ => Err(core
+                        .err(MailErrorKind::Greeting, "the server refused service")
+                        .with_server_line(&last)),
+                }
+            }
+            State::Ehlo => {
+                if code != 250 {
+                    return Err(core
+                        .err(
+                            MailErrorKind::Protocol,
+                            "the server rejected EHLO, so AUTH is not possible",
+                        )
+                        .with_server_line(&last));
+                }
+                self.ehlo = reply
+                    .iter()
+                    .skip(1)
+                    .map(|l| text_of(l).to_owned())
+                    .collect();
+                self.proceed(core)
+            }
+            State::StartTls => {
+                if code != 220 {
+                    return Err(core
+                        .err(
+                            MailErrorKind::StartTlsUnavailable,
+                            "the server refused STARTTLS; no credentials were sent",
+                        )
+                        .with_server_line(&last));
+                }
+                core.start_tls()
+            }
+            State::AuthPrompt => {
+                if code == 334 {
+                    let response = core.cfg.sasl_response_b64();
+                    core.send_secret_line("", &response);
+                    self.state = State::AuthResponse {
+                        challenge_answered: false,
+                    };
+                    return Ok(());
+                }
+                Err(self.auth_failure(core, code, &last))
+            }
+            State::AuthResponse { challenge_answered } => match code {
+                235 => {
+                    self.state = State::Finished;
+                    core.outcome.capabilities = self.ehlo.clone();
+                    core.finish(&last);
+                    Ok(())
+                }
+                334 if !challenge_answered => {
+                    core.record_challenge(text_of(&last));
+                    // Never re-send the token: answer with the mechanism's dummy reply.
+                    core.send_line(core.cfg.mechanism.challenge_reply());
+                    self.state = State::AuthResponse {
+                        challenge_answered: true,
+                    };
+                    Ok(())
+                }
+                334 => Err(core.server_err(
+                    MailErrorKind::Protocol,
+                    "the server sent a second challenge after the error challenge",
+                    &last,
+                )),
+                _ => Err(self.auth_failure(core, code, &last)),
+            },
+            State::Finished => Err(core
+                .err(MailErrorKind::Protocol, "unexpected SMTP reply")
+                .with_server_line(&last)),
+        }
+    }
+
+    fn auth_failure(&self, core: &Core, code: u16, line: &str) -> MailAuthError {
+        let enhanced = parse_enhanced(text_of(line));
+        let (kind, msg) = match (code, enhanced) {
+            (_, Some((5, 7, 139))) => (
+                MailErrorKind::LoginDisabled,
+                "SMTP AUTH is disabled for this mailbox or tenant (Exchange 5.7.139)",
+            ),
+            (400..=499, _) => (MailErrorKind::Temporary, "temporary authentication failure"),
+            (504, _) => (
+                MailErrorKind::MechanismUnsupported,
+                "the server does not accept this mechanism",
+            ),
+            (500..=503, _) => (
+                MailErrorKind::Protocol,
+                "the server did not accept the AUTH command",
+            ),
+            (500..=599, _) => (MailErrorKind::Rejected, "the server rejected the token"),
+            _ => (MailErrorKind::Protocol, "unexpected reply to AUTH"),
+        };
+        core.server_err(kind, msg, line)
+    }
+
+    fn proceed(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
+        if core.cfg.starttls && !core.outcome.upgraded_to_tls {
+            core.stage = Stage::StartTls;
+            if !self.has_keyword("STARTTLS") {
+                return Err(core.err(
+                    MailErrorKind::StartTlsUnavailable,
+                    "STARTTLS was requested but the server does not offer it; no credentials were sent",
+                ));
+            }
+            core.send_line("STARTTLS");
+            self.state = State::StartTls;
+            return Ok(());
+        }
+        core.stage = Stage::Auth;
+        let mech = core.cfg.mechanism.name();
+        let offered = self.auth_mechanisms();
+        if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
+            return Err(core.err(
+                MailErrorKind::MechanismUnsupported,
+                format!(
+                    "the server does not offer AUTH {mech} (it offers: {})",
+                    offered.join(" ")
+                ),
+            ));
+        }
+        let response = core.cfg.sasl_response_b64();
+        let prefix = format!("AUTH {mech} ");
+        let inline = match core.cfg.sasl_ir {
+            SaslIr::Always => true,
+            SaslIr::Never => false,
+            SaslIr::Auto => prefix.len() + response.0.len() + 2 <= MAX_COMMAND,
+        };
+        if inline {
+            core.send_secret_line(&prefix, &response);
+            self.state = State::AuthResponse {
+                challenge_answered: false,
+            };
+        } else {
+            core.send_line(&format!("AUTH {mech}"));
+            self.state = State::AuthPrompt;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_codes() {
+        assert_eq!(
+            parse_enhanced("5.7.139 Authentication unsuccessful"),
+            Some((5, 7, 139))
+        );
+        assert_eq!(parse_enhanced("4.7.0 Temporary"), Some((4, 7, 0)));
+        assert_eq!(parse_enhanced("Authentication failed"), None);
+        assert_eq!(parse_enhanced("9.1.1 x"), None);
+        assert_eq!(parse_enhanced(""), None);
+    }
+}

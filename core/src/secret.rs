@@ -1,0 +1,72 @@
+//! Secret strings whose `Debug` never shows the value.
+
+use std::fmt;
+
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The secret value. Call this only where the value is really sent or stored.
+            pub fn expose_secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// An OAuth 2.0 access (bearer) token.
+    AccessToken
+);
+
+/// Bytes that carry a secret (a SASL response holds the token). `Debug` prints only the length.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SecretBytes(pub(crate) Vec<u8>);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes({} bytes, redacted)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let t = AccessToken::new("eyJ0eXAi.secret.value");
+        let shown = format!("{t:?}");
+        assert_eq!(shown, "AccessToken([redacted])");
+        assert!(!shown.contains("secret"));
+        assert_eq!(t.expose_secret(), "eyJ0eXAi.secret.value");
+        let b = SecretBytes(b"auth=Bearer x".to_vec());
+        assert!(!format!("{b:?}").contains("Bearer"));
+    }
+}
