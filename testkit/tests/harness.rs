@@ -566,3 +566,22 @@ fn binary_validator_stops_on_sigterm() {
     let st = wait_exit(&mut child, Duration::from_secs(10));
     assert!(st.success(), "{st}");
 }
+
+#[test]
+fn post_mode_and_openid_configuration_url() {
+    let v = TokenValidator::start().unwrap();
+    v.add_token(GOOD, ALICE);
+    let mut opts = DovecotOptions::new(v.url())
+        .openid_configuration_url("https://login.example.test/.well-known/openid-configuration");
+    opts.introspection_mode = "post".into();
+    let d = Dovecot::start(opts).unwrap();
+    let (_, fin) = imap_auth(&d, "XOAUTH2", &xoauth2(ALICE, GOOD));
+    assert!(fin.starts_with("a1 OK"), "{fin}\n{}", d.log_contents());
+    let (ch, fin) = imap_auth(&d, "XOAUTH2", &xoauth2(ALICE, "bogus"));
+    let ch = ch.unwrap();
+    assert!(
+        ch.contains(r#""openid-configuration":"https://login.example.test/.well-known/openid-configuration""#),
+        "{ch}"
+    );
+    assert!(fin.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{fin}");
+}
