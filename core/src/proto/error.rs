@@ -20,6 +20,7 @@ pub enum MailErrorKind {
     Tls,
     /// The server refused service in its greeting (IMAP `BYE`, SMTP 554, POP3 `-ERR`).
     Greeting,
+    #[serde(rename = "starttls_unavailable")]
     /// STARTTLS was requested but the server does not offer it (or refused it). Nothing
     /// secret was sent.
     StartTlsUnavailable,

@@ -69,7 +69,12 @@ enum Status<'a> {
 }
 
 fn status(line: &str) -> Option<Status<'_>> {
-    if line.len() >= 3 && line[..3].eq_ignore_ascii_case("+OK") {
+    let starts = |prefix: &str| {
+        line.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    if starts("+OK") {
         return Some(Status::Ok);
     }
     if line == "+" {
@@ -78,8 +83,8 @@ fn status(line: &str) -> Option<Status<'_>> {
     if let Some(rest) = line.strip_prefix("+ ") {
         return Some(Status::Continue(rest));
     }
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("-ERR") {
-        return Some(Status::Err(line[4..].trim_start()));
+    if starts("-ERR") {
+        return Some(Status::Err(line.get(4..).unwrap_or("").trim_start()));
     }
     None
 }

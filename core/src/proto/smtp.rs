@@ -138,14 +138,13 @@ impl Smtp {
     fn auth_mechanisms(&self) -> Vec<String> {
         self.ehlo
             .iter()
-            .filter(|l| {
-                l.len() > 4
-                    && l[..4].eq_ignore_ascii_case("AUTH")
-                    && matches!(l.as_bytes()[4], b' ' | b'=')
+            .filter_map(|l| {
+                let b = l.as_bytes();
+                (b.len() > 4 && b[..4].eq_ignore_ascii_case(b"AUTH") && matches!(b[4], b' ' | b'='))
+                    .then(|| &l[5..])
             })
             .flat_map(|l| {
-                l[5..]
-                    .split_ascii_whitespace()
+                l.split_ascii_whitespace()
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             })
