@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks for building and testing mailoauth.
+# Idempotent: only installs what is missing. Needs root (or sudo) for apt.
+set -euo pipefail
+
+log() { printf '\n== setup: %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# --- Debian packages -------------------------------------------------------------
+APT_PACKAGES=(
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond   # the real mail server the tests log in to
+  ca-certificates
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  # Debian starts services on install; our tests start their own Dovecot on free ports.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v dovecot >/dev/null || [ -x /usr/sbin/dovecot ] || { echo "dovecot is not installed" >&2; exit 1; }
+
+# --- Rust toolchain pieces ----------------------------------------------------------
+if command -v rustup >/dev/null; then
+  installed_components=$(rustup component list --installed 2>/dev/null || true)
+  for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$installed_components" || { log "rustup component add $c"; rustup component add "$c"; }
+  done
+  rustup target list --installed | grep -q '^wasm32-unknown-unknown$' \
+    || { log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+fi
+
+# --- pinned cargo tools ---------------------------------------------------------------
+NEXTEST_VERSION=0.9.143
+if ! command -v cargo-nextest >/dev/null; then
+  log "cargo install cargo-nextest $NEXTEST_VERSION"
+  cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
+fi
+log "done"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one command that sets up a fresh Debian machine and runs every test of every language.
+# `.ci/run` calls exactly this. Nothing is skipped: a missing tool or server is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==== %s\n' "$*" >&2; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "core builds for wasm32 without the network drivers"
+cargo build -p mailoauth --target wasm32-unknown-unknown --no-default-features --locked
+
+step "Rust tests (unit, transcripts, properties, Dovecot, emulator)"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "all tests passed"
