@@ -131,9 +131,8 @@ impl EmulatorBuilder {
             .name("mailoauth-emulator".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    match TcpListener::from_std(std_listener) {
-                        Ok(listener) => serve(listener, server_shared, tls, rx).await,
-                        Err(_) => {}
+                    if let Ok(listener) = TcpListener::from_std(std_listener) {
+                        serve(listener, server_shared, tls, rx).await;
                     }
                 });
                 rt.shutdown_timeout(Duration::from_millis(200));

@@ -35,7 +35,7 @@ enum Reject {
     /// Shown on Microsoft's error page: the redirect URI cannot be trusted.
     Page(AadError),
     /// Sent back to the (validated) redirect URI.
-    Redirect(AadError, Validated),
+    Redirect(AadError, Box<Validated>),
 }
 
 /// Loopback rules from Microsoft's redirect-URI doc: for `localhost` and `127.0.0.1` the port
@@ -59,6 +59,7 @@ fn redirect_matches(registered: &str, requested: &str) -> bool {
     r == q && r.path() == "/"
 }
 
+#[allow(clippy::result_large_err)] // built once per request; boxing buys nothing here
 fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
     let tenant = inner
         .resolve_tenant(seg)
@@ -103,12 +104,17 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
         Some(other) => {
             return Err(Reject::Redirect(
                 AadError::invalid_request(900_352, format!("Invalid response_mode '{other}'.")),
-                v,
+                Box::new(v),
             ))
         }
     }
     match p.get("response_type") {
-        None => return Err(Reject::Redirect(AadError::missing("response_type"), v)),
+        None => {
+            return Err(Reject::Redirect(
+                AadError::missing("response_type"),
+                Box::new(v),
+            ))
+        }
         Some("code") => {}
         Some(other) => {
             let e = AadError::new(
@@ -117,26 +123,26 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
                 700_054,
                 format!("response_type '{other}' is not enabled for the application (the emulator supports 'code')."),
             );
-            return Err(Reject::Redirect(e, v));
+            return Err(Reject::Redirect(e, Box::new(v)));
         }
     }
     let Some(raw_scope) = p.get("scope") else {
-        return Err(Reject::Redirect(AadError::missing("scope"), v));
+        return Err(Reject::Redirect(AadError::missing("scope"), Box::new(v)));
     };
     let scopes = Scopes::parse(raw_scope);
     if let Err(e) = scopes.validate(&inner.tenant_display(&tenant), &[]) {
-        return Err(Reject::Redirect(e, v));
+        return Err(Reject::Redirect(e, Box::new(v)));
     }
     v.scopes = scopes;
     if let Some(method) = p.get("code_challenge_method") {
         if method != "S256" && method != "plain" {
-            return Err(Reject::Redirect(
-                AadError::invalid_request(501_492, format!("Invalid code_challenge_method '{method}'. Supported values are S256 and plain.")),
-                v,
-            ));
+            return Err(Reject::Redirect(AadError::invalid_request(501_492, format!("Invalid code_challenge_method '{method}'. Supported values are S256 and plain.")), Box::new(v)));
         }
         if p.get("code_challenge").is_none() {
-            return Err(Reject::Redirect(AadError::missing("code_challenge"), v));
+            return Err(Reject::Redirect(
+                AadError::missing("code_challenge"),
+                Box::new(v),
+            ));
         }
     }
     if let Some(challenge) = p.get("code_challenge") {
@@ -152,7 +158,7 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
         if !size_ok || !unreserved {
             return Err(Reject::Redirect(
                 AadError::invalid_request(501_491, "Invalid size of Code_Challenge parameter."),
-                v,
+                Box::new(v),
             ));
         }
         v.challenge = Some((challenge.to_owned(), method.to_owned()));
@@ -163,7 +169,7 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
             "none" | "login" | "consent" | "select_account" | "create"
         ) {
             let e = AadError::invalid_request(90_023, format!("Invalid prompt value '{prompt}'."));
-            return Err(Reject::Redirect(e, v));
+            return Err(Reject::Redirect(e, Box::new(v)));
         }
     }
     Ok(v)

@@ -213,8 +213,8 @@ fn bad(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(bad(format!("invalid JSON body: {e}"))))
 }
 
 fn ok(v: Value) -> Response {
@@ -228,7 +228,7 @@ async fn state(State(s): State<AppState>) -> Response {
 async fn add_tenant(State(s): State<AppState>, body: Bytes) -> Response {
     let t: TenantConfig = match parse(&body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match s.lock().add_tenant(t) {
         Ok(()) => ok(json!({"ok": true})),
@@ -239,7 +239,7 @@ async fn add_tenant(State(s): State<AppState>, body: Bytes) -> Response {
 async fn add_app(State(s): State<AppState>, body: Bytes) -> Response {
     let a: AppConfig = match parse(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match s.lock().add_app(a) {
         Ok(()) => ok(json!({"ok": true})),
@@ -250,7 +250,7 @@ async fn add_app(State(s): State<AppState>, body: Bytes) -> Response {
 async fn add_user(State(s): State<AppState>, body: Bytes) -> Response {
     let u: UserConfig = match parse(&body) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match s.lock().add_user(u) {
         Ok(()) => ok(json!({"ok": true})),
@@ -269,7 +269,7 @@ async fn add_faults(State(s): State<AppState>, body: Bytes) -> Response {
     let faults = match parse::<OneOrMany>(&body) {
         Ok(OneOrMany::One(f)) => vec![f],
         Ok(OneOrMany::Many(v)) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut inner = s.lock();
     inner.faults.extend(faults);
@@ -289,7 +289,7 @@ struct UserRef {
 async fn revoke(State(s): State<AppState>, body: Bytes) -> Response {
     let r: UserRef = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(u) = r.username else {
         return bad("username is required");
@@ -307,7 +307,7 @@ async fn expire(State(s): State<AppState>, body: Bytes) -> Response {
     } else {
         match parse(&body) {
             Ok(r) => r,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
     let n = s.lock().expire_access_tokens(r.username.as_deref());
@@ -323,7 +323,7 @@ struct ClockBody {
 async fn clock(State(s): State<AppState>, body: Bytes) -> Response {
     let c: ClockBody = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut inner = s.lock();
     inner.clock_offset = inner.clock_offset.saturating_add(c.advance_secs);
@@ -333,7 +333,7 @@ async fn clock(State(s): State<AppState>, body: Bytes) -> Response {
 async fn settings(State(s): State<AppState>, body: Bytes) -> Response {
     let u: SettingsUpdate = match parse(&body) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut inner = s.lock();
     inner.apply_settings(&u);
@@ -355,7 +355,7 @@ fn yes() -> bool {
 async fn consent(State(s): State<AppState>, body: Bytes) -> Response {
     let c: ConsentBody = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if s.lock().set_consent(&c.username, &c.client_id, c.granted) {
         ok(json!({"ok": true}))
@@ -386,7 +386,7 @@ struct DeviceDecision {
 async fn approve(State(s): State<AppState>, body: Bytes) -> Response {
     let d: DeviceDecision = match parse(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(username) = d.username else {
         return bad("username is required");
@@ -400,7 +400,7 @@ async fn approve(State(s): State<AppState>, body: Bytes) -> Response {
 async fn deny(State(s): State<AppState>, body: Bytes) -> Response {
     let d: DeviceDecision = match parse(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match super::device::decide(&mut s.lock(), &d.user_code, None) {
         Ok(()) => ok(json!({"ok": true})),
