@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod identity;
 pub mod proto;
 pub mod sasl;
 mod secret;
@@ -9,6 +10,10 @@ mod secret;
 #[cfg(feature = "net")]
 pub mod net;
 
+pub use identity::{
+    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider,
+    PublicClient, RefreshToken, Token,
+};
 pub use proto::{
     Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
 };

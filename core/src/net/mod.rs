@@ -1,4 +1,6 @@
-//! tokio + rustls drivers for the login state machines (feature `net`).
+//! Native I/O (feature `net`): tokio + rustls drivers for the login state machines, the
+//! reqwest HTTP client and tokio platform for token acquisition, and the loopback listener
+//! of the interactive sign-in.
 //!
 //! [`login`] opens a connection (implicit TLS, STARTTLS, or plaintext when explicitly asked
 //! for), runs the protocol's [`Login`] machine with a time-out on every step, and returns a
@@ -6,6 +8,8 @@
 //! server announced after login. Continue the session with any IMAP/SMTP/POP3 library or
 //! with raw commands ([`MailSession::write_line`], [`MailSession::read_line`]).
 
+mod http;
+mod loopback;
 mod stream;
 mod tls;
 
@@ -17,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use http::{ReqwestHttp, TokioPlatform};
+pub use loopback::{open_browser, InteractiveOptions};
 pub use stream::MailStream;
 
 use crate::proto::{Action, LineBuffer, Login, LoginConfig, LoginOutcome, DEFAULT_MAX_LINE};

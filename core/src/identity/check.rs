@@ -1,0 +1,214 @@
+//! A sanity check of an access token before a mail login (decoded, not verified).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::scopes::{app_permission, delegated_permission};
+use super::token::decode_jwt_claims;
+use crate::Protocol;
+
+/// Something about a token that will probably make the mail login fail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenWarning {
+    /// The token is for Microsoft Graph, which IMAP/POP/SMTP servers reject.
+    GraphAudience {
+        /// The `aud` claim.
+        audience: String,
+    },
+    /// The token is for another resource than Outlook / Exchange Online.
+    UnexpectedAudience {
+        /// The `aud` claim.
+        audience: String,
+    },
+    /// Neither `scp` nor `roles` grants the protocol's permission.
+    MissingPermission {
+        /// The permission needed (`IMAP.AccessAsUser.All`, `SMTP.SendAsApp`, ...).
+        needed: String,
+        /// What the token has.
+        granted: Vec<String>,
+    },
+    /// The token's user differs from the SASL user. Fine for a shared mailbox the user can
+    /// access; otherwise Exchange answers "authenticated but not connected".
+    UserMismatch {
+        /// The user in the token.
+        token_user: String,
+        /// The SASL user.
+        sasl_user: String,
+    },
+    /// The token has expired.
+    Expired {
+        /// Seconds since it expired.
+        seconds_ago: i64,
+    },
+    /// Not a JWT (personal Microsoft accounts get opaque tokens): nothing could be checked.
+    Opaque,
+}
+
+impl fmt::Display for TokenWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenWarning::GraphAudience { audience } => write!(
+                f,
+                "the token is for Microsoft Graph ({audience}); mail servers reject it: request https://outlook.office.com/... scopes"
+            ),
+            TokenWarning::UnexpectedAudience { audience } => {
+                write!(f, "the token's audience is {audience}, not Outlook / Exchange Online")
+            }
+            TokenWarning::MissingPermission { needed, granted } => write!(
+                f,
+                "the token lacks the {needed} permission (it has: {}); add it to the app registration and request it",
+                if granted.is_empty() { "none".to_owned() } else { granted.join(" ") }
+            ),
+            TokenWarning::UserMismatch { token_user, sasl_user } => write!(
+                f,
+                "the token belongs to {token_user} but the login is for {sasl_user}; this only works for a mailbox {token_user} has full access to"
+            ),
+            TokenWarning::Expired { seconds_ago } => write!(f, "the token expired {seconds_ago} s ago: refresh it"),
+            TokenWarning::Opaque => write!(f, "the token is not a JWT (normal for personal accounts); it could not be checked"),
+        }
+    }
+}
+
+const GRAPH: [&str; 3] = [
+    "https://graph.microsoft.com",
+    "00000003-0000-0000-c000-000000000000",
+    "https://graph.microsoft.us",
+];
+const OUTLOOK_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+
+fn list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks a Microsoft access token for `protocol` and `sasl_user` at time `now` (Unix
+/// seconds). An empty list means nothing suspicious was found.
+pub fn check_access_token(
+    access_token: &str,
+    protocol: Protocol,
+    sasl_user: &str,
+    now: i64,
+) -> Vec<TokenWarning> {
+    let Some(claims) = decode_jwt_claims(access_token) else {
+        return vec![TokenWarning::Opaque];
+    };
+    let mut out = Vec::new();
+    let audiences = list(claims.get("aud"));
+    if let Some(aud) = audiences.first() {
+        let a = aud.trim_end_matches('/').to_ascii_lowercase();
+        if GRAPH.iter().any(|g| a == *g) {
+            out.push(TokenWarning::GraphAudience {
+                audience: aud.clone(),
+            });
+        } else if !(a.contains("outlook") || a == OUTLOOK_APP_ID || a.contains("mail.google.com")) {
+            out.push(TokenWarning::UnexpectedAudience {
+                audience: aud.clone(),
+            });
+        }
+    }
+    let scp = list(claims.get("scp"));
+    let roles = list(claims.get("roles"));
+    let app_only = scp.is_empty() && !roles.is_empty();
+    let needed = if app_only {
+        app_permission(protocol)
+    } else {
+        delegated_permission(protocol)
+    };
+    let granted: Vec<String> = if app_only { roles } else { scp };
+    if !granted.iter().any(|g| {
+        g.eq_ignore_ascii_case(needed)
+            || g.rsplit('/')
+                .next()
+                .is_some_and(|p| p.eq_ignore_ascii_case(needed))
+    }) {
+        out.push(TokenWarning::MissingPermission {
+            needed: needed.to_owned(),
+            granted,
+        });
+    }
+    if !app_only {
+        let token_user = ["upn", "preferred_username", "email", "unique_name"]
+            .iter()
+            .find_map(|n| {
+                claims
+                    .get(*n)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            });
+        if let Some(u) = token_user {
+            if !u.eq_ignore_ascii_case(sasl_user) {
+                out.push(TokenWarning::UserMismatch {
+                    token_user: u.to_owned(),
+                    sasl_user: sasl_user.to_owned(),
+                });
+            }
+        }
+    }
+    if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
+        if exp <= now {
+            out.push(TokenWarning::Expired {
+                seconds_ago: now - exp,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    fn jwt(claims: Value) -> String {
+        format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()))
+    }
+
+    #[test]
+    fn good_token_has_no_warnings() {
+        let t = jwt(
+            serde_json::json!({"aud":"https://outlook.office.com","scp":"IMAP.AccessAsUser.All SMTP.Send","upn":"Alice@Contoso.com","exp":200}),
+        );
+        assert!(check_access_token(&t, Protocol::Imap, "alice@contoso.com", 100).is_empty());
+        assert_eq!(
+            check_access_token(&t, Protocol::Pop3, "alice@contoso.com", 100),
+            [TokenWarning::MissingPermission {
+                needed: "POP.AccessAsUser.All".into(),
+                granted: vec!["IMAP.AccessAsUser.All".into(), "SMTP.Send".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn graph_expired_mismatch_and_app_only() {
+        let t = jwt(
+            serde_json::json!({"aud":"00000003-0000-0000-c000-000000000000","scp":"IMAP.AccessAsUser.All","upn":"bob@contoso.com","exp":50}),
+        );
+        let w = check_access_token(&t, Protocol::Imap, "alice@contoso.com", 100);
+        assert!(matches!(w[0], TokenWarning::GraphAudience { .. }));
+        assert!(matches!(w[1], TokenWarning::UserMismatch { .. }));
+        assert_eq!(w[2], TokenWarning::Expired { seconds_ago: 50 });
+        let app = jwt(
+            serde_json::json!({"aud":"https://outlook.office365.com","roles":["IMAP.AccessAsApp"],"exp":500}),
+        );
+        assert!(check_access_token(&app, Protocol::Imap, "shared@contoso.com", 100).is_empty());
+        assert!(matches!(
+            check_access_token(&app, Protocol::Smtp, "x", 100)[0],
+            TokenWarning::MissingPermission { .. }
+        ));
+        assert_eq!(
+            check_access_token("EwBAAl3BAAUF", Protocol::Imap, "x", 0),
+            [TokenWarning::Opaque]
+        );
+    }
+}

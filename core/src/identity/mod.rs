@@ -1,0 +1,34 @@
+//! Token acquisition: authorities and clouds, scopes, the grants a mail app needs, the
+//! errors they return, and a sanity check of tokens before a mail login.
+//!
+//! HTTP and the clock are injected ([`HttpClient`], [`Platform`]); with the `net` feature,
+//! [`crate::net::ReqwestHttp`] and [`crate::net::TokioPlatform`] are the native defaults.
+
+mod authority;
+#[cfg(not(target_arch = "wasm32"))]
+mod cert;
+mod check;
+mod confidential;
+mod error;
+mod http;
+mod pkce;
+mod public;
+pub mod scopes;
+mod token;
+
+pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Provider};
+#[cfg(not(target_arch = "wasm32"))]
+pub use cert::CertificateCredential;
+pub use check::{check_access_token, TokenWarning};
+pub use confidential::{AssertionAlgorithm, ClientCredential, ClientSecret, ConfidentialClient};
+pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
+pub use http::{
+    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform,
+    RetryPolicy,
+};
+pub use pkce::s256_challenge;
+pub use public::{
+    parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll,
+    PublicClient,
+};
+pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token};

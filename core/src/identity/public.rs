@@ -1,0 +1,511 @@
+//! Public-client grants: authorization code + PKCE (split for hosts that own the redirect),
+//! device code, refresh token, and ROPC.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::authority::{Authority, Provider};
+use super::error::{IdentityError, IdentityErrorKind};
+use super::http::{form_post, send_with_retry, HttpClient, HttpRequest, Platform, RetryPolicy};
+use super::pkce;
+use super::scopes;
+use super::token::{
+    error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token,
+};
+
+/// Extra parameters of an authorization request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationOptions {
+    /// `login_hint`: pre-fills the user name.
+    pub login_hint: Option<String>,
+    /// `prompt`: `login`, `none`, `consent` or `select_account`.
+    pub prompt: Option<String>,
+    /// `domain_hint`: skips home-realm discovery.
+    pub domain_hint: Option<String>,
+    /// A claims challenge from an earlier error (`IdentityError::claims`).
+    pub claims: Option<String>,
+}
+
+/// A started authorization-code flow: keep it until the redirect comes back. It holds the
+/// PKCE verifier, so treat it as secret (`Debug` hides the verifier).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// Open this URL in a browser.
+    pub url: String,
+    /// The `state` value the redirect must carry back.
+    pub state: String,
+    /// The redirect URI, exactly as sent.
+    pub redirect_uri: String,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// The PKCE code verifier.
+    pub code_verifier: String,
+}
+
+impl fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &self.url)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started device-code flow: show [`DeviceCodeFlow::message`] to the user, then wait.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCodeFlow {
+    /// The code the user types.
+    pub user_code: String,
+    /// Where the user types it.
+    pub verification_uri: String,
+    /// The provider's ready-made instruction for the user.
+    pub message: String,
+    /// When the code expires (Unix seconds).
+    pub expires_at: i64,
+    /// Minimum seconds between polls.
+    pub interval: u64,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// The device code (secret).
+    pub device_code: String,
+}
+
+impl fmt::Debug for DeviceCodeFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeFlow")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_at", &self.expires_at)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to one device-code poll.
+#[derive(Debug)]
+pub enum DevicePoll {
+    /// Not yet: poll again after this long.
+    Pending(Duration),
+    /// The user signed in.
+    Done(Box<Token>),
+}
+
+/// A public client (desktop, mobile, CLI, browser): no secret.
+pub struct PublicClient {
+    client_id: String,
+    authority: Authority,
+    http: Arc<dyn HttpClient>,
+    platform: Arc<dyn Platform>,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for PublicClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicClient")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicClient {
+    /// A client over an injected HTTP stack and platform.
+    pub fn new(
+        client_id: impl Into<String>,
+        authority: Authority,
+        http: Arc<dyn HttpClient>,
+        platform: Arc<dyn Platform>,
+    ) -> PublicClient {
+        PublicClient {
+            client_id: client_id.into(),
+            authority,
+            http,
+            platform,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Changes the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The authority.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The platform (clock and timer).
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        &self.platform
+    }
+
+    /// Scopes for a user sign-in: normalized (full Outlook URLs), plus the OpenID scopes that
+    /// return the account (`openid profile offline_access` for Microsoft, `openid email` for
+    /// Google).
+    pub fn user_scopes(&self, requested: &[String]) -> Result<Vec<String>, IdentityError> {
+        let mut out =
+            scopes::normalize(self.authority.provider(), self.authority.cloud(), requested)?;
+        let extra: &[&str] = match self.authority.provider() {
+            Provider::Microsoft => &["openid", "profile", scopes::OFFLINE_ACCESS],
+            Provider::Google => &["openid", "email"],
+            Provider::Custom => &["openid"],
+        };
+        for e in extra {
+            if !out.iter().any(|s| s == e) {
+                out.push((*e).to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn post(
+        &self,
+        request: HttpRequest,
+    ) -> Result<super::http::HttpResponse, IdentityError> {
+        send_with_retry(
+            self.http.as_ref(),
+            self.platform.as_ref(),
+            self.retry,
+            request,
+        )
+        .await
+    }
+
+    async fn token_request(
+        &self,
+        pairs: &[(&str, &str)],
+        scopes: &[String],
+    ) -> Result<Token, IdentityError> {
+        let resp = self
+            .post(form_post(self.authority.token_endpoint(), pairs))
+            .await?;
+        parse_token_response(&resp, self.platform.now(), scopes)
+    }
+
+    // ---- authorization code + PKCE ------------------------------------------------------
+
+    /// Starts an authorization-code flow for a redirect the host receives itself (a browser
+    /// page, `ASWebAuthenticationSession`, a web app): builds the URL with PKCE S256 and a
+    /// random `state`. Redeem the result with [`PublicClient::redeem_redirect`].
+    pub fn authorization_url(
+        &self,
+        scopes: &[String],
+        redirect_uri: &str,
+        options: &AuthorizationOptions,
+    ) -> Result<AuthorizationRequest, IdentityError> {
+        let scopes = self.user_scopes(scopes)?;
+        let verifier = pkce::code_verifier()?;
+        let state = pkce::random_string::<16>()?;
+        let challenge = pkce::s256_challenge(&verifier);
+        let mut url = url::Url::parse(self.authority.authorize_endpoint()).map_err(|e| {
+            IdentityError::new(
+                IdentityErrorKind::Configuration,
+                format!("authorization endpoint: {e}"),
+            )
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", &self.client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("response_mode", "query")
+                .append_pair("scope", &scopes.join(" "))
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(h) = &options.login_hint {
+                q.append_pair("login_hint", h);
+            }
+            if let Some(p) = &options.prompt {
+                q.append_pair("prompt", p);
+            }
+            if let Some(d) = &options.domain_hint {
+                q.append_pair("domain_hint", d);
+            }
+            if let Some(c) = &options.claims {
+                q.append_pair("claims", c);
+            }
+            if self.authority.provider() == Provider::Google {
+                // Google returns a refresh token only with offline access.
+                q.append_pair("access_type", "offline");
+            }
+        }
+        Ok(AuthorizationRequest {
+            url: url.into(),
+            state,
+            redirect_uri: redirect_uri.to_owned(),
+            scopes,
+            code_verifier: verifier,
+        })
+    }
+
+    /// Redeems the URL the browser was redirected to: checks `state`, turns an
+    /// `error=...` redirect into a typed error, and exchanges the code.
+    pub async fn redeem_redirect(
+        &self,
+        request: &AuthorizationRequest,
+        redirect_url: &str,
+    ) -> Result<Token, IdentityError> {
+        let code = parse_redirect(request, redirect_url)?;
+        self.redeem_code(request, &code).await
+    }
+
+    /// Exchanges an authorization code (the `code` query value) for tokens.
+    pub async fn redeem_code(
+        &self,
+        request: &AuthorizationRequest,
+        code: &str,
+    ) -> Result<Token, IdentityError> {
+        let scope = request.scopes.join(" ");
+        self.token_request(
+            &[
+                ("client_id", &self.client_id),
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &request.redirect_uri),
+                ("code_verifier", &request.code_verifier),
+                ("scope", &scope),
+            ],
+            &request.scopes,
+        )
+        .await
+    }
+
+    // ---- device code --------------------------------------------------------------------
+
+    /// Starts a device-code flow (RFC 8628). Show `message` to the user, then call
+    /// [`PublicClient::wait_device_flow`].
+    pub async fn start_device_flow(
+        &self,
+        scopes: &[String],
+    ) -> Result<DeviceCodeFlow, IdentityError> {
+        let scopes = self.user_scopes(scopes)?;
+        let Some(endpoint) = self.authority.device_code_endpoint() else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "this provider has no device-code endpoint",
+            ));
+        };
+        let scope = scopes.join(" ");
+        let resp = self
+            .post(form_post(
+                endpoint,
+                &[("client_id", &self.client_id), ("scope", &scope)],
+            ))
+            .await?;
+        if let Some(e) = error_from_response(&resp) {
+            return Err(e);
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(unexpected(&resp, "device code request"));
+        }
+        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+            IdentityError::new(
+                IdentityErrorKind::Protocol,
+                format!("device code answer is not JSON: {e}"),
+            )
+        })?;
+        let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code"))
+        else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Protocol,
+                "device code answer lacks device_code or user_code",
+            ));
+        };
+        let verification_uri = field("verification_uri")
+            .or_else(|| field("verification_url"))
+            .unwrap_or_default();
+        let message = field("message").unwrap_or_else(|| {
+            format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
+        });
+        let expires_in = poll_interval(v.get("expires_in"), Duration::from_secs(900)).as_secs();
+        let interval = poll_interval(v.get("interval"), Duration::from_secs(5)).as_secs();
+        Ok(DeviceCodeFlow {
+            user_code,
+            verification_uri,
+            message,
+            expires_at: self.platform.now() + i64::try_from(expires_in).unwrap_or(900),
+            interval,
+            scopes,
+            device_code,
+        })
+    }
+
+    /// Polls once. `Pending` says how long to wait (the interval, plus 5 s after a
+    /// `slow_down`). Errors with HTTP 200 (seen in the wild) are recognised too.
+    pub async fn poll_device_flow(
+        &self,
+        flow: &mut DeviceCodeFlow,
+    ) -> Result<DevicePoll, IdentityError> {
+        if self.platform.now() >= flow.expires_at {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Expired,
+                "the device code expired before the user signed in",
+            ));
+        }
+        let grant = "urn:ietf:params:oauth:grant-type:device_code";
+        let resp = self
+            .post(form_post(
+                self.authority.token_endpoint(),
+                &[
+                    ("grant_type", grant),
+                    ("client_id", &self.client_id),
+                    ("device_code", &flow.device_code),
+                ],
+            ))
+            .await?;
+        match parse_token_response(&resp, self.platform.now(), &flow.scopes) {
+            Ok(t) => Ok(DevicePoll::Done(Box::new(t))),
+            Err(e) => match e.error.as_deref() {
+                Some("authorization_pending") => {
+                    Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
+                }
+                Some("slow_down") => {
+                    flow.interval += 5;
+                    Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Polls until the user finishes (or declines, or the code expires), honouring the
+    /// interval and `slow_down`. Cancel by dropping the future.
+    pub async fn wait_device_flow(&self, flow: &DeviceCodeFlow) -> Result<Token, IdentityError> {
+        let mut flow = flow.clone();
+        let mut wait = Duration::from_secs(flow.interval);
+        loop {
+            let left = flow.expires_at - self.platform.now();
+            if left <= 0 {
+                return Err(IdentityError::new(
+                    IdentityErrorKind::Expired,
+                    "the device code expired before the user signed in",
+                ));
+            }
+            self.platform
+                .sleep(wait.min(Duration::from_secs(left.unsigned_abs())))
+                .await;
+            match self.poll_device_flow(&mut flow).await? {
+                DevicePoll::Done(t) => return Ok(*t),
+                DevicePoll::Pending(w) => wait = w,
+            }
+        }
+    }
+
+    // ---- refresh and ROPC -----------------------------------------------------------------
+
+    /// Redeems a refresh token. The answer's new (rotated) refresh token is kept; if the
+    /// server returns none, the one given is carried over so it is never lost.
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scopes: &[String],
+    ) -> Result<Token, IdentityError> {
+        let scopes = self.user_scopes(scopes)?;
+        let scope = scopes.join(" ");
+        let mut token = self
+            .token_request(
+                &[
+                    ("client_id", &self.client_id),
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.expose_secret()),
+                    ("scope", &scope),
+                ],
+                &scopes,
+            )
+            .await?;
+        if token.refresh_token.is_none() {
+            token.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(token)
+    }
+
+    /// Resource owner password credentials (ROPC). Discouraged: no MFA, no personal
+    /// accounts, no federated users, and the app sees the password. Works on
+    /// `organizations` or a tenant only.
+    pub async fn acquire_token_by_username_password(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[String],
+    ) -> Result<Token, IdentityError> {
+        self.authority
+            .require_org_tenant("the username/password grant (ROPC)")?;
+        let scopes = self.user_scopes(scopes)?;
+        let scope = scopes.join(" ");
+        self.token_request(
+            &[
+                ("client_id", &self.client_id),
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("scope", &scope),
+            ],
+            &scopes,
+        )
+        .await
+    }
+}
+
+/// Reads `code`, `state`, `error` from a redirect URL (query or fragment).
+pub fn parse_redirect(
+    request: &AuthorizationRequest,
+    redirect_url: &str,
+) -> Result<String, IdentityError> {
+    let parsed = url::Url::parse(redirect_url)
+        .or_else(|_| {
+            url::Url::parse(&format!(
+                "http://localhost/?{}",
+                redirect_url.trim_start_matches(['?', '#'])
+            ))
+        })
+        .map_err(|e| {
+            IdentityError::new(IdentityErrorKind::Protocol, format!("redirect URL: {e}"))
+        })?;
+    let mut pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    if let Some(frag) = parsed.fragment() {
+        pairs.extend(form_urlencoded::parse(frag.as_bytes()).into_owned());
+    }
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if let Some(error) = get("error") {
+        let description = get("error_description");
+        let codes: Vec<u32> = description
+            .as_deref()
+            .and_then(|d| d.strip_prefix("AADSTS"))
+            .and_then(|d| d.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .into_iter()
+            .collect();
+        let kind = super::token::classify(&error, &codes, None, 400);
+        let mut e = IdentityError::new(kind, description.clone().unwrap_or_else(|| error.clone()));
+        e.error = Some(error);
+        e.error_description = description;
+        e.codes = codes;
+        return Err(e);
+    }
+    if get("state").as_deref() != Some(request.state.as_str()) {
+        return Err(IdentityError::new(
+            IdentityErrorKind::Protocol,
+            "the redirect's state does not match the request (possible cross-site request forgery); ignoring it",
+        ));
+    }
+    get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
+        IdentityError::new(
+            IdentityErrorKind::Protocol,
+            "the redirect carries neither a code nor an error",
+        )
+    })
+}

@@ -1,0 +1,447 @@
+//! Token results and the parsing of token-endpoint answers (success and Microsoft's error
+//! JSON).
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::{IdentityError, IdentityErrorKind};
+use super::http::{retry_after, HttpResponse};
+use crate::secret::AccessToken;
+
+/// A refresh token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// Wraps a refresh token.
+    pub fn new(value: impl Into<String>) -> Self {
+        RefreshToken(value.into())
+    }
+
+    /// The secret value.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+/// Who signed in, from the id token and `client_info` (read, not signature-verified: they
+/// come straight from the token endpoint over TLS).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The sign-in name (`preferred_username`, else `email`, `upn`, `unique_name`).
+    pub username: String,
+    /// `email`, if the token has it.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Object id of the user (`oid`), or Google's `sub`.
+    pub oid: Option<String>,
+    /// Tenant id (`tid`).
+    pub tid: Option<String>,
+    /// `uid.utid` from `client_info` (MSAL's home account id), if returned.
+    pub home_account_id: Option<String>,
+}
+
+impl Account {
+    /// The user to put in the SASL `user=` field: the sign-in name (for Exchange, a shared
+    /// mailbox's address can be used instead).
+    pub fn sasl_user(&self) -> &str {
+        if !self.username.is_empty() {
+            &self.username
+        } else {
+            self.email.as_deref().unwrap_or("")
+        }
+    }
+}
+
+/// A token from the identity platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The bearer token for the mail server.
+    pub access_token: AccessToken,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+    /// When to refresh it proactively (`refresh_in`), if the server said.
+    pub refresh_at: Option<i64>,
+    /// The granted scopes (from the answer's `scope`, else the requested ones).
+    pub scopes: Vec<String>,
+    /// The refresh token, if one was issued (Microsoft: only with `offline_access`).
+    pub refresh_token: Option<RefreshToken>,
+    /// The raw id token, if one was issued.
+    pub id_token: Option<String>,
+    /// Who signed in (absent for app-only tokens).
+    pub account: Option<Account>,
+}
+
+impl Token {
+    /// Seconds until expiry at `now`.
+    pub fn expires_in(&self, now: i64) -> i64 {
+        self.expires_at - now
+    }
+}
+
+/// Decodes the claims of a JWT without verifying it. `None` if it is not a JWT.
+pub fn decode_jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
+    let mut parts = jwt.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The account described by an id token and Microsoft's `client_info`.
+pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option<Account> {
+    let claims = id_token.and_then(decode_jwt_claims);
+    let info: Option<Map<String, Value>> = client_info.and_then(|ci| {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(ci.trim_end_matches('='))
+            .or_else(|_| STANDARD.decode(ci))
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    });
+    if claims.is_none() && info.is_none() {
+        return None;
+    }
+    let c = claims.unwrap_or_default();
+    let username = ["preferred_username", "email", "upn", "unique_name"]
+        .iter()
+        .find_map(|n| str_claim(&c, n))
+        .unwrap_or_default();
+    let home_account_id = info.as_ref().and_then(|i| {
+        let uid = str_claim(i, "uid")?;
+        let utid = str_claim(i, "utid")?;
+        Some(format!("{uid}.{utid}"))
+    });
+    Some(Account {
+        username,
+        email: str_claim(&c, "email"),
+        name: str_claim(&c, "name"),
+        oid: str_claim(&c, "oid").or_else(|| str_claim(&c, "sub")),
+        tid: str_claim(&c, "tid"),
+        home_account_id,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawToken {
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<Value>,
+    #[serde(default)]
+    refresh_in: Option<Value>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+    #[serde(default)]
+    client_info: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+}
+
+fn seconds(v: &Option<Value>) -> Option<i64> {
+    match v.as_ref()? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The OAuth error fields of an answer, if the body is an error object.
+#[derive(Deserialize, Default)]
+pub(crate) struct RawError {
+    pub(crate) error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Option<Vec<Value>>,
+    #[serde(default)]
+    suberror: Option<String>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+    #[serde(default)]
+    trace_id: Option<String>,
+    #[serde(default)]
+    claims: Option<Value>,
+}
+
+/// Classifies Microsoft's / RFC 6749's error answer.
+pub(crate) fn classify(
+    error: &str,
+    codes: &[u32],
+    suberror: Option<&str>,
+    status: u16,
+) -> IdentityErrorKind {
+    use IdentityErrorKind as K;
+    if status == 429 {
+        return K::Throttled;
+    }
+    for code in codes {
+        let kind = match code {
+            50076 | 50079 | 50078 => K::MfaRequired,
+            65001 => K::ConsentRequired,
+            53003 => K::BlockedByPolicy,
+            7000218 | 700016 | 7000215 | 7000222 | 700027 | 700025 | 50011 | 50194 | 9002332
+            | 90002 | 700005 | 9001023 | 90130 | 90124 | 9002326 => K::InvalidClient,
+            70000 | 70008 | 700082 | 700084 | 50173 | 50089 | 70043 | 54005 | 50126 | 50055
+            | 50057 | 50053 | 501481 => K::InvalidGrant,
+            70019 => K::Expired,
+            50058 => K::InteractionRequired,
+            _ => continue,
+        };
+        return kind;
+    }
+    if suberror == Some("consent_required") {
+        return K::ConsentRequired;
+    }
+    match error {
+        "authorization_declined" | "access_denied" => K::Declined,
+        "expired_token" | "code_expired" => K::Expired,
+        "invalid_client" | "unauthorized_client" => K::InvalidClient,
+        "invalid_grant" | "bad_verification_code" => K::InvalidGrant,
+        "interaction_required" | "login_required" => K::InteractionRequired,
+        "consent_required" => K::ConsentRequired,
+        "slow_down" => K::Throttled,
+        "temporarily_unavailable" | "server_error" => K::Network,
+        "invalid_scope"
+        | "invalid_request"
+        | "unsupported_grant_type"
+        | "invalid_resource"
+        | "unsupported_response_type" => K::Configuration,
+        _ if status >= 500 => K::Network,
+        _ => K::Protocol,
+    }
+}
+
+/// Turns an error answer into an [`IdentityError`] (`None` if the body is not an error).
+pub(crate) fn error_from_response(resp: &HttpResponse) -> Option<IdentityError> {
+    let raw: RawError = serde_json::from_slice(&resp.body).ok()?;
+    let error = raw.error?;
+    let codes: Vec<u32> = raw
+        .error_codes
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+        .collect();
+    let kind = classify(&error, &codes, raw.suberror.as_deref(), resp.status);
+    let first_line = raw
+        .error_description
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .unwrap_or(&error)
+        .to_owned();
+    let claims = raw.claims.map(|c| match c {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    Some(IdentityError::from(super::error::IdentityErrorDetails {
+        kind,
+        message: first_line,
+        error: Some(error),
+        error_description: raw.error_description,
+        codes,
+        suberror: raw.suberror,
+        correlation_id: raw.correlation_id,
+        trace_id: raw.trace_id,
+        claims,
+        retry_after: retry_after(resp),
+        http_status: Some(resp.status),
+    }))
+}
+
+/// An error for a non-JSON or otherwise unexpected answer.
+pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
+    let kind = match resp.status {
+        429 => IdentityErrorKind::Throttled,
+        500..=599 => IdentityErrorKind::Network,
+        300..=399 => IdentityErrorKind::Protocol,
+        _ => IdentityErrorKind::Protocol,
+    };
+    let snippet: String = String::from_utf8_lossy(&resp.body)
+        .chars()
+        .take(200)
+        .collect();
+    let mut e = IdentityError::new(
+        kind,
+        match resp.status {
+            300..=399 => format!(
+                "{what}: the server answered with a redirect (HTTP {}); redirects are not followed",
+                resp.status
+            ),
+            _ => format!(
+                "{what}: unexpected HTTP {} answer: {snippet:?}",
+                resp.status
+            ),
+        },
+    );
+    e.http_status = Some(resp.status);
+    e.retry_after = retry_after(resp);
+    e
+}
+
+/// Parses a token answer. `requested` fills `scopes` when the answer has none.
+pub(crate) fn parse_token_response(
+    resp: &HttpResponse,
+    now: i64,
+    requested: &[String],
+) -> Result<Token, IdentityError> {
+    if let Some(err) = error_from_response(resp) {
+        return Err(err);
+    }
+    if !(200..300).contains(&resp.status) {
+        return Err(unexpected(resp, "token request"));
+    }
+    let raw: RawToken = serde_json::from_slice(&resp.body).map_err(|e| {
+        IdentityError::new(
+            IdentityErrorKind::Protocol,
+            format!("token answer is not the expected JSON: {e}"),
+        )
+    })?;
+    let Some(access_token) = raw.access_token.filter(|t| !t.is_empty()) else {
+        return Err(IdentityError::new(
+            IdentityErrorKind::Protocol,
+            "token answer has no access_token",
+        ));
+    };
+    if let Some(tt) = &raw.token_type {
+        if !tt.eq_ignore_ascii_case("bearer") {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Protocol,
+                format!("token type {tt:?} is not Bearer"),
+            ));
+        }
+    }
+    let expires_in = seconds(&raw.expires_in).unwrap_or(3600).max(0);
+    let scopes = match raw.scope.as_deref() {
+        Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_owned).collect(),
+        _ => requested.to_vec(),
+    };
+    let account = account_from(raw.id_token.as_deref(), raw.client_info.as_deref());
+    Ok(Token {
+        access_token: AccessToken::new(access_token),
+        expires_at: now + expires_in,
+        refresh_at: seconds(&raw.refresh_in).map(|r| now + r.max(0)),
+        scopes,
+        refresh_token: raw
+            .refresh_token
+            .filter(|r| !r.is_empty())
+            .map(RefreshToken::new),
+        id_token: raw.id_token,
+        account,
+    })
+}
+
+/// How long to wait before polling again, from the answer.
+pub(crate) fn poll_interval(v: Option<&Value>, default: Duration) -> Duration {
+    v.and_then(|v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    })
+    .map(Duration::from_secs)
+    .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("Retry-After".into(), "7".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn parses_microsoft_error_json() {
+        let body = r#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: t\r\nCorrelation ID: c\r\nTimestamp: 2026-01-01 00:00:00Z","error_codes":[700082],"timestamp":"x","trace_id":"t","correlation_id":"c","error_uri":"https://login.microsoftonline.com/error?code=700082"}"#;
+        let e = parse_token_response(&resp(400, body), 0, &[]).expect_err("error");
+        assert_eq!(e.kind, IdentityErrorKind::InvalidGrant);
+        assert_eq!(e.codes, [700082]);
+        assert_eq!(e.correlation_id.as_deref(), Some("c"));
+        assert_eq!(
+            e.message,
+            "AADSTS700082: The refresh token has expired due to inactivity."
+        );
+        assert!(e.hint().contains("inactivity"));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn parses_tokens_with_string_expiry_and_client_info() {
+        let idt = format!(
+            "x.{}.y",
+            URL_SAFE_NO_PAD.encode(
+                r#"{"preferred_username":"alice@contoso.com","oid":"o1","tid":"t1","name":"Alice"}"#
+            )
+        );
+        let ci = URL_SAFE_NO_PAD.encode(r#"{"uid":"u1","utid":"t1"}"#);
+        let body = format!(
+            r#"{{"token_type":"Bearer","expires_in":"3599","access_token":"at","refresh_token":"rt","scope":"a b","id_token":"{idt}","client_info":"{ci}"}}"#
+        );
+        let t = parse_token_response(&resp(200, &body), 100, &[]).expect("token");
+        assert_eq!(t.expires_at, 3699);
+        assert_eq!(t.scopes, ["a", "b"]);
+        let a = t.account.expect("account");
+        assert_eq!(a.sasl_user(), "alice@contoso.com");
+        assert_eq!(a.home_account_id.as_deref(), Some("u1.t1"));
+        assert!(!format!("{:?}", t.refresh_token).contains("rt\""));
+    }
+
+    #[test]
+    fn rejects_bad_answers() {
+        assert_eq!(
+            parse_token_response(&resp(200, "<html>"), 0, &[])
+                .expect_err("html")
+                .kind,
+            IdentityErrorKind::Protocol
+        );
+        assert_eq!(
+            parse_token_response(&resp(503, "down"), 0, &[])
+                .expect_err("503")
+                .kind,
+            IdentityErrorKind::Network
+        );
+        assert_eq!(
+            parse_token_response(&resp(302, ""), 0, &[])
+                .expect_err("302")
+                .kind,
+            IdentityErrorKind::Protocol
+        );
+        assert_eq!(
+            parse_token_response(
+                &resp(200, r#"{"token_type":"mac","access_token":"x"}"#),
+                0,
+                &[]
+            )
+            .expect_err("mac")
+            .kind,
+            IdentityErrorKind::Protocol
+        );
+    }
+}

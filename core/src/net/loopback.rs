@@ -1,0 +1,251 @@
+//! The interactive authorization-code flow with a loopback listener (RFC 8252): listen on
+//! 127.0.0.1 with an ephemeral port, send the user to the sign-in page, receive the redirect,
+//! check `state`, redeem the code with PKCE.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::identity::{
+    parse_redirect, AuthorizationOptions, AuthorizationRequest, IdentityError, IdentityErrorKind,
+    Provider, PublicClient, Token,
+};
+
+/// Options of [`PublicClient::acquire_token_interactive`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InteractiveOptions {
+    /// Extra authorization parameters (login hint, prompt, claims).
+    pub authorization: AuthorizationOptions,
+    /// Try to open the system browser (only when a desktop session is detected).
+    pub open_browser: bool,
+    /// Give up after this long without a redirect.
+    pub timeout: Duration,
+    /// Listen on this port (0 picks a free one).
+    pub port: u16,
+}
+
+impl Default for InteractiveOptions {
+    fn default() -> Self {
+        InteractiveOptions {
+            authorization: AuthorizationOptions::default(),
+            open_browser: true,
+            timeout: Duration::from_secs(300),
+            port: 0,
+        }
+    }
+}
+
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+fn page(title: &str, text: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{t}</h1><p>{x}</p></body></html>",
+        t = esc(title),
+        x = esc(text)
+    )
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Reads the request line's target (`/path?query`), bounded in size and time.
+async fn read_target(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let read = async {
+        loop {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+                break;
+            }
+            if buf.len() > MAX_REQUEST_HEAD {
+                return None;
+            }
+        }
+        let head = String::from_utf8_lossy(&buf);
+        let line = head.lines().next()?;
+        let mut parts = line.split(' ');
+        let (method, target) = (parts.next()?, parts.next()?);
+        (method == "GET").then(|| target.to_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Tries to open `url` in the desktop's browser. Returns whether a browser was started.
+pub fn open_browser(url: &str) -> bool {
+    use std::process::{Command, Stdio};
+    let mut cmd = if cfg!(target_os = "macos") {
+        let mut c = Command::new("open");
+        c.arg(url);
+        c
+    } else if cfg!(target_os = "windows") {
+        let mut c = Command::new("cmd");
+        c.args(["/C", "start", "", url]);
+        c
+    } else {
+        // Over SSH or on a headless machine there is no desktop to open a browser in.
+        if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            return false;
+        }
+        let mut c = Command::new("xdg-open");
+        c.arg(url);
+        c
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+impl PublicClient {
+    /// Signs a user in through the browser: starts a loopback listener, calls `show_url`
+    /// with the sign-in URL (print it: over SSH the user opens it elsewhere), opens the
+    /// system browser when there is a desktop, waits for the redirect, checks `state` and
+    /// redeems the code with PKCE. Cancel by dropping the future.
+    pub async fn acquire_token_interactive(
+        &self,
+        scopes: &[String],
+        options: &InteractiveOptions,
+        show_url: impl FnOnce(&str),
+    ) -> Result<Token, IdentityError> {
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|e| {
+                IdentityError::new(
+                    IdentityErrorKind::Configuration,
+                    format!("cannot listen on 127.0.0.1:{}: {e}", options.port),
+                )
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| {
+                IdentityError::new(
+                    IdentityErrorKind::Configuration,
+                    format!("listener address: {e}"),
+                )
+            })?
+            .port();
+        // Microsoft matches http://localhost with any port; Google wants the IP literal.
+        let redirect_uri = match self.authority().provider() {
+            Provider::Google => format!("http://127.0.0.1:{port}"),
+            _ => format!("http://localhost:{port}"),
+        };
+        let request = self.authorization_url(scopes, &redirect_uri, &options.authorization)?;
+        show_url(&request.url);
+        if options.open_browser {
+            open_browser(&request.url);
+        }
+        let wait = self.wait_for_redirect(&listener, &request);
+        match tokio::time::timeout(options.timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => Err(IdentityError::new(
+                IdentityErrorKind::Cancelled,
+                format!("no sign-in within {:?}; start again", options.timeout),
+            )),
+        }
+    }
+
+    async fn wait_for_redirect(
+        &self,
+        listener: &TcpListener,
+        request: &AuthorizationRequest,
+    ) -> Result<Token, IdentityError> {
+        loop {
+            let (mut stream, _) = listener.accept().await.map_err(|e| {
+                IdentityError::new(
+                    IdentityErrorKind::Network,
+                    format!("loopback listener: {e}"),
+                )
+            })?;
+            let Some(target) = read_target(&mut stream).await else {
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    &page(
+                        "Bad request",
+                        "This listener only waits for the sign-in redirect.",
+                    ),
+                )
+                .await;
+                continue;
+            };
+            let has_params = ["code=", "error=", "state="]
+                .iter()
+                .any(|p| target.contains(p));
+            if !has_params {
+                respond(
+                    &mut stream,
+                    "404 Not Found",
+                    &page("Not found", "Waiting for the sign-in redirect."),
+                )
+                .await;
+                continue;
+            }
+            let url = format!("http://localhost{target}");
+            match parse_redirect(request, &url) {
+                Ok(code) => {
+                    let result = self.redeem_code(request, &code).await;
+                    match &result {
+                        Ok(_) => {
+                            respond(
+                                &mut stream,
+                                "200 OK",
+                                &page("Signed in", "You are signed in. You can close this window."),
+                            )
+                            .await
+                        }
+                        Err(e) => {
+                            respond(
+                                &mut stream,
+                                "200 OK",
+                                &page("Sign-in failed", &e.to_string()),
+                            )
+                            .await
+                        }
+                    }
+                    return result;
+                }
+                Err(e) if e.kind == IdentityErrorKind::Protocol => {
+                    // A stray or forged request: keep waiting for the real redirect.
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        &page("Sign-in not accepted", &e.message),
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        &page("Sign-in failed", &e.to_string()),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
