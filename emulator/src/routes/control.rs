@@ -82,10 +82,15 @@ impl Inner {
         }
     }
 
-    /// Marks access tokens issued so far as expired (all, or one user's). Returns how many.
+    /// Marks access tokens issued so far as expired (all, or one user's). Returns how many
+    /// were still valid.
     pub(crate) fn expire_access_tokens(&mut self, username: Option<&str>) -> usize {
         let mut n = 0;
+        let now = self.now();
         for t in self.access.values_mut() {
+            if t.expires_at <= now {
+                continue;
+            }
             let hit = match (username, &t.username) {
                 (None, _) => true,
                 (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
