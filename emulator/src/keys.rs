@@ -137,6 +137,8 @@ pub(crate) struct RegisteredCert {
     pub(crate) x5t_s256: String,
     /// Upper-case hex SHA-1 thumbprint, as the portal shows it.
     pub(crate) thumbprint_hex: String,
+    sha1: Vec<u8>,
+    sha256: Vec<u8>,
     /// The RSAPublicKey DER from the certificate's SubjectPublicKeyInfo.
     rsa_public_key: Vec<u8>,
     pub(crate) not_before: i64,
@@ -162,14 +164,32 @@ impl RegisteredCert {
             ));
         }
         let s1 = sha1(der);
+        let s256 = Sha256::digest(der).to_vec();
         Ok(Self {
             x5t: util::b64url(&s1),
-            x5t_s256: util::b64url(Sha256::digest(der)),
+            x5t_s256: util::b64url(&s256),
             thumbprint_hex: s1.iter().map(|b| format!("{b:02X}")).collect(),
+            sha1: s1,
+            sha256: s256,
             rsa_public_key: spki.subject_public_key.data.to_vec(),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
         })
+    }
+
+    /// Does a JWT header thumbprint (`x5t`, `x5t#S256` or a hex `kid`) name this
+    /// certificate? Accepts base64url or standard base64, with or without padding (MSAL
+    /// Python pads), and hex.
+    pub(crate) fn matches_thumbprint(&self, value: &str) -> bool {
+        let candidates = [
+            util::b64url_decode(value),
+            util::b64_std_decode(value),
+            hex_decode(value),
+        ];
+        candidates
+            .iter()
+            .flatten()
+            .any(|d| *d == self.sha1 || *d == self.sha256)
     }
 
     /// Verifies an RS256 or PS256 signature over `input`.
@@ -183,6 +203,16 @@ impl RegisteredCert {
             .verify(input, sig)
             .is_ok()
     }
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -204,5 +234,10 @@ mod tests {
         let c = RegisteredCert::from_pem(crate::config::DEMO_CLIENT_CERT_PEM).expect("cert");
         assert_eq!(c.thumbprint_hex, "FF0A85D1F7CB97168701DEB086B6F49DE7818C90");
         assert!(c.not_after > c.not_before);
+        assert!(c.matches_thumbprint(&c.x5t));
+        assert!(c.matches_thumbprint(&c.x5t_s256));
+        assert!(c.matches_thumbprint("FF0A85D1F7CB97168701DEB086B6F49DE7818C90"));
+        assert!(c.matches_thumbprint(&format!("{}=", c.x5t_s256)));
+        assert!(!c.matches_thumbprint("AAAA"));
     }
 }

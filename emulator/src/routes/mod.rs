@@ -47,6 +47,7 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(device::device_page).post(device::device_submit),
         )
         .route("/error", get(error_page))
+        .route("/common/userrealm/{username}", get(user_realm))
         .route(
             "/_emulator/introspect",
             get(introspect::introspect_get).post(introspect::introspect_post),
@@ -245,6 +246,34 @@ async fn post_only(State(shared): State<AppState>, headers: HeaderMap) -> Respon
         900_561,
         "The endpoint only accepts POST, OPTIONS requests. Received a GET request.",
     ))
+}
+
+/// Home-realm discovery, which MSAL calls before ROPC (always on port 443 of the
+/// authority's host): `Managed` for users the emulator knows, `Unknown` otherwise.
+async fn user_realm(
+    State(shared): State<AppState>,
+    Path(username): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let now = shared.lock().now();
+    let ctx = RequestCtx::new(&shared.base_url, now, &headers);
+    let inner = shared.lock();
+    let domain = username
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    let body = match inner.user(&username) {
+        Some(u) if u.cfg.personal_account => {
+            json!({"ver": "1.0", "account_type": "MSA", "domain_name": domain, "cloud_instance_name": "microsoftonline.com", "cloud_audience_urn": "urn:federation:MicrosoftOnline"})
+        }
+        Some(_) => {
+            json!({"ver": "1.0", "account_type": "Managed", "domain_name": domain, "cloud_instance_name": "microsoftonline.com", "cloud_audience_urn": "urn:federation:MicrosoftOnline"})
+        }
+        None => {
+            json!({"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"})
+        }
+    };
+    ctx.json_response(body)
 }
 
 #[derive(serde::Deserialize)]

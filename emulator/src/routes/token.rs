@@ -206,10 +206,12 @@ fn verify_assertion(
     let s256 = header.get("x5t#S256").and_then(Value::as_str);
     let s1 = header.get("x5t").and_then(Value::as_str);
     let kid = header.get("kid").and_then(Value::as_str);
+    // x5t#S256 (current doc, PS256) wins over x5t (older doc, RS256); a hex `kid` is a
+    // last resort.
     let cert = app.certs.iter().find(|c| {
-        s256.is_some_and(|v| v == c.x5t_s256)
-            || s1.is_some_and(|v| v == c.x5t)
-            || kid.is_some_and(|v| v.eq_ignore_ascii_case(&c.thumbprint_hex))
+        s256.is_some_and(|v| c.matches_thumbprint(v))
+            || s1.is_some_and(|v| c.matches_thumbprint(v))
+            || kid.is_some_and(|v| c.matches_thumbprint(v))
     });
     let Some(cert) = cert else {
         let used = s256.or(s1).or(kid).unwrap_or("none");
@@ -266,8 +268,14 @@ fn verify_assertion(
             "The audience claim is not valid. Expected '{base_url}/{seg}/oauth2/v2.0/token'."
         )));
     }
-    let exp = claims.get("exp").and_then(Value::as_i64);
-    let nbf = claims.get("nbf").and_then(Value::as_i64);
+    // NumericDate may be fractional (MSAL Python sends `time.time()` floats).
+    let num = |k: &str| {
+        claims
+            .get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    };
+    let exp = num("exp");
+    let nbf = num("nbf");
     let Some(exp) = exp else {
         return Err(assertion_error("The assertion has no 'exp' claim."));
     };

@@ -259,3 +259,48 @@ fn bad_assertions_are_rejected() {
     );
     assert_aad(&r, 400, "invalid_request", 50027);
 }
+
+#[test]
+fn msal_python_style_assertion_padded_thumbprint_and_float_times() {
+    use rustls_pki_types::pem::PemObject;
+    use sha2::Digest;
+    let emu = emu();
+    let der =
+        rustls_pki_types::CertificateDer::from_pem_slice(DEMO_CLIENT_CERT_PEM.as_bytes()).unwrap();
+    // MSAL Python: padded base64 thumbprint, `time.time()` floats
+    let thumb =
+        base64::engine::general_purpose::URL_SAFE.encode(sha2::Sha256::digest(der.as_ref()));
+    assert!(thumb.ends_with('='));
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": thumb});
+    let now = emu.now() as f64 + 0.25;
+    let claims = json!({"aud": token_url(&emu, DEMO_TENANT_DOMAIN), "iss": DEMO_CONFIDENTIAL_CLIENT_ID, "sub": DEMO_CONFIDENTIAL_CLIENT_ID, "jti": "0b0b0b0b-msal", "iat": now, "exp": now + 600.0});
+    let jwt = sign_jwt("PS256", &header, &claims, DEMO_CLIENT_CERT_KEY_PEM);
+    let r = cc(
+        &emu,
+        DEMO_TENANT_DOMAIN,
+        &[
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &jwt),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn user_realm_discovery_for_msal_ropc() {
+    let emu = emu();
+    let v = client()
+        .get(&format!(
+            "{}/common/userrealm/{DEMO_USER}?api-version=1.0",
+            emu.base_url()
+        ))
+        .json();
+    assert_eq!(v["account_type"], "Managed");
+    let v = client()
+        .get(&format!(
+            "{}/common/userrealm/nobody@else.example?api-version=1.0",
+            emu.base_url()
+        ))
+        .json();
+    assert_eq!(v["account_type"], "Unknown");
+}

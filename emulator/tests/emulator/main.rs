@@ -137,6 +137,12 @@ pub fn assertion(alg: &str, cert_pem: &str, key_pem: &str, claims: &Value) -> St
         let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der.as_ref());
         json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(sha1.as_ref())})
     };
+    sign_jwt(alg, &header, claims, key_pem)
+}
+
+/// Signs `header.claims` with an RSA key (PS256 or RS256).
+pub fn sign_jwt(alg: &str, header: &Value, claims: &Value, key_pem: &str) -> String {
+    use rustls_pki_types::pem::PemObject;
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
