@@ -188,8 +188,13 @@ impl PublicClient {
         pairs: &[(&str, &str)],
         scopes: &[String],
     ) -> Result<Token, IdentityError> {
+        let mut pairs = pairs.to_vec();
+        if self.authority.provider() == Provider::Microsoft {
+            // Ask for client_info (uid, utid), the account's home id, as MSAL does.
+            pairs.push(("client_info", "1"));
+        }
         let resp = self
-            .post(form_post(self.authority.token_endpoint(), pairs))
+            .post(form_post(self.authority.token_endpoint(), &pairs))
             .await?;
         parse_token_response(&resp, self.platform.now(), scopes)
     }
@@ -364,6 +369,7 @@ impl PublicClient {
                     ("grant_type", grant),
                     ("client_id", &self.client_id),
                     ("device_code", &flow.device_code),
+                    ("client_info", "1"),
                 ],
             ))
             .await?;

@@ -199,6 +199,12 @@ pub(crate) fn classify(
     if status == 429 {
         return K::Throttled;
     }
+    // Device-flow and redirect outcomes are named by `error`, whatever code comes with them.
+    match error {
+        "authorization_declined" | "access_denied" => return K::Declined,
+        "expired_token" | "code_expired" => return K::Expired,
+        _ => {}
+    }
     for code in codes {
         let kind = match code {
             50076 | 50079 | 50078 => K::MfaRequired,
