@@ -11,9 +11,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! See `README.md` for the Microsoft behaviours reproduced, the demo identities and the HTTP
-//! control API.
-
+//! See `README.md` (below) for the Microsoft behaviours reproduced, the demo identities and
+//! the HTTP control API.
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 mod aad;

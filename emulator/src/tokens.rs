@@ -1,6 +1,7 @@
 //! Building and recording access tokens, id tokens and refresh tokens.
 
 use serde_json::{json, Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use crate::aad::AadError;
 use crate::scope::{full_scope, Scopes};
@@ -59,6 +60,12 @@ fn first_last(name: &str) -> (String, String) {
     (first, last)
 }
 
+/// A 16-hex-digit `puid` derived from the object id.
+fn puid(oid: &str) -> String {
+    let d = Sha256::digest(oid.as_bytes());
+    d[..8].iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// `client_info` as Microsoft returns it: base64url JSON with `uid` and `utid`.
 pub(crate) fn client_info(user: &User) -> String {
     util::b64url(json!({"uid": user.oid, "utid": user.tenant_id}).to_string())
@@ -88,10 +95,10 @@ pub(crate) fn issue_delegated(
         amr.push("mfa");
     }
     let uti = util::random_b64url(16);
-    let sub = util::b64url(
-        &util::sha256_hex(format!("{}:{}", user.oid, app.cfg.client_id).as_bytes()).as_bytes()
-            [..32],
-    );
+    // `sub` is pairwise: one value per (user, app).
+    let sub = util::b64url(Sha256::digest(
+        format!("{}:{}", user.oid, app.cfg.client_id).as_bytes(),
+    ));
     let claims = json!({
         "aud": aud,
         "iss": format!("https://sts.windows.net/{tid}/"),
@@ -111,7 +118,7 @@ pub(crate) fn issue_delegated(
         "ipaddr": "127.0.0.1",
         "name": display,
         "oid": user.oid,
-        "puid": format!("{:016X}", u64::from_str_radix(&user.oid.replace('-', "")[..15], 16).unwrap_or(0)),
+        "puid": puid(&user.oid),
         "rh": format!("0.{}.", util::random_b64url(18)),
         "scp": scp.join(" "),
         "sid": util::guid(),
