@@ -169,14 +169,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if demo {
             writeln!(
                 err,
-                "demo tenant {} ({}); public client {}; confidential client {} (secret '{}'); user {} / {}",
+                "demo tenant {} ({}); public client {}; confidential client {}; user {} (secrets and passwords: see the README)",
                 config::DEMO_TENANT_ID,
                 config::DEMO_TENANT_DOMAIN,
                 config::DEMO_PUBLIC_CLIENT_ID,
                 config::DEMO_CONFIDENTIAL_CLIENT_ID,
-                config::DEMO_CLIENT_SECRET,
                 config::DEMO_USER,
-                config::DEMO_PASSWORD
             )?;
         }
         writeln!(err, "mail-server token validation: {}", emu.introspection_url())?;

@@ -304,6 +304,7 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
     pub(crate) clock_offset: i64,
     pub(crate) settings: Option<Settings>,
+    last_gc_ms: i64,
 }
 
 /// Everything the handlers share.
@@ -636,9 +637,19 @@ impl Inner {
         Some(kind)
     }
 
-    /// Drops expired codes, device codes, pending requests and replay entries.
+    /// Drops expired codes, device codes, pending requests, replay entries, access tokens
+    /// and inactive refresh tokens; at most once per (emulated) second.
     pub(crate) fn gc(&mut self) {
+        let now_ms = self.now_ms();
+        if (now_ms - self.last_gc_ms).abs() < 1000 {
+            return;
+        }
+        self.last_gc_ms = now_ms;
         let now = self.now();
+        let max_inactive = self.settings().rt_max_inactive;
+        self.refresh.retain(|_, g| {
+            now - g.last_used <= max_inactive.saturating_mul(10).saturating_add(86_400)
+        });
         self.codes.retain(|_, c| c.expires_at + 3600 > now);
         self.device_codes.retain(|_, d| d.expires_at + 3600 > now);
         self.pending.retain(|_, p| p.expires_at > now);
