@@ -384,9 +384,9 @@ impl Emulator {
 
     /// Moves the emulator's clock forward (tokens, codes and device codes age accordingly).
     pub fn advance_clock(&self, by: Duration) {
-        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 4);
+        let secs = crate::state::secs(by.as_secs());
         let mut inner = self.shared.lock();
-        inner.clock_offset = inner.clock_offset.saturating_add(secs);
+        inner.clock_offset = crate::state::shift(inner.clock_offset, secs);
     }
 
     /// The emulator's current time (Unix seconds, clock shift included).

@@ -372,8 +372,17 @@ impl Shared {
     }
 }
 
-fn secs(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX / 4)
+/// About 100 years: every duration and clock shift is clamped to this, so time arithmetic
+/// on request input can never overflow.
+pub(crate) const MAX_SECS: i64 = 3_155_760_000;
+
+pub(crate) fn secs(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(MAX_SECS).min(MAX_SECS)
+}
+
+/// Adds a (possibly negative) shift to the clock offset, clamped to ±[`MAX_SECS`].
+pub(crate) fn shift(offset: i64, by: i64) -> i64 {
+    offset.saturating_add(by).clamp(-MAX_SECS, MAX_SECS)
 }
 
 impl Inner {
@@ -399,7 +408,7 @@ impl Inner {
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4))
             .unwrap_or(0);
-        real + self.clock_offset * 1000
+        real.saturating_add(self.clock_offset.saturating_mul(1000))
     }
 
     /// Emulated time in seconds since the epoch.

@@ -44,7 +44,7 @@ pub struct PendingDeviceCode {
 }
 
 fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX / 4)
+    crate::state::secs(v)
 }
 
 impl Inner {
@@ -331,7 +331,7 @@ async fn clock(State(s): State<AppState>, body: Bytes) -> Response {
         Err(r) => return *r,
     };
     let mut inner = s.lock();
-    inner.clock_offset = inner.clock_offset.saturating_add(c.advance_secs);
+    inner.clock_offset = crate::state::shift(inner.clock_offset, c.advance_secs);
     ok(json!({"ok": true, "clock_offset_secs": inner.clock_offset, "now": inner.now()}))
 }
 

@@ -62,7 +62,7 @@ pub(crate) async fn devicecode(
                 scopes,
                 tenant: t,
                 expires_at: now + settings.device_code_lifetime,
-                interval_ms: settings.device_code_interval * 1000,
+                interval_ms: settings.device_code_interval.saturating_mul(1000),
                 last_poll_ms: None,
                 status,
             },

@@ -279,7 +279,7 @@ fn verify_assertion(
     let Some(exp) = exp else {
         return Err(assertion_error("The assertion has no 'exp' claim."));
     };
-    if exp + SKEW < now || nbf.is_some_and(|n| n - SKEW > now) {
+    if exp.saturating_add(SKEW) < now || nbf.is_some_and(|n| n.saturating_sub(SKEW) > now) {
         return Err(AadError::invalid_client(
             700_024,
             format!(
@@ -443,7 +443,7 @@ fn device_code(
     if !rec.client_id.eq_ignore_ascii_case(&app.cfg.client_id) || rec.tenant != *t {
         return Err(bad());
     }
-    if now_ms >= rec.expires_at * 1000 {
+    if now_ms >= rec.expires_at.saturating_mul(1000) {
         return Err(device_error(
             "expired_token",
             70_020,
@@ -456,7 +456,7 @@ fn device_code(
     rec.last_poll_ms = Some(now_ms);
     let status = rec.status.clone();
     if too_fast && status == DeviceStatus::Pending {
-        rec.interval_ms += 5000;
+        rec.interval_ms = rec.interval_ms.saturating_add(5000);
         return Err(device_error(
             "slow_down",
             70_016,

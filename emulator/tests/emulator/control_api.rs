@@ -126,3 +126,80 @@ fn faults_clock_revoke_counters_and_device_over_http() {
         "no passwords in the state dump"
     );
 }
+
+#[test]
+fn absurd_numbers_do_not_break_the_server() {
+    let emu = emu();
+    let base = emu.base_url().to_owned();
+    let c = client();
+    let r = c.post_json(&format!("{base}/_emulator/settings"), &json!({"token_lifetime_secs": u64::MAX, "device_code_lifetime_secs": u64::MAX, "device_code_interval_secs": u64::MAX}));
+    assert_eq!(r.status, 200);
+    let r = c.post_json(
+        &format!("{base}/_emulator/clock"),
+        &json!({"advance_secs": i64::MAX}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(ropc(&emu, IMAP).status, 200);
+    let v = super::device::start_device(&emu, "organizations");
+    let dc = v["device_code"].as_str().unwrap();
+    assert_eq!(
+        super::device::poll(&emu, "organizations", dc).json()["error"],
+        "authorization_pending"
+    );
+    assert_eq!(
+        super::device::poll(&emu, "organizations", dc).json()["error"],
+        "slow_down"
+    );
+    let r = c.post_json(
+        &format!("{base}/_emulator/clock"),
+        &json!({"advance_secs": i64::MIN}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(ropc(&emu, IMAP).status, 200);
+    // an assertion with an absurd exp/nbf
+    let aud = token_url(&emu, DEMO_TENANT_ID);
+    let mut claims = assertion_claims(&emu, &aud);
+    claims["exp"] = json!(i64::MAX);
+    claims["nbf"] = json!(i64::MIN);
+    let jwt = assertion(
+        "PS256",
+        mailoauth_emulator::config::DEMO_CLIENT_CERT_PEM,
+        mailoauth_emulator::config::DEMO_CLIENT_CERT_KEY_PEM,
+        &claims,
+    );
+    let r = c.post_form(
+        &aud,
+        &[
+            ("client_id", DEMO_CONFIDENTIAL_CLIENT_ID),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://outlook.office365.com/.default"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &jwt),
+        ],
+    );
+    assert!(r.status == 200 || r.status == 401, "{}", r.text());
+    // garbage bodies
+    assert_eq!(
+        c.request(
+            "POST",
+            &aud,
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                &[0xff, 0xfe, b'=', b'&', b'%']
+            ))
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.request(
+            "POST",
+            &format!("{base}/_emulator/faults"),
+            &[],
+            Some(("application/json", b"{"))
+        )
+        .status,
+        400
+    );
+}
