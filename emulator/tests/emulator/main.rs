@@ -199,3 +199,11 @@ pub const ALL_DEMO: [&str; 5] = [
     DEMO_MFA_USER,
     DEMO_CONFIDENTIAL_CLIENT_ID,
 ];
+
+#[test]
+fn emulator_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Emulator>();
+    check::<mailoauth_emulator::Counters>();
+    check::<mailoauth_emulator::Fault>();
+}
