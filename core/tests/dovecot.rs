@@ -1,30 +1,59 @@
 //! Logins against a real Dovecot 2.3 (Debian) started by `mailoauth-testkit`, whose oauth2
-//! passdb validates tokens against a test-controlled endpoint. These tests fail (never skip)
-//! when Dovecot is missing.
+//! passdb validates tokens at the local identity-platform emulator that issued them. These
+//! tests fail (never skip) when Dovecot is missing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use mailoauth::identity::scopes;
 use mailoauth::net::{
-    login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions,
+    login, LoginOptions, MailServer, MailSession, ReqwestHttp, Security, Timeouts, TlsOptions,
+    TokioPlatform,
 };
-use mailoauth::{AccessToken, MailErrorKind, Mechanism, Protocol, Stage};
-use mailoauth_testkit::{Dovecot, DovecotOptions, TokenValidator};
+use mailoauth::{AccessToken, Authority, MailErrorKind, Mechanism, Protocol, PublicClient, Stage};
+use mailoauth_emulator::config::{DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_USER};
+use mailoauth_emulator::{Emulator, Fault, FaultEndpoint, FaultKind};
+use mailoauth_testkit::{Dovecot, DovecotOptions};
 
-const ALICE: &str = "alice@example.com";
-const GOOD: &str = "good-token-alice";
+const ALICE: &str = DEMO_USER;
 
 struct Env {
-    validator: TokenValidator,
+    emu: Emulator,
     dovecot: Dovecot,
+    good: String,
 }
 
 impl Env {
-    fn start() -> Env {
-        let validator = TokenValidator::start().expect("validator");
-        validator.add_token(GOOD, ALICE);
-        let dovecot = Dovecot::start(DovecotOptions::new(validator.url()))
+    async fn start() -> Env {
+        let emu = Emulator::builder().start().await.expect("emulator");
+        let dovecot = Dovecot::start(DovecotOptions::new(emu.introspection_url()))
             .expect("Dovecot must start (is dovecot installed?)");
-        Env { validator, dovecot }
+        let good = Env::sign_in(&emu).await;
+        Env { emu, dovecot, good }
+    }
+
+    /// A fresh token for alice from the emulator (ROPC keeps the test short).
+    async fn sign_in(emu: &Emulator) -> String {
+        let authority = Authority::from_url(&emu.authority("organizations")).expect("authority");
+        let client = PublicClient::new(
+            DEMO_PUBLIC_CLIENT_ID,
+            authority,
+            ReqwestHttp::new().expect("http").shared(),
+            Arc::new(TokioPlatform),
+        );
+        let wanted = scopes::mail_scopes(
+            mailoauth::Provider::Microsoft,
+            mailoauth::Cloud::Global,
+            &[Protocol::Imap, Protocol::Pop3, Protocol::Smtp],
+            true,
+        );
+        client
+            .acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted)
+            .await
+            .expect("token from the emulator")
+            .access_token
+            .expose_secret()
+            .to_owned()
     }
 
     fn server(&self, protocol: Protocol, security: Security) -> MailServer {
@@ -136,12 +165,12 @@ const MODES: [(Protocol, Security); 5] = [
 
 #[tokio::test]
 async fn good_token_logs_in_everywhere_and_the_session_continues() {
-    let env = Env::start();
+    let env = Env::start().await;
     for (protocol, security) in MODES {
         for mech in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
             let tag = format!("{protocol}-{security:?}-{mech}");
             let s = env
-                .login(protocol, security, GOOD, mech)
+                .login(protocol, security, &env.good, mech)
                 .await
                 .unwrap_or_else(|e| panic!("{tag}: {e}\n{}", env.dovecot.log_contents()));
             assert!(s.is_tls(), "{tag}: session must be encrypted");
@@ -176,7 +205,7 @@ async fn good_token_logs_in_everywhere_and_the_session_continues() {
 
 #[tokio::test]
 async fn bad_token_is_rejected_with_the_decoded_challenge() {
-    let env = Env::start();
+    let env = Env::start().await;
     for (protocol, security) in [MODES[0], MODES[2], MODES[4]] {
         for (mech, status) in [
             (Mechanism::XOAuth2, "401"),
@@ -215,26 +244,15 @@ async fn bad_token_is_rejected_with_the_decoded_challenge() {
 
 #[tokio::test]
 async fn token_revoked_between_two_logins_is_rejected() {
-    let env = Env::start();
-    env.validator.add_token("short-lived", ALICE);
+    let env = Env::start().await;
     let s = env
-        .login(
-            Protocol::Imap,
-            Security::Tls,
-            "short-lived",
-            Mechanism::XOAuth2,
-        )
+        .login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
         .await
         .expect("first login");
     drop(s);
-    env.validator.revoke("short-lived");
+    env.emu.revoke_user(ALICE).expect("revoke");
     let err = env
-        .login(
-            Protocol::Imap,
-            Security::Tls,
-            "short-lived",
-            Mechanism::XOAuth2,
-        )
+        .login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
         .await
         .expect_err("revoked");
     assert_eq!(err.kind, MailErrorKind::Rejected, "{err}");
@@ -242,33 +260,43 @@ async fn token_revoked_between_two_logins_is_rejected() {
 
 #[tokio::test]
 async fn validation_endpoint_down_is_a_temporary_failure() {
-    let env = Env::start();
-    env.validator.set_down(true);
+    let env = Env::start().await;
+    // The emulator's validation endpoint answers 503 for a while.
+    env.emu.inject_fault(
+        Fault::new(
+            FaultEndpoint::Introspect,
+            FaultKind::Status {
+                status: 503,
+                retry_after: None,
+            },
+        )
+        .times(100),
+    );
     for (protocol, security) in [MODES[1], MODES[3], MODES[4]] {
         let err = env
-            .login(protocol, security, GOOD, Mechanism::XOAuth2)
+            .login(protocol, security, &env.good, Mechanism::XOAuth2)
             .await
             .expect_err("down");
         assert_eq!(err.kind, MailErrorKind::Temporary, "{protocol}: {err}");
         assert!(err.is_temporary());
         assert!(err.challenge.is_none(), "{protocol}: {err}");
     }
-    env.validator.set_down(false);
-    env.login(Protocol::Imap, Security::Tls, GOOD, Mechanism::XOAuth2)
+    env.emu.clear_faults();
+    env.login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
         .await
         .expect("back up");
 }
 
 #[tokio::test]
 async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
-    let env = Env::start();
+    let env = Env::start().await;
     // The probe runs after login and succeeds on a real mailbox.
     let mut opts = env.options();
     opts.probe = true;
     let s = login(
         &env.server(Protocol::Imap, Security::Tls),
         ALICE,
-        &AccessToken::new(GOOD),
+        &AccessToken::new(env.good.clone()),
         Mechanism::XOAuth2,
         &opts,
     )
@@ -281,7 +309,7 @@ async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
     login(
         &env.server(Protocol::Imap, Security::StartTls),
         ALICE,
-        &AccessToken::new(GOOD),
+        &AccessToken::new(env.good.clone()),
         Mechanism::OAuthBearer,
         &opts,
     )
@@ -290,7 +318,12 @@ async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
 
     // Plaintext only when asked for explicitly (loopback test server).
     let s = env
-        .login(Protocol::Imap, Security::Plain, GOOD, Mechanism::XOAuth2)
+        .login(
+            Protocol::Imap,
+            Security::Plain,
+            &env.good,
+            Mechanism::XOAuth2,
+        )
         .await
         .expect("plain");
     assert!(!s.is_tls());
@@ -299,7 +332,7 @@ async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
     let err = login(
         &env.server(Protocol::Imap, Security::Tls),
         "bob@example.com",
-        &AccessToken::new(GOOD),
+        &AccessToken::new(env.good.clone()),
         Mechanism::XOAuth2,
         &env.options(),
     )
@@ -310,14 +343,14 @@ async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
 
 #[tokio::test]
 async fn untrusted_certificate_fails_before_any_credential() {
-    let env = Env::start();
-    let before = env.validator.requests();
+    let env = Env::start().await;
+    let before = env.emu.counters().endpoint("introspect");
     let opts = LoginOptions::default(); // webpki roots only: the test CA is not trusted
     for (protocol, security) in [MODES[0], MODES[1], MODES[4]] {
         let err = login(
             &env.server(protocol, security),
             ALICE,
-            &AccessToken::new(GOOD),
+            &AccessToken::new(env.good.clone()),
             Mechanism::XOAuth2,
             &opts,
         )
@@ -327,7 +360,7 @@ async fn untrusted_certificate_fails_before_any_credential() {
         assert_eq!(err.stage, Stage::Tls, "{protocol}");
     }
     assert_eq!(
-        env.validator.requests(),
+        env.emu.counters().endpoint("introspect"),
         before,
         "a token reached the server"
     );
