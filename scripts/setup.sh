@@ -12,6 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond   # the real mail server the tests log in to
   ca-certificates
+  libdbus-1-dev pkg-config                                       # the OS keyring store (Secret Service over D-Bus)
+  openssl                                                        # the command-store test encrypts with openssl enc
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

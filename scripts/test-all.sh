@@ -13,15 +13,15 @@ step "format"
 cargo fmt --all -- --check
 
 step "clippy (all targets, warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "core builds for wasm32 without the network drivers"
 cargo build -p mailoauth --target wasm32-unknown-unknown --no-default-features --locked
 
 step "Rust tests (unit, transcripts, properties, Dovecot, emulator)"
-cargo nextest run --workspace --locked --no-fail-fast
+cargo nextest run --workspace --all-features --locked --no-fail-fast
 
 step "doc tests"
-cargo test --workspace --doc --locked
+cargo test --workspace --all-features --doc --locked
 
 step "all tests passed"

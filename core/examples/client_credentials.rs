@@ -12,9 +12,7 @@
 #![allow(clippy::print_stdout)]
 
 use mailoauth::identity::{scopes, CertificateCredential, ClientCredential, ClientSecret};
-use mailoauth::net::{
-    login, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform,
-};
+use mailoauth::net::{login, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform};
 use mailoauth::{Authority, Cloud, ConfidentialClient, Mechanism, Protocol};
 use std::sync::Arc;
 
@@ -25,16 +23,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(url) => Authority::from_url(&url)?,
         Err(_) => Authority::microsoft(Cloud::Global, &env("MAILOAUTH_TENANT")?),
     };
-    let credential = match (
-        std::env::var("MAILOAUTH_CERT"),
-        std::env::var("MAILOAUTH_KEY"),
-    ) {
-        (Ok(cert), Ok(key)) => {
-            ClientCredential::Certificate(Box::new(CertificateCredential::from_pem(
-                &std::fs::read_to_string(cert)?,
-                &std::fs::read_to_string(key)?,
-            )?))
-        }
+    let credential = match (std::env::var("MAILOAUTH_CERT"), std::env::var("MAILOAUTH_KEY")) {
+        (Ok(cert), Ok(key)) => ClientCredential::Certificate(Box::new(CertificateCredential::from_pem(
+            &std::fs::read_to_string(cert)?,
+            &std::fs::read_to_string(key)?,
+        )?)),
         _ => ClientCredential::Secret(ClientSecret::new(env("MAILOAUTH_CLIENT_SECRET")?)),
     };
     let client = ConfidentialClient::new(
@@ -44,17 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ReqwestHttp::new()?.shared(),
         Arc::new(TokioPlatform),
     );
-    let token = client
-        .acquire_token_for_client(&[scopes::app_only_scope(
-            authority.provider(),
-            authority.cloud(),
-        )])
-        .await?;
+    let token =
+        client.acquire_token_for_client(&[scopes::app_only_scope(authority.provider(), authority.cloud())]).await?;
     let mailbox = env("MAILOAUTH_MAILBOX")?;
-    println!(
-        "app-only token acquired for app {}; logging in to {mailbox}",
-        client.client_id()
-    );
+    println!("app-only token acquired for app {}; logging in to {mailbox}", client.client_id());
 
     let imap = authority.mail_hosts().imap;
     let (host, port) = match std::env::var("MAILOAUTH_IMAP") {
@@ -64,15 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(_) => (imap.host, imap.port),
     };
-    let mut options = LoginOptions {
-        probe: true,
-        ..Default::default()
-    };
+    let mut options = LoginOptions { probe: true, ..Default::default() };
     if let Ok(ca) = std::env::var("MAILOAUTH_CA_FILE") {
-        options.tls = TlsOptions {
-            ca_files: vec![ca.into()],
-            ..Default::default()
-        };
+        options.tls = TlsOptions { ca_files: vec![ca.into()], ..Default::default() };
     }
     let session = login(
         &MailServer::new(Protocol::Imap, host, port, Security::Tls),
@@ -82,9 +62,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &options,
     )
     .await?;
-    println!(
-        "IMAP login OK; capabilities: {}",
-        session.capabilities().join(" ")
-    );
+    println!("IMAP login OK; capabilities: {}", session.capabilities().join(" "));
     Ok(())
 }

@@ -10,9 +10,7 @@
 #![allow(clippy::print_stdout)]
 
 use mailoauth::identity::scopes;
-use mailoauth::net::{
-    login, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform,
-};
+use mailoauth::net::{login, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform};
 use mailoauth::{Authority, Mechanism, Protocol, PublicClient};
 use std::sync::Arc;
 
@@ -23,27 +21,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &std::env::var("MAILOAUTH_AUTHORITY")
             .unwrap_or_else(|_| "https://login.microsoftonline.com/organizations".into()),
     )?;
-    let client = PublicClient::new(
-        client_id,
-        authority.clone(),
-        ReqwestHttp::new()?.shared(),
-        Arc::new(TokioPlatform),
-    );
-    let wanted = scopes::mail_scopes(
-        authority.provider(),
-        authority.cloud(),
-        &[Protocol::Imap],
-        true,
-    );
+    let client = PublicClient::new(client_id, authority.clone(), ReqwestHttp::new()?.shared(), Arc::new(TokioPlatform));
+    let wanted = scopes::mail_scopes(authority.provider(), authority.cloud(), &[Protocol::Imap], true);
 
     let flow = client.start_device_flow(&wanted).await?;
     println!("{}", flow.message);
     let token = client.wait_device_flow(&flow).await?;
-    let user = token
-        .account
-        .as_ref()
-        .map(|a| a.sasl_user().to_owned())
-        .unwrap_or_default();
+    let user = token.account.as_ref().map(|a| a.sasl_user().to_owned()).unwrap_or_default();
     println!(
         "signed in as {user}; token valid for {} s",
         token.expires_at - mailoauth::identity::Platform::now(&TokioPlatform)
@@ -57,28 +41,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(_) => (hosts.imap.host.clone(), hosts.imap.port),
     };
-    let mut options = LoginOptions {
-        probe: true,
-        ..Default::default()
-    };
+    let mut options = LoginOptions { probe: true, ..Default::default() };
     if let Ok(ca) = std::env::var("MAILOAUTH_CA_FILE") {
-        options.tls = TlsOptions {
-            ca_files: vec![ca.into()],
-            ..Default::default()
-        };
+        options.tls = TlsOptions { ca_files: vec![ca.into()], ..Default::default() };
     }
     let server = MailServer::new(Protocol::Imap, host, port, Security::Tls);
-    let session = login(
-        &server,
-        &user,
-        &token.access_token,
-        Mechanism::XOAuth2,
-        &options,
-    )
-    .await?;
-    println!(
-        "IMAP login OK; capabilities: {}",
-        session.capabilities().join(" ")
-    );
+    let session = login(&server, &user, &token.access_token, Mechanism::XOAuth2, &options).await?;
+    println!("IMAP login OK; capabilities: {}", session.capabilities().join(" "));
     Ok(())
 }

@@ -9,8 +9,7 @@
 
 use mailoauth::identity::scopes;
 use mailoauth::net::{
-    login, InteractiveOptions, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions,
-    TokioPlatform,
+    login, InteractiveOptions, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform,
 };
 use mailoauth::{Authority, Mechanism, Protocol, PublicClient};
 use std::sync::Arc;
@@ -22,29 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &std::env::var("MAILOAUTH_AUTHORITY")
             .unwrap_or_else(|_| "https://login.microsoftonline.com/organizations".into()),
     )?;
-    let client = PublicClient::new(
-        client_id,
-        authority.clone(),
-        ReqwestHttp::new()?.shared(),
-        Arc::new(TokioPlatform),
-    );
-    let wanted = scopes::mail_scopes(
-        authority.provider(),
-        authority.cloud(),
-        &[Protocol::Imap],
-        true,
-    );
+    let client = PublicClient::new(client_id, authority.clone(), ReqwestHttp::new()?.shared(), Arc::new(TokioPlatform));
+    let wanted = scopes::mail_scopes(authority.provider(), authority.cloud(), &[Protocol::Imap], true);
 
     let token = client
         .acquire_token_interactive(&wanted, &InteractiveOptions::default(), |url| {
             println!("Open this URL to sign in (a browser opens by itself on a desktop):\n{url}");
         })
         .await?;
-    let user = token
-        .account
-        .as_ref()
-        .map(|a| a.sasl_user().to_owned())
-        .unwrap_or_default();
+    let user = token.account.as_ref().map(|a| a.sasl_user().to_owned()).unwrap_or_default();
     println!("signed in as {user}");
 
     let imap = authority.mail_hosts().imap;
@@ -55,15 +40,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(_) => (imap.host, imap.port),
     };
-    let mut options = LoginOptions {
-        probe: true,
-        ..Default::default()
-    };
+    let mut options = LoginOptions { probe: true, ..Default::default() };
     if let Ok(ca) = std::env::var("MAILOAUTH_CA_FILE") {
-        options.tls = TlsOptions {
-            ca_files: vec![ca.into()],
-            ..Default::default()
-        };
+        options.tls = TlsOptions { ca_files: vec![ca.into()], ..Default::default() };
     }
     let session = login(
         &MailServer::new(Protocol::Imap, host, port, Security::Tls),
@@ -73,9 +52,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &options,
     )
     .await?;
-    println!(
-        "IMAP login OK; capabilities: {}",
-        session.capabilities().join(" ")
-    );
+    println!("IMAP login OK; capabilities: {}", session.capabilities().join(" "));
     Ok(())
 }

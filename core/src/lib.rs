@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod identity;
 pub mod proto;
 pub mod sasl;
@@ -10,15 +11,16 @@ mod secret;
 #[cfg(feature = "net")]
 pub mod net;
 
+pub use cache::TokenCache;
 pub use identity::{
-    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider,
-    PublicClient, RefreshToken, Token,
+    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,
+    RefreshToken, Token,
 };
-pub use proto::{
-    Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
-};
+pub use proto::{Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 pub use sasl::{ErrorChallenge, Mechanism};
 pub use secret::AccessToken;
 
 #[cfg(all(feature = "net", target_arch = "wasm32"))]
-compile_error!("the `net` feature (tokio + rustls sockets) is not available on wasm32; build with --no-default-features");
+compile_error!(
+    "the `net` feature (tokio + rustls sockets) is not available on wasm32; build with --no-default-features"
+);

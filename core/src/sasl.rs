@@ -35,13 +35,7 @@ impl Mechanism {
     /// The raw (not yet base64-encoded) initial client response.
     ///
     /// `host` and `port` are used by OAUTHBEARER only (both optional in RFC 7628).
-    pub fn initial_response(
-        self,
-        user: &str,
-        token: &str,
-        host: Option<&str>,
-        port: Option<u16>,
-    ) -> Vec<u8> {
+    pub fn initial_response(self, user: &str, token: &str, host: Option<&str>, port: Option<u16>) -> Vec<u8> {
         match self {
             Mechanism::XOAuth2 => xoauth2_raw(user, token),
             Mechanism::OAuthBearer => oauthbearer_raw(user, token, host, port),
@@ -133,12 +127,7 @@ pub fn oauthbearer_raw(user: &str, token: &str, host: Option<&str>, port: Option
 }
 
 /// The base64 OAUTHBEARER client response (RFC 7628).
-pub fn oauthbearer(
-    user: &str,
-    access_token: &str,
-    host: Option<&str>,
-    port: Option<u16>,
-) -> String {
+pub fn oauthbearer(user: &str, access_token: &str, host: Option<&str>, port: Option<u16>) -> String {
     STANDARD.encode(oauthbearer_raw(user, access_token, host, port))
 }
 
@@ -175,20 +164,16 @@ impl ErrorChallenge {
     /// whitespace, a trailing newline inside the JSON, unknown fields and numbers where
     /// strings are expected are all accepted.
     pub fn decode(base64_text: &str) -> Result<ErrorChallenge, ChallengeError> {
-        let bytes = STANDARD
-            .decode(base64_text.trim())
-            .map_err(|_| ChallengeError::NotBase64)?;
+        let bytes = STANDARD.decode(base64_text.trim()).map_err(|_| ChallengeError::NotBase64)?;
         let raw = String::from_utf8_lossy(&bytes).into_owned();
         Self::from_json(&raw)
     }
 
     /// Parses the decoded JSON text of a challenge.
     pub fn from_json(raw: &str) -> Result<ErrorChallenge, ChallengeError> {
-        let value: serde_json::Value = serde_json::from_str(raw.trim())
-            .map_err(|_| ChallengeError::NotJson(raw.trim().to_owned()))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| ChallengeError::NotJson(raw.trim().to_owned()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(raw.trim()).map_err(|_| ChallengeError::NotJson(raw.trim().to_owned()))?;
+        let obj = value.as_object().ok_or_else(|| ChallengeError::NotJson(raw.trim().to_owned()))?;
         let field = |name: &str| -> Option<String> {
             match obj.get(name)? {
                 serde_json::Value::String(s) => Some(s.clone()),
@@ -254,9 +239,6 @@ mod tests {
         assert_eq!(c.status.as_deref(), Some("401"));
         assert_eq!(c.summary(), "status=401");
         assert!(ErrorChallenge::decode("!!!").is_err());
-        assert!(matches!(
-            ErrorChallenge::decode(&STANDARD.encode("[1,2]")),
-            Err(ChallengeError::NotJson(_))
-        ));
+        assert!(matches!(ErrorChallenge::decode(&STANDARD.encode("[1,2]")), Err(ChallengeError::NotJson(_))));
     }
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use mailoauth::identity::scopes;
 use mailoauth::net::{
-    login, LoginOptions, MailServer, MailSession, ReqwestHttp, Security, Timeouts, TlsOptions,
-    TokioPlatform,
+    login, LoginOptions, MailServer, MailSession, ReqwestHttp, Security, Timeouts, TlsOptions, TokioPlatform,
 };
 use mailoauth::{AccessToken, Authority, MailErrorKind, Mechanism, Protocol, PublicClient, Stage};
 use mailoauth_emulator::config::{DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_USER};
@@ -76,10 +75,7 @@ impl Env {
                 ca_files: vec![self.dovecot.ca_file().to_path_buf()],
                 ..Default::default()
             },
-            timeouts: Timeouts {
-                connect: Duration::from_secs(5),
-                io: Duration::from_secs(10),
-            },
+            timeouts: Timeouts { connect: Duration::from_secs(5), io: Duration::from_secs(10) },
             ..Default::default()
         }
     }
@@ -91,14 +87,7 @@ impl Env {
         token: &str,
         mech: Mechanism,
     ) -> Result<MailSession, mailoauth::MailAuthError> {
-        login(
-            &self.server(protocol, security),
-            ALICE,
-            &AccessToken::new(token),
-            mech,
-            &self.options(),
-        )
-        .await
+        login(&self.server(protocol, security), ALICE, &AccessToken::new(token), mech, &self.options()).await
     }
 }
 
@@ -126,30 +115,23 @@ async fn use_session(env: &Env, mut s: MailSession, tag: &str) {
                 let line = s.read_line().await.expect("read");
                 assert!(line.starts_with(code), "expected {code}, got {line}");
             }
-            s.write_line(&format!("MAIL FROM:<{ALICE}>"))
-                .await
-                .expect("w");
+            s.write_line(&format!("MAIL FROM:<{ALICE}>")).await.expect("w");
             expect(&mut s, "250").await;
             s.write_line("RCPT TO:<bob@example.com>").await.expect("w");
             expect(&mut s, "250").await;
             s.write_line("DATA").await.expect("w");
             expect(&mut s, "354").await;
-            s.write_all(format!("From: {ALICE}\r\nTo: bob@example.com\r\nSubject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes())
-                .await
-                .expect("w");
+            s.write_all(
+                format!("From: {ALICE}\r\nTo: bob@example.com\r\nSubject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes(),
+            )
+            .await
+            .expect("w");
             expect(&mut s, "250").await;
-            let msgs = env
-                .dovecot
-                .sink()
-                .wait_for_messages(1, Duration::from_secs(10));
+            let msgs = env.dovecot.sink().wait_for_messages(1, Duration::from_secs(10));
             let found = msgs.iter().any(|m| {
-                m.data_text().contains(&subject)
-                    && m.recipients.iter().any(|r| r.contains("bob@example.com"))
+                m.data_text().contains(&subject) && m.recipients.iter().any(|r| r.contains("bob@example.com"))
             });
-            assert!(
-                found,
-                "message {subject} did not reach the relay sink: {msgs:?}"
-            );
+            assert!(found, "message {subject} did not reach the relay sink: {msgs:?}");
             env.dovecot.sink().clear();
         }
     }
@@ -174,25 +156,14 @@ async fn good_token_logs_in_everywhere_and_the_session_continues() {
                 .await
                 .unwrap_or_else(|e| panic!("{tag}: {e}\n{}", env.dovecot.log_contents()));
             assert!(s.is_tls(), "{tag}: session must be encrypted");
-            assert_eq!(
-                s.outcome().upgraded_to_tls,
-                security == Security::StartTls,
-                "{tag}"
-            );
-            assert!(
-                !s.capabilities().is_empty(),
-                "{tag}: capabilities after login"
-            );
+            assert_eq!(s.outcome().upgraded_to_tls, security == Security::StartTls, "{tag}");
+            assert!(!s.capabilities().is_empty(), "{tag}: capabilities after login");
             match protocol {
-                Protocol::Imap => assert!(
-                    s.capabilities().iter().any(|c| c == "IDLE"),
-                    "{tag}: {:?}",
-                    s.capabilities()
-                ),
+                Protocol::Imap => {
+                    assert!(s.capabilities().iter().any(|c| c == "IDLE"), "{tag}: {:?}", s.capabilities())
+                }
                 Protocol::Smtp => assert!(
-                    !s.capabilities()
-                        .iter()
-                        .any(|c| c.eq_ignore_ascii_case("STARTTLS")),
+                    !s.capabilities().iter().any(|c| c.eq_ignore_ascii_case("STARTTLS")),
                     "{tag}: EHLO after TLS must not offer STARTTLS: {:?}",
                     s.capabilities()
                 ),
@@ -207,22 +178,13 @@ async fn good_token_logs_in_everywhere_and_the_session_continues() {
 async fn bad_token_is_rejected_with_the_decoded_challenge() {
     let env = Env::start().await;
     for (protocol, security) in [MODES[0], MODES[2], MODES[4]] {
-        for (mech, status) in [
-            (Mechanism::XOAuth2, "401"),
-            (Mechanism::OAuthBearer, "invalid_token"),
-        ] {
+        for (mech, status) in [(Mechanism::XOAuth2, "401"), (Mechanism::OAuthBearer, "invalid_token")] {
             let tag = format!("{protocol}-{mech}");
-            let err = env
-                .login(protocol, security, "bogus-token", mech)
-                .await
-                .expect_err(&tag);
+            let err = env.login(protocol, security, "bogus-token", mech).await.expect_err(&tag);
             assert_eq!(err.kind, MailErrorKind::Rejected, "{tag}: {err}");
             assert_eq!(err.stage, Stage::Auth, "{tag}");
             assert!(!err.is_temporary(), "{tag}");
-            let challenge = err
-                .challenge
-                .as_ref()
-                .unwrap_or_else(|| panic!("{tag}: no challenge in {err}"));
+            let challenge = err.challenge.as_ref().unwrap_or_else(|| panic!("{tag}: no challenge in {err}"));
             assert_eq!(challenge.status.as_deref(), Some(status), "{tag}");
             let line = err.server_line.clone().expect("server line");
             match protocol {
@@ -234,10 +196,7 @@ async fn bad_token_is_rejected_with_the_decoded_challenge() {
                 }
             }
             let shown = format!("{err} {err:?}");
-            assert!(
-                !shown.contains("bogus-token"),
-                "the token leaked into the error: {shown}"
-            );
+            assert!(!shown.contains("bogus-token"), "the token leaked into the error: {shown}");
         }
     }
 }
@@ -245,16 +204,10 @@ async fn bad_token_is_rejected_with_the_decoded_challenge() {
 #[tokio::test]
 async fn token_revoked_between_two_logins_is_rejected() {
     let env = Env::start().await;
-    let s = env
-        .login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
-        .await
-        .expect("first login");
+    let s = env.login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2).await.expect("first login");
     drop(s);
     env.emu.revoke_user(ALICE).expect("revoke");
-    let err = env
-        .login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
-        .await
-        .expect_err("revoked");
+    let err = env.login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2).await.expect_err("revoked");
     assert_eq!(err.kind, MailErrorKind::Rejected, "{err}");
 }
 
@@ -263,28 +216,16 @@ async fn validation_endpoint_down_is_a_temporary_failure() {
     let env = Env::start().await;
     // The emulator's validation endpoint answers 503 for a while.
     env.emu.inject_fault(
-        Fault::new(
-            FaultEndpoint::Introspect,
-            FaultKind::Status {
-                status: 503,
-                retry_after: None,
-            },
-        )
-        .times(100),
+        Fault::new(FaultEndpoint::Introspect, FaultKind::Status { status: 503, retry_after: None }).times(100),
     );
     for (protocol, security) in [MODES[1], MODES[3], MODES[4]] {
-        let err = env
-            .login(protocol, security, &env.good, Mechanism::XOAuth2)
-            .await
-            .expect_err("down");
+        let err = env.login(protocol, security, &env.good, Mechanism::XOAuth2).await.expect_err("down");
         assert_eq!(err.kind, MailErrorKind::Temporary, "{protocol}: {err}");
         assert!(err.is_temporary());
         assert!(err.challenge.is_none(), "{protocol}: {err}");
     }
     env.emu.clear_faults();
-    env.login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2)
-        .await
-        .expect("back up");
+    env.login(Protocol::Imap, Security::Tls, &env.good, Mechanism::XOAuth2).await.expect("back up");
 }
 
 #[tokio::test]
@@ -317,15 +258,7 @@ async fn probe_plaintext_sasl_ir_override_and_wrong_user() {
     .expect("login via continuation");
 
     // Plaintext only when asked for explicitly (loopback test server).
-    let s = env
-        .login(
-            Protocol::Imap,
-            Security::Plain,
-            &env.good,
-            Mechanism::XOAuth2,
-        )
-        .await
-        .expect("plain");
+    let s = env.login(Protocol::Imap, Security::Plain, &env.good, Mechanism::XOAuth2).await.expect("plain");
     assert!(!s.is_tls());
 
     // Another user's token: Dovecot compares the SASL user with the token's user.
@@ -359,20 +292,14 @@ async fn untrusted_certificate_fails_before_any_credential() {
         assert_eq!(err.kind, MailErrorKind::Tls, "{protocol}: {err}");
         assert_eq!(err.stage, Stage::Tls, "{protocol}");
     }
-    assert_eq!(
-        env.emu.counters().endpoint("introspect"),
-        before,
-        "a token reached the server"
-    );
+    assert_eq!(env.emu.counters().endpoint("introspect"), before, "a token reached the server");
 }
 
 #[tokio::test]
 async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // Accepts, then says nothing.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
     tokio::spawn(async move {
         let mut held = Vec::new();
@@ -381,24 +308,17 @@ async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
         }
     });
     // Greets, reads the first command, then closes.
-    let vanishing = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let vanishing = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let vanishing_port = vanishing.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = vanishing.accept().await {
-            let _ = s
-                .write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] hi\r\n")
-                .await;
+            let _ = s.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] hi\r\n").await;
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).await;
         }
     });
     let opts = LoginOptions {
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            io: Duration::from_millis(300),
-        },
+        timeouts: Timeouts { connect: Duration::from_secs(2), io: Duration::from_millis(300) },
         ..Default::default()
     };
     let token = AccessToken::new("t");
@@ -412,11 +332,7 @@ async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
     )
     .await
     .expect_err("silent");
-    assert_eq!(
-        (err.kind, err.stage),
-        (MailErrorKind::Timeout, Stage::Greeting),
-        "{err}"
-    );
+    assert_eq!((err.kind, err.stage), (MailErrorKind::Timeout, Stage::Greeting), "{err}");
     let err = login(
         &MailServer::new(Protocol::Imap, "127.0.0.1", silent_port, Security::Tls),
         ALICE,
@@ -426,11 +342,7 @@ async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
     )
     .await
     .expect_err("silent tls");
-    assert_eq!(
-        (err.kind, err.stage),
-        (MailErrorKind::Timeout, Stage::Tls),
-        "{err}"
-    );
+    assert_eq!((err.kind, err.stage), (MailErrorKind::Timeout, Stage::Tls), "{err}");
 
     let err = login(
         &MailServer::new(Protocol::Imap, "127.0.0.1", vanishing_port, Security::Plain),
@@ -441,11 +353,7 @@ async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
     )
     .await
     .expect_err("vanishing");
-    assert_eq!(
-        (err.kind, err.stage),
-        (MailErrorKind::Network, Stage::Auth),
-        "{err}"
-    );
+    assert_eq!((err.kind, err.stage), (MailErrorKind::Network, Stage::Auth), "{err}");
     assert!(err.is_temporary());
 
     // Nobody listening.
@@ -461,9 +369,5 @@ async fn silent_and_vanishing_servers_time_out_or_fail_cleanly() {
     )
     .await
     .expect_err("refused");
-    assert_eq!(
-        (err.kind, err.stage),
-        (MailErrorKind::Network, Stage::Connect),
-        "{err}"
-    );
+    assert_eq!((err.kind, err.stage), (MailErrorKind::Network, Stage::Connect), "{err}");
 }

@@ -19,12 +19,7 @@ fn xoauth2_vectors() {
     assert!(cases.len() >= 3);
     for c in cases {
         let (user, token) = (s(c, "user").expect("user"), s(c, "token").expect("token"));
-        assert_eq!(
-            sasl::xoauth2(&user, &token),
-            s(c, "expected").expect("expected"),
-            "{}",
-            c["source"]
-        );
+        assert_eq!(sasl::xoauth2(&user, &token), s(c, "expected").expect("expected"), "{}", c["source"]);
     }
 }
 
@@ -55,12 +50,7 @@ fn challenge_vectors() {
         assert_eq!(got.status, s(c, "status"), "{}", c["source"]);
         assert_eq!(got.schemes, s(c, "schemes"), "{}", c["source"]);
         assert_eq!(got.scope, s(c, "scope"), "{}", c["source"]);
-        assert_eq!(
-            got.openid_configuration,
-            s(c, "openid_configuration"),
-            "{}",
-            c["source"]
-        );
+        assert_eq!(got.openid_configuration, s(c, "openid_configuration"), "{}", c["source"]);
         assert!(!got.raw.ends_with('\n'));
     }
     let replies = &v["challenge_replies"];

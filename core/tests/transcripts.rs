@@ -58,31 +58,17 @@ fn load_all() -> Vec<Transcript> {
                 panic!("{}: unparsable line {line:?}", path.display());
             }
         }
-        let name = path
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
-        out.push(Transcript {
-            name,
-            headers,
-            steps,
-        });
+        let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        out.push(Transcript { name, headers, steps });
     }
-    assert!(
-        out.len() >= 25,
-        "expected the transcript corpus, found {}",
-        out.len()
-    );
+    assert!(out.len() >= 25, "expected the transcript corpus, found {}", out.len());
     out
 }
 
 fn token_of(h: &HashMap<String, String>) -> String {
     let t = &h["token"];
     match t.split_once('*') {
-        Some((c, n)) if n.chars().all(|d| d.is_ascii_digit()) => {
-            c.repeat(n.parse().expect("count"))
-        }
+        Some((c, n)) if n.chars().all(|d| d.is_ascii_digit()) => c.repeat(n.parse().expect("count")),
         _ => t.clone(),
     }
 }
@@ -154,10 +140,7 @@ fn replay(t: &Transcript, feeding: Feeding) -> Vec<u8> {
                 i += 1;
             }
             Action::StartTls => {
-                assert!(
-                    matches!(t.steps.get(i), Some(Step::Tls)),
-                    "{ctx}: unexpected StartTls at step {i}"
-                );
+                assert!(matches!(t.steps.get(i), Some(Step::Tls)), "{ctx}: unexpected StartTls at step {i}");
                 login.tls_established();
                 i += 1;
             }
@@ -171,11 +154,7 @@ fn replay(t: &Transcript, feeding: Feeding) -> Vec<u8> {
                         break;
                     }
                 }
-                assert!(
-                    !chunk.is_empty(),
-                    "{ctx}: machine wants input but the transcript has {:?}",
-                    t.steps.get(i)
-                );
+                assert!(!chunk.is_empty(), "{ctx}: machine wants input but the transcript has {:?}", t.steps.get(i));
                 match feeding {
                     Feeding::Bytes => {
                         for b in &chunk {
@@ -201,11 +180,8 @@ fn replay(t: &Transcript, feeding: Feeding) -> Vec<u8> {
         (Some("ok"), Ok(())) => {
             assert_eq!(i, t.steps.len(), "{ctx}: transcript not fully used");
             if let Some(caps) = t.headers.get("capabilities") {
-                let want: Vec<&str> = if caps.contains('|') {
-                    caps.split('|').collect()
-                } else {
-                    caps.split(' ').collect()
-                };
+                let want: Vec<&str> =
+                    if caps.contains('|') { caps.split('|').collect() } else { caps.split(' ').collect() };
                 let outcome = login.outcome().expect("outcome");
                 assert_eq!(outcome.capabilities, want, "{ctx}: capabilities");
             }
@@ -213,26 +189,12 @@ fn replay(t: &Transcript, feeding: Feeding) -> Vec<u8> {
         (Some("error"), Err(e)) => {
             let kind = words.next().expect("kind");
             let stage = words.next().expect("stage");
-            assert_eq!(
-                serde_json::to_value(e.kind).expect("kind json"),
-                kind,
-                "{ctx}: {e}"
-            );
+            assert_eq!(serde_json::to_value(e.kind).expect("kind json"), kind, "{ctx}: {e}");
             assert_eq!(e.stage.to_string(), stage, "{ctx}: {e}");
-            assert_eq!(
-                i,
-                t.steps.len(),
-                "{ctx}: error before the transcript ended: {e}"
-            );
+            assert_eq!(i, t.steps.len(), "{ctx}: error before the transcript ended: {e}");
             let shown = format!("{e} {e:?}");
-            assert!(
-                !shown.contains(&ir),
-                "{ctx}: the error shows the SASL response"
-            );
-            if let Some(status) = words
-                .next()
-                .and_then(|w| w.strip_prefix("challenge-status="))
-            {
+            assert!(!shown.contains(&ir), "{ctx}: the error shows the SASL response");
+            if let Some(status) = words.next().and_then(|w| w.strip_prefix("challenge-status=")) {
                 let challenge = e.challenge.as_ref().expect("challenge decoded");
                 assert_eq!(challenge.status.as_deref(), Some(status), "{ctx}");
             } else {
@@ -246,10 +208,7 @@ fn replay(t: &Transcript, feeding: Feeding) -> Vec<u8> {
     let token = token_of(&t.headers);
     if token.contains("must-not-be-sent") {
         let text = String::from_utf8_lossy(&sent);
-        assert!(
-            !text.contains(&ir) && !text.contains("Bearer"),
-            "{ctx}: credentials were sent"
-        );
+        assert!(!text.contains(&ir) && !text.contains("Bearer"), "{ctx}: credentials were sent");
     }
     sent
 }
@@ -270,11 +229,7 @@ fn starttls_injection_is_refused() {
     let mut cfg = LoginConfig::new("alice@example.com", "tok", Mechanism::XOAuth2);
     cfg.starttls = true;
     for (protocol, greeting, go_ahead) in [
-        (
-            Protocol::Imap,
-            "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=XOAUTH2] hi\r\n",
-            "m1 OK go\r\n",
-        ),
+        (Protocol::Imap, "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=XOAUTH2] hi\r\n", "m1 OK go\r\n"),
         (Protocol::Smtp, "220 hi\r\n", "220 go\r\n"),
         (Protocol::Pop3, "+OK hi\r\n", "+OK go\r\n"),
     ] {
@@ -284,18 +239,14 @@ fn starttls_injection_is_refused() {
         loop {
             match login.poll().expect("no error yet") {
                 Action::Send(b)
-                    if b.starts_with(b"STARTTLS")
-                        || b.starts_with(b"STLS")
-                        || b.starts_with(b"m1 STARTTLS") =>
+                    if b.starts_with(b"STARTTLS") || b.starts_with(b"STLS") || b.starts_with(b"m1 STARTTLS") =>
                 {
                     break
                 }
                 Action::Send(b) if b.starts_with(b"EHLO") => {
                     login.feed(b"250-hi\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n")
                 }
-                Action::Send(b) if b.starts_with(b"CAPA") => {
-                    login.feed(b"+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n")
-                }
+                Action::Send(b) if b.starts_with(b"CAPA") => login.feed(b"+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n"),
                 Action::Send(b) => {
                     panic!("{protocol}: unexpected {:?}", String::from_utf8_lossy(&b))
                 }
@@ -306,11 +257,7 @@ fn starttls_injection_is_refused() {
         evil.extend_from_slice(b"injected plaintext response\r\n");
         login.feed(&evil);
         let err = login.poll().expect_err("injection must be refused");
-        assert_eq!(
-            err.kind,
-            mailoauth::MailErrorKind::Protocol,
-            "{protocol}: {err}"
-        );
+        assert_eq!(err.kind, mailoauth::MailErrorKind::Protocol, "{protocol}: {err}");
     }
 }
 
@@ -328,13 +275,7 @@ fn oversized_and_garbage_input_is_an_error_not_a_panic() {
         let mut login = Login::new(protocol, cfg);
         login.feed(b"\x00\xff\xfe garbage \r\n");
         let err = login.poll().expect_err("garbage");
-        assert!(
-            matches!(
-                err.kind,
-                mailoauth::MailErrorKind::Protocol | mailoauth::MailErrorKind::Greeting
-            ),
-            "{err}"
-        );
+        assert!(matches!(err.kind, mailoauth::MailErrorKind::Protocol | mailoauth::MailErrorKind::Greeting), "{err}");
     }
 }
 
@@ -346,14 +287,9 @@ fn imap_literal_in_untagged_data_is_skipped() {
     login.feed(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
     assert!(matches!(login.poll(), Ok(Action::Send(_))));
     login.feed(b"m1 OK [CAPABILITY IMAP4rev1] in\r\n");
-    let Ok(Action::Send(probe)) = login.poll() else {
-        panic!("probe expected")
-    };
+    let Ok(Action::Send(probe)) = login.poll() else { panic!("probe expected") };
     assert_eq!(probe, b"m2 LIST \"\" \"INBOX\"\r\n");
     login.feed(b"* LIST () \"/\" {7}\r\nm2 OK x\r\nm2 OK done\r\n");
     assert_eq!(login.poll().expect("done"), Action::Done);
-    assert_eq!(
-        login.outcome().expect("outcome").final_line,
-        "m1 OK [CAPABILITY IMAP4rev1] in"
-    );
+    assert_eq!(login.outcome().expect("outcome").final_line, "m1 OK [CAPABILITY IMAP4rev1] in");
 }

@@ -26,12 +26,7 @@ pub(crate) struct AadError {
 }
 
 impl AadError {
-    pub(crate) fn new(
-        status: StatusCode,
-        error: &str,
-        code: u32,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn new(status: StatusCode, error: &str, code: u32, message: impl Into<String>) -> Self {
         Self {
             status,
             error: error.to_owned(),
@@ -72,10 +67,7 @@ impl AadError {
 
     /// AADSTS900144: a required parameter is missing.
     pub(crate) fn missing(param: &str) -> Self {
-        Self::invalid_request(
-            900_144,
-            format!("The request body must contain the following parameter: '{param}'."),
-        )
+        Self::invalid_request(900_144, format!("The request body must contain the following parameter: '{param}'."))
     }
 
     /// The `AADSTSnnnnn: message` line (first line of `error_description`).
@@ -129,10 +121,7 @@ impl RequestCtx {
         m.insert("timestamp".into(), json!(util::aad_timestamp(self.now)));
         m.insert("trace_id".into(), json!(self.trace_id));
         m.insert("correlation_id".into(), json!(self.correlation_id));
-        m.insert(
-            "error_uri".into(),
-            json!(format!("{}/error?code={}", self.base_url, err.code)),
-        );
+        m.insert("error_uri".into(), json!(format!("{}/error?code={}", self.base_url, err.code)));
         if let Some(s) = &err.suberror {
             m.insert("suberror".into(), json!(s));
         }
@@ -162,23 +151,12 @@ impl RequestCtx {
     /// `client-request-id`.
     pub(crate) fn decorate(&self, mut resp: Response) -> Response {
         let h = resp.headers_mut();
-        if h.get("content-type")
-            .is_some_and(|v| v.as_bytes() == b"application/json")
-        {
-            h.insert(
-                "content-type",
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            );
+        if h.get("content-type").is_some_and(|v| v.as_bytes() == b"application/json") {
+            h.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
         }
-        h.insert(
-            "cache-control",
-            HeaderValue::from_static("no-store, no-cache"),
-        );
+        h.insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
         h.insert("pragma", HeaderValue::from_static("no-cache"));
-        h.insert(
-            "x-ms-ests-server",
-            HeaderValue::from_static("mailoauth-emulator"),
-        );
+        h.insert("x-ms-ests-server", HeaderValue::from_static("mailoauth-emulator"));
         if let Ok(v) = HeaderValue::from_str(&self.trace_id) {
             h.insert("x-ms-request-id", v);
         }
@@ -284,8 +262,5 @@ pub(crate) fn tenant_not_found(tenant: &str) -> AadError {
 }
 
 pub(crate) fn bad_credentials() -> AadError {
-    AadError::invalid_grant(
-        50_126,
-        "Error validating credentials due to invalid username or password.",
-    )
+    AadError::invalid_grant(50_126, "Error validating credentials due to invalid username or password.")
 }

@@ -66,11 +66,7 @@ impl TenantConfig {
     /// A tenant with one domain.
     pub fn new(id: impl Into<String>, domain: impl Into<String>) -> Self {
         let domain = domain.into();
-        Self {
-            id: id.into(),
-            name: domain.clone(),
-            domains: vec![domain],
-        }
+        Self { id: id.into(), name: domain.clone(), domains: vec![domain] }
     }
 }
 
@@ -120,11 +116,7 @@ impl Default for AppConfig {
             certificates: Vec::new(),
             certificate_files: Vec::new(),
             sign_in_audience: SignInAudience::default(),
-            app_roles: vec![
-                "IMAP.AccessAsApp".into(),
-                "POP.AccessAsApp".into(),
-                "SMTP.SendAsApp".into(),
-            ],
+            app_roles: vec!["IMAP.AccessAsApp".into(), "POP.AccessAsApp".into(), "SMTP.SendAsApp".into()],
             mailboxes: Vec::new(),
         }
     }
@@ -148,11 +140,7 @@ impl AppConfig {
     /// or [`AppConfig::certificate`].
     pub fn confidential(client_id: impl Into<String>) -> Self {
         let client_id = client_id.into();
-        Self {
-            name: format!("confidential app {client_id}"),
-            client_id,
-            ..Self::default()
-        }
+        Self { name: format!("confidential app {client_id}"), client_id, ..Self::default() }
     }
 
     /// Adds a client secret.
@@ -252,11 +240,7 @@ impl Default for UserConfig {
 impl UserConfig {
     /// A user with a password; mailbox = username, consent granted.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Self {
-            username: username.into(),
-            password: password.into(),
-            ..Self::default()
-        }
+        Self { username: username.into(), password: password.into(), ..Self::default() }
     }
 
     /// Sets the mailbox address.
@@ -354,27 +338,20 @@ impl Config {
 
     /// No tenants, apps or users; add your own.
     pub fn empty() -> Self {
-        Self {
-            demo: false,
-            ..Self::default()
-        }
+        Self { demo: false, ..Self::default() }
     }
 
     /// Reads a TOML (`.toml`) or JSON (anything else) configuration file. Relative
     /// `certificate_files`, `signing_key_file` and `signing_cert_file` are resolved against
     /// the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        let is_toml = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let is_toml = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("toml"));
         let mut cfg: Config = if is_toml {
             toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
         } else {
-            serde_json::from_str(&text)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
         };
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let resolve = |p: &mut PathBuf| {
@@ -415,10 +392,7 @@ impl Config {
         let confidential = AppConfig {
             name: "mailoauth demo confidential client".into(),
             tenant: DEMO_TENANT_ID.into(),
-            redirect_uris: vec![
-                "http://localhost/callback".into(),
-                "https://localhost/callback".into(),
-            ],
+            redirect_uris: vec!["http://localhost/callback".into(), "https://localhost/callback".into()],
             secrets: vec![DEMO_CLIENT_SECRET.into()],
             certificates: vec![DEMO_CLIENT_CERT_PEM.into()],
             sign_in_audience: SignInAudience::AzureAdMyOrg,

@@ -53,14 +53,7 @@ impl Signer {
         let n = comps.n;
         let e = comps.e;
         let kid = util::b64url(sha1(&cert_der));
-        Ok(Self {
-            key,
-            kid,
-            cert_der,
-            n,
-            e,
-            rng: SystemRandom::new(),
-        })
+        Ok(Self { key, kid, cert_der, n, e, rng: SystemRandom::new() })
     }
 
     pub(crate) fn kid(&self) -> &str {
@@ -71,19 +64,10 @@ impl Signer {
     /// (`typ`, `alg`, `x5t`, `kid`).
     pub(crate) fn sign(&self, claims: &Value) -> Result<String, Error> {
         let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid});
-        let signing_input = format!(
-            "{}.{}",
-            util::b64url(header.to_string()),
-            util::b64url(claims.to_string())
-        );
+        let signing_input = format!("{}.{}", util::b64url(header.to_string()), util::b64url(claims.to_string()));
         let mut sig = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &self.rng,
-                signing_input.as_bytes(),
-                &mut sig,
-            )
+            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, signing_input.as_bytes(), &mut sig)
             .map_err(|_| Error::Internal("RSA signing failed".into()))?;
         Ok(format!("{signing_input}.{}", util::b64url(sig)))
     }
@@ -107,25 +91,15 @@ impl Signer {
     pub(crate) fn verify(&self, token: &str) -> Option<Value> {
         let (input, sig) = token.rsplit_once('.')?;
         let sig = util::b64url_decode(sig)?;
-        let pk = signature::RsaPublicKeyComponents {
-            n: &self.n,
-            e: &self.e,
-        };
-        pk.verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            input.as_bytes(),
-            &sig,
-        )
-        .ok()?;
+        let pk = signature::RsaPublicKeyComponents { n: &self.n, e: &self.e };
+        pk.verify(&signature::RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &sig).ok()?;
         let (_, payload) = input.split_once('.')?;
         serde_json::from_slice(&util::b64url_decode(payload)?).ok()
     }
 }
 
 fn sha1(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
-        .as_ref()
-        .to_vec()
+    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref().to_vec()
 }
 
 /// A certificate registered on an app, ready to verify client assertions.
@@ -148,20 +122,18 @@ pub(crate) struct RegisteredCert {
 impl RegisteredCert {
     /// Parses the first certificate in `pem`.
     pub(crate) fn from_pem(pem: &str) -> Result<Self, Error> {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes())
-            .map_err(|e| Error::Config(format!("certificate: {e}")))?;
+        let der =
+            CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| Error::Config(format!("certificate: {e}")))?;
         Self::from_der(der.as_ref())
     }
 
     pub(crate) fn from_der(der: &[u8]) -> Result<Self, Error> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| Error::Config(format!("certificate: {e}")))?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| Error::Config(format!("certificate: {e}")))?;
         let spki = cert.public_key();
         let is_rsa = spki.algorithm.algorithm == x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
         if !is_rsa {
-            return Err(Error::Config(
-                "certificate: only RSA certificates are supported for client assertions".into(),
-            ));
+            return Err(Error::Config("certificate: only RSA certificates are supported for client assertions".into()));
         }
         let s1 = sha1(der);
         let s256 = Sha256::digest(der).to_vec();
@@ -181,15 +153,8 @@ impl RegisteredCert {
     /// certificate? Accepts base64url or standard base64, with or without padding (MSAL
     /// Python pads), and hex.
     pub(crate) fn matches_thumbprint(&self, value: &str) -> bool {
-        let candidates = [
-            util::b64url_decode(value),
-            util::b64_std_decode(value),
-            hex_decode(value),
-        ];
-        candidates
-            .iter()
-            .flatten()
-            .any(|d| *d == self.sha1 || *d == self.sha256)
+        let candidates = [util::b64url_decode(value), util::b64_std_decode(value), hex_decode(value)];
+        candidates.iter().flatten().any(|d| *d == self.sha1 || *d == self.sha256)
     }
 
     /// Verifies an RS256 or PS256 signature over `input`.
@@ -199,20 +164,15 @@ impl RegisteredCert {
             "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
             _ => return false,
         };
-        UnparsedPublicKey::new(params, &self.rsa_public_key)
-            .verify(input, sig)
-            .is_ok()
+        UnparsedPublicKey::new(params, &self.rsa_public_key).verify(input, sig).is_ok()
     }
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]

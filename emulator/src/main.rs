@@ -57,38 +57,21 @@ fn parse_args() -> Result<Args, String> {
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
+            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
         };
         match flag.as_str() {
-            "--port" => {
-                a.port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
-            "--bind" => {
-                a.bind = value("--bind")?
-                    .parse()
-                    .map_err(|e| format!("--bind: {e}"))?
-            }
+            "--port" => a.port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--bind" => a.bind = value("--bind")?.parse().map_err(|e| format!("--bind: {e}"))?,
             "--https" => a.https = true,
             "--ca-out" => a.ca_out = Some(PathBuf::from(value("--ca-out")?)),
             "--config" => a.config = Some(PathBuf::from(value("--config")?)),
             "--token-lifetime" => {
-                a.token_lifetime = Some(
-                    value("--token-lifetime")?
-                        .parse()
-                        .map_err(|e| format!("--token-lifetime: {e}"))?,
-                );
+                a.token_lifetime =
+                    Some(value("--token-lifetime")?.parse().map_err(|e| format!("--token-lifetime: {e}"))?);
             }
             "--device-code-interval" => {
-                a.interval = Some(
-                    value("--device-code-interval")?
-                        .parse()
-                        .map_err(|e| format!("--device-code-interval: {e}"))?,
-                );
+                a.interval =
+                    Some(value("--device-code-interval")?.parse().map_err(|e| format!("--device-code-interval: {e}"))?);
             }
             "--auto-approve-as" => a.auto_approve_as = Some(value("--auto-approve-as")?),
             "--no-demo" => a.no_demo = true,
@@ -111,11 +94,7 @@ fn main() -> ExitCode {
                 let _ = writeln!(err, "mailoauth-emulator: {e}");
             }
             let _ = writeln!(err, "{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
     match run(args) {
@@ -145,10 +124,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         cfg.auto_approve_as = Some(u);
     }
     let demo = cfg.demo;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let emu = Emulator::builder()
             .config(cfg)

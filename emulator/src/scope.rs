@@ -52,11 +52,7 @@ impl Scopes {
                 continue;
             }
             let (resource, perm) = split_resource(s);
-            if !out
-                .resource_scopes
-                .iter()
-                .any(|(r, p)| r == &resource && p.eq_ignore_ascii_case(&perm))
-            {
+            if !out.resource_scopes.iter().any(|(r, p)| r == &resource && p.eq_ignore_ascii_case(&perm)) {
                 out.resource_scopes.push((resource, perm));
             }
         }
@@ -80,22 +76,14 @@ impl Scopes {
 
     /// The original scope string form (space separated), OIDC scopes last.
     pub(crate) fn to_scope_string(&self) -> String {
-        let mut parts: Vec<String> = self
-            .resource_scopes
-            .iter()
-            .map(|(r, p)| full_scope(r, p))
-            .collect();
+        let mut parts: Vec<String> = self.resource_scopes.iter().map(|(r, p)| full_scope(r, p)).collect();
         parts.extend(self.oidc.iter().cloned());
         parts.join(" ")
     }
 
     /// Checks every resource and permission: unknown resource → AADSTS500011, unknown
     /// Exchange permission → AADSTS70011.
-    pub(crate) fn validate(
-        &self,
-        tenant_name: &str,
-        extra_resources: &[String],
-    ) -> Result<(), AadError> {
+    pub(crate) fn validate(&self, tenant_name: &str, extra_resources: &[String]) -> Result<(), AadError> {
         for (resource, perm) in &self.resource_scopes {
             if !is_known_resource(resource, extra_resources) {
                 return Err(AadError::new(
@@ -107,13 +95,14 @@ impl Scopes {
             }
             if is_exchange(resource)
                 && perm != ".default"
-                && !OUTLOOK_DELEGATED
-                    .iter()
-                    .any(|p| p.eq_ignore_ascii_case(perm))
+                && !OUTLOOK_DELEGATED.iter().any(|p| p.eq_ignore_ascii_case(perm))
             {
                 return Err(AadError::invalid_scope(
                     70_011,
-                    format!("The provided value for the input parameter 'scope' is not valid. The scope {} is not valid.", full_scope(resource, perm)),
+                    format!(
+                        "The provided value for the input parameter 'scope' is not valid. The scope {} is not valid.",
+                        full_scope(resource, perm)
+                    ),
                 ));
             }
         }
@@ -188,9 +177,7 @@ fn split_resource(scope: &str) -> (String, String) {
 }
 
 pub(crate) fn is_exchange(resource: &str) -> bool {
-    EXCHANGE_RESOURCES
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(resource))
+    EXCHANGE_RESOURCES.iter().any(|r| r.eq_ignore_ascii_case(resource))
 }
 
 fn is_known_resource(resource: &str, extra: &[String]) -> bool {
@@ -224,11 +211,7 @@ mod tests {
         assert_eq!(s.delegated_grant().0, "https://outlook.office365.com");
         let g = Scopes::parse("IMAP.AccessAsUser.All");
         assert_eq!(g.delegated_grant().0, GRAPH);
-        assert!(Scopes::parse("https://nope.example/x")
-            .validate("t", &[])
-            .is_err());
-        assert!(Scopes::parse("https://outlook.office.com/SMTP.SendAsApp")
-            .validate("t", &[])
-            .is_err());
+        assert!(Scopes::parse("https://nope.example/x").validate("t", &[]).is_err());
+        assert!(Scopes::parse("https://outlook.office.com/SMTP.SendAsApp").validate("t", &[]).is_err());
     }
 }

@@ -24,11 +24,7 @@ pub struct EmulatorBuilder {
 
 impl Default for EmulatorBuilder {
     fn default() -> Self {
-        Self {
-            config: Config::demo(),
-            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-            https: false,
-        }
+        Self { config: Config::demo(), bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0), https: false }
     }
 }
 
@@ -105,13 +101,7 @@ impl EmulatorBuilder {
         let (shared, tls, ca_pem, addr) = self.prepare(listener.local_addr()?)?;
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, shared.clone(), tls, rx));
-        Ok(Emulator {
-            shared,
-            addr,
-            ca_pem,
-            shutdown: Some(tx),
-            thread: None,
-        })
+        Ok(Emulator { shared, addr, ca_pem, shutdown: Some(tx), thread: None })
     }
 
     /// Starts on a runtime of its own in a background thread, for synchronous code. The
@@ -127,23 +117,15 @@ impl EmulatorBuilder {
             .build()?;
         let (tx, rx) = oneshot::channel::<()>();
         let server_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("mailoauth-emulator".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    if let Ok(listener) = TcpListener::from_std(std_listener) {
-                        serve(listener, server_shared, tls, rx).await;
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_millis(200));
-            })?;
-        Ok(Emulator {
-            shared,
-            addr,
-            ca_pem,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("mailoauth-emulator".into()).spawn(move || {
+            rt.block_on(async move {
+                if let Ok(listener) = TcpListener::from_std(std_listener) {
+                    serve(listener, server_shared, tls, rx).await;
+                }
+            });
+            rt.shutdown_timeout(Duration::from_millis(200));
+        })?;
+        Ok(Emulator { shared, addr, ca_pem, shutdown: Some(tx), thread: Some(thread) })
     }
 
     #[allow(clippy::type_complexity)]
@@ -151,11 +133,7 @@ impl EmulatorBuilder {
         self,
         local: SocketAddr,
     ) -> Result<(Arc<Shared>, Option<TlsAcceptor>, Option<String>, SocketAddr), Error> {
-        let host_ip = if local.ip().is_unspecified() {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            local.ip()
-        };
+        let host_ip = if local.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { local.ip() };
         let url_addr = SocketAddr::new(host_ip, local.port());
         let scheme = if self.https { "https" } else { "http" };
         let base_url = format!("{scheme}://{url_addr}");
@@ -170,27 +148,18 @@ impl EmulatorBuilder {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    tls: Option<TlsAcceptor>,
-    shutdown: oneshot::Receiver<()>,
-) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>, shutdown: oneshot::Receiver<()>) {
     let app = routes::router(shared);
     let signal = async move {
         let _ = shutdown.await;
     };
     match tls {
         None => {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await;
+            let _ = axum::serve(listener, app).with_graceful_shutdown(signal).await;
         }
         Some(acceptor) => {
             let tls_listener = TlsListener::new(listener, acceptor);
-            let _ = axum::serve(tls_listener, app)
-                .with_graceful_shutdown(signal)
-                .await;
+            let _ = axum::serve(tls_listener, app).with_graceful_shutdown(signal).await;
         }
     }
 }
@@ -203,9 +172,7 @@ struct TlsListener {
 
 impl TlsListener {
     fn new(listener: TcpListener, acceptor: TlsAcceptor) -> Self {
-        let local = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
@@ -220,8 +187,7 @@ impl TlsListener {
                 }
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await;
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
                     if let Ok(Ok(tls)) = hs {
                         let _ = tx.send((tls, peer)).await;
                     }
@@ -263,9 +229,7 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator")
-            .field("base_url", &self.shared.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("Emulator").field("base_url", &self.shared.base_url).finish_non_exhaustive()
     }
 }
 
@@ -412,8 +376,7 @@ impl Emulator {
     /// Approves a device code (by user code) as `username`, as if they signed in on the
     /// device page.
     pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), Error> {
-        routes::device::decide(&mut self.shared.lock(), user_code, Some(username))
-            .map_err(Error::NotFound)
+        routes::device::decide(&mut self.shared.lock(), user_code, Some(username)).map_err(Error::NotFound)
     }
 
     /// Declines a device code (by user code).

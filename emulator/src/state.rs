@@ -218,13 +218,7 @@ fn one() -> u32 {
 impl Fault {
     /// A fault for the next call of `endpoint`.
     pub fn new(endpoint: FaultEndpoint, kind: FaultKind) -> Self {
-        Self {
-            endpoint,
-            grant_type: None,
-            times: 1,
-            skip: 0,
-            kind,
-        }
+        Self { endpoint, grant_type: None, times: 1, skip: 0, kind }
     }
 
     /// Token requests of one grant type only.
@@ -319,18 +313,12 @@ impl Shared {
     pub(crate) fn new(config: &Config, base_url: String) -> Result<Self, Error> {
         let signer = match (&config.signing_key_file, &config.signing_cert_file) {
             (Some(k), Some(c)) => {
-                let key = std::fs::read_to_string(k)
-                    .map_err(|e| Error::Config(format!("{}: {e}", k.display())))?;
-                let cert = std::fs::read_to_string(c)
-                    .map_err(|e| Error::Config(format!("{}: {e}", c.display())))?;
+                let key = std::fs::read_to_string(k).map_err(|e| Error::Config(format!("{}: {e}", k.display())))?;
+                let cert = std::fs::read_to_string(c).map_err(|e| Error::Config(format!("{}: {e}", c.display())))?;
                 Signer::from_pem(&key, &cert)?
             }
             (None, None) => Signer::demo()?,
-            _ => {
-                return Err(Error::Config(
-                    "signing_key_file and signing_cert_file must be given together".into(),
-                ))
-            }
+            _ => return Err(Error::Config("signing_key_file and signing_cert_file must be given together".into())),
         };
         let mut inner = Inner {
             settings: Some(Settings {
@@ -343,11 +331,8 @@ impl Shared {
             }),
             ..Inner::default()
         };
-        let (mut tenants, mut apps, mut users) = if config.demo {
-            Config::demo_entities()
-        } else {
-            (Vec::new(), Vec::new(), Vec::new())
-        };
+        let (mut tenants, mut apps, mut users) =
+            if config.demo { Config::demo_entities() } else { (Vec::new(), Vec::new(), Vec::new()) };
         tenants.extend(config.tenants.iter().cloned());
         apps.extend(config.apps.iter().cloned());
         users.extend(config.users.iter().cloned());
@@ -360,11 +345,7 @@ impl Shared {
         for u in users {
             inner.add_user(u)?;
         }
-        Ok(Self {
-            inner: Mutex::new(inner),
-            signer,
-            base_url,
-        })
+        Ok(Self { inner: Mutex::new(inner), signer, base_url })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -422,11 +403,7 @@ impl Inner {
         }
         let id = t.id.to_ascii_lowercase();
         let domains: Vec<String> = t.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
-        let name = if t.name.is_empty() {
-            domains.first().cloned().unwrap_or_else(|| id.clone())
-        } else {
-            t.name
-        };
+        let name = if t.name.is_empty() { domains.first().cloned().unwrap_or_else(|| id.clone()) } else { t.name };
         self.tenants.retain(|x| x.id != id);
         self.tenants.push(Tenant { id, domains, name });
         Ok(())
@@ -456,8 +433,7 @@ impl Inner {
         }
         let mut certs = Vec::new();
         for path in std::mem::take(&mut cfg.certificate_files) {
-            let pem = std::fs::read_to_string(&path)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            let pem = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
             cfg.certificates.push(pem);
         }
         for pem in &cfg.certificates {
@@ -474,15 +450,7 @@ impl Inner {
         }
         let key = cfg.client_id.to_ascii_lowercase();
         let sp_object_id = util::guid_from_seed(&format!("sp:{key}"));
-        self.apps.insert(
-            key,
-            App {
-                cfg,
-                home_tenant,
-                certs,
-                sp_object_id,
-            },
-        );
+        self.apps.insert(key, App { cfg, home_tenant, certs, sp_object_id });
         Ok(())
     }
 
@@ -490,38 +458,14 @@ impl Inner {
         if cfg.username.is_empty() {
             return Err(Error::Config("user without username".into()));
         }
-        let tenant_id = if cfg.personal_account {
-            CONSUMERS_TENANT_ID.to_owned()
-        } else {
-            self.tenant_id_for(&cfg.tenant)?
-        };
+        let tenant_id =
+            if cfg.personal_account { CONSUMERS_TENANT_ID.to_owned() } else { self.tenant_id_for(&cfg.tenant)? };
         let key = cfg.username.to_ascii_lowercase();
-        let oid = if cfg.object_id.is_empty() {
-            util::guid_from_seed(&format!("user:{key}"))
-        } else {
-            cfg.object_id.clone()
-        };
-        let mailbox = if cfg.mailbox.is_empty() {
-            cfg.username.clone()
-        } else {
-            cfg.mailbox.clone()
-        };
-        let (epoch, consents) = self
-            .users
-            .get(&key)
-            .map(|u| (u.epoch, u.consents.clone()))
-            .unwrap_or_default();
-        self.users.insert(
-            key,
-            User {
-                cfg,
-                tenant_id,
-                oid,
-                mailbox,
-                epoch,
-                consents,
-            },
-        );
+        let oid =
+            if cfg.object_id.is_empty() { util::guid_from_seed(&format!("user:{key}")) } else { cfg.object_id.clone() };
+        let mailbox = if cfg.mailbox.is_empty() { cfg.username.clone() } else { cfg.mailbox.clone() };
+        let (epoch, consents) = self.users.get(&key).map(|u| (u.epoch, u.consents.clone())).unwrap_or_default();
+        self.users.insert(key, User { cfg, tenant_id, oid, mailbox, epoch, consents });
         Ok(())
     }
 
@@ -533,10 +477,7 @@ impl Inner {
             "consumers" | CONSUMERS_TENANT_ID => return Some(TenantRef::Consumers),
             _ => {}
         }
-        self.tenants
-            .iter()
-            .find(|t| t.id == s || t.domains.contains(&s))
-            .map(|t| TenantRef::Tenant(t.id.clone()))
+        self.tenants.iter().find(|t| t.id == s || t.domains.contains(&s)).map(|t| TenantRef::Tenant(t.id.clone()))
     }
 
     pub(crate) fn tenant(&self, id: &str) -> Option<&Tenant> {
@@ -548,9 +489,7 @@ impl Inner {
             TenantRef::Common => "common".into(),
             TenantRef::Organizations => "organizations".into(),
             TenantRef::Consumers => "Microsoft Accounts".into(),
-            TenantRef::Tenant(id) => self
-                .tenant(id)
-                .map_or_else(|| id.clone(), |t| t.name.clone()),
+            TenantRef::Tenant(id) => self.tenant(id).map_or_else(|| id.clone(), |t| t.name.clone()),
         }
     }
 
@@ -569,9 +508,7 @@ impl Inner {
     /// Looks up the app and checks that it may be used under this tenant segment.
     pub(crate) fn app_for_tenant(&self, client_id: &str, t: &TenantRef) -> Result<&App, AadError> {
         let directory = self.tenant_display(t);
-        let app = self
-            .app(client_id)
-            .ok_or_else(|| aad::app_not_found(client_id, &directory))?;
+        let app = self.app(client_id).ok_or_else(|| aad::app_not_found(client_id, &directory))?;
         match (t, app.cfg.sign_in_audience) {
             (TenantRef::Tenant(id), SignInAudience::AzureAdMyOrg) if *id != app.home_tenant => {
                 Err(aad::app_not_found(client_id, &directory))
@@ -611,19 +548,11 @@ impl Inner {
     }
 
     pub(crate) fn count_request(&mut self, endpoint: &str) {
-        *self
-            .counters
-            .requests
-            .entry(endpoint.to_owned())
-            .or_default() += 1;
+        *self.counters.requests.entry(endpoint.to_owned()).or_default() += 1;
     }
 
     /// Takes the first fault matching this call, honouring `skip` and `times`.
-    pub(crate) fn take_fault(
-        &mut self,
-        endpoint: FaultEndpoint,
-        grant: Option<&str>,
-    ) -> Option<FaultKind> {
+    pub(crate) fn take_fault(&mut self, endpoint: FaultEndpoint, grant: Option<&str>) -> Option<FaultKind> {
         let idx = self.faults.iter().position(|f| {
             (f.endpoint == FaultEndpoint::Any || f.endpoint == endpoint)
                 && match (&f.grant_type, grant) {
@@ -656,9 +585,7 @@ impl Inner {
         self.last_gc_ms = now_ms;
         let now = self.now();
         let max_inactive = self.settings().rt_max_inactive;
-        self.refresh.retain(|_, g| {
-            now - g.last_used <= max_inactive.saturating_mul(10).saturating_add(86_400)
-        });
+        self.refresh.retain(|_, g| now - g.last_used <= max_inactive.saturating_mul(10).saturating_add(86_400));
         self.codes.retain(|_, c| c.expires_at + 3600 > now);
         self.device_codes.retain(|_, d| d.expires_at + 3600 > now);
         self.pending.retain(|_, p| p.expires_at > now);
@@ -678,8 +605,7 @@ pub(crate) fn normalize_grant(g: &str) -> &str {
 
 /// Entra accepts `http` redirect URIs only for localhost (and 127.0.0.1 via the manifest).
 fn validate_registered_redirect(uri: &str) -> Result<(), Error> {
-    let parsed =
-        url::Url::parse(uri).map_err(|e| Error::Config(format!("redirect URI '{uri}': {e}")))?;
+    let parsed = url::Url::parse(uri).map_err(|e| Error::Config(format!("redirect URI '{uri}': {e}")))?;
     if parsed.scheme() == "http" {
         let host = parsed.host_str().unwrap_or_default();
         if host != "localhost" && host != "127.0.0.1" {
@@ -689,9 +615,7 @@ fn validate_registered_redirect(uri: &str) -> Result<(), Error> {
         }
     }
     if uri.len() > 256 {
-        return Err(Error::Config(format!(
-            "redirect URI '{uri}' is longer than 256 characters"
-        )));
+        return Err(Error::Config(format!("redirect URI '{uri}' is longer than 256 characters")));
     }
     Ok(())
 }

@@ -72,11 +72,7 @@ pub(crate) fn client_info(user: &User) -> String {
 }
 
 /// Issues tokens for a user and returns the token response JSON.
-pub(crate) fn issue_delegated(
-    shared: &Shared,
-    inner: &mut Inner,
-    req: &Delegated<'_>,
-) -> Result<Value, AadError> {
+pub(crate) fn issue_delegated(shared: &Shared, inner: &mut Inner, req: &Delegated<'_>) -> Result<Value, AadError> {
     let now = inner.now();
     let lifetime = inner.settings().token_lifetime;
     let exp = now + lifetime;
@@ -84,11 +80,8 @@ pub(crate) fn issue_delegated(
     let app = req.app;
     let (aud, scp) = req.scopes.delegated_grant();
     let tid = user.tenant_id.clone();
-    let display = if user.cfg.display_name.is_empty() {
-        user.cfg.username.clone()
-    } else {
-        user.cfg.display_name.clone()
-    };
+    let display =
+        if user.cfg.display_name.is_empty() { user.cfg.username.clone() } else { user.cfg.display_name.clone() };
     let (given, family) = first_last(&display);
     let mut amr = vec!["pwd"];
     if req.interactive && user.cfg.mfa_required {
@@ -96,9 +89,7 @@ pub(crate) fn issue_delegated(
     }
     let uti = util::random_b64url(16);
     // `sub` is pairwise: one value per (user, app).
-    let sub = util::b64url(Sha256::digest(
-        format!("{}:{}", user.oid, app.cfg.client_id).as_bytes(),
-    ));
+    let sub = util::b64url(Sha256::digest(format!("{}:{}", user.oid, app.cfg.client_id).as_bytes()));
     let claims = json!({
         "aud": aud,
         "iss": format!("https://sts.windows.net/{tid}/"),
@@ -144,13 +135,7 @@ pub(crate) fn issue_delegated(
         },
     );
     let mut scope_out: Vec<String> = scp.iter().map(|p| full_scope(&aud, p)).collect();
-    scope_out.extend(
-        req.scopes
-            .oidc
-            .iter()
-            .filter(|s| *s != "offline_access")
-            .cloned(),
-    );
+    scope_out.extend(req.scopes.oidc.iter().filter(|s| *s != "offline_access").cloned());
     let mut m = Map::new();
     m.insert("token_type".into(), json!("Bearer"));
     m.insert("scope".into(), json!(scope_out.join(" ")));
@@ -203,11 +188,7 @@ pub(crate) fn issue_delegated(
     if req.client_info {
         m.insert("client_info".into(), json!(client_info(user)));
     }
-    *inner
-        .counters
-        .issued
-        .entry(req.grant.to_owned())
-        .or_default() += 1;
+    *inner.counters.issued.entry(req.grant.to_owned()).or_default() += 1;
     Ok(Value::Object(m))
 }
 
@@ -259,11 +240,7 @@ pub(crate) fn issue_app_only(
             expired_early: false,
         },
     );
-    *inner
-        .counters
-        .issued
-        .entry("client_credentials".to_owned())
-        .or_default() += 1;
+    *inner.counters.issued.entry("client_credentials".to_owned()).or_default() += 1;
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": lifetime,

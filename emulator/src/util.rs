@@ -23,25 +23,14 @@ fn guid_from_bytes(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// True when `s` looks like a GUID (8-4-4-4-12 hex digits).
 pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     let lens = [8, 4, 4, 4, 12];
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip(lens)
-            .all(|(p, l)| p.len() == l && p.chars().all(|c| c.is_ascii_hexdigit()))
+    parts.len() == 5 && parts.iter().zip(lens).all(|(p, l)| p.len() == l && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// `n` random bytes encoded as base64url without padding.
@@ -71,9 +60,7 @@ pub(crate) fn b64_std_decode(data: &str) -> Option<Vec<u8>> {
 pub(crate) fn user_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..9)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    (0..9).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
 /// Microsoft's timestamp format in error bodies: `2016-01-09 02:02:12Z`.
@@ -134,10 +121,7 @@ pub(crate) fn html_escape(s: &str) -> String {
 
 /// SHA-256 of `data`, hex encoded (used to index issued tokens without storing them).
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Constant-time comparison of two secrets.
@@ -172,8 +156,6 @@ mod tests {
     fn user_codes() {
         let c = user_code();
         assert_eq!(c.len(), 9);
-        assert!(c
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(c.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
     }
 }

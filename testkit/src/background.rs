@@ -29,10 +29,7 @@ impl Background {
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => {
                         let _ = ready_tx.send(Ok(()));
                         rt
@@ -48,17 +45,9 @@ impl Background {
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Error::io("building tokio runtime", e)),
-            Err(_) => {
-                return Err(Error::io(
-                    "building tokio runtime",
-                    std::io::Error::other("runtime thread died"),
-                ))
-            }
+            Err(_) => return Err(Error::io("building tokio runtime", std::io::Error::other("runtime thread died"))),
         }
-        Ok(Background {
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        Ok(Background { shutdown: Some(tx), thread: Some(thread) })
     }
 }
 

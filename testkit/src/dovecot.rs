@@ -47,10 +47,7 @@ pub struct DovecotOptions {
 impl DovecotOptions {
     /// Options with the given introspection URL and defaults for the rest.
     pub fn new(validator_url: impl Into<String>) -> Self {
-        DovecotOptions {
-            validator_url: validator_url.into(),
-            ..Self::default()
-        }
+        DovecotOptions { validator_url: validator_url.into(), ..Self::default() }
     }
 
     /// Sets the username attribute.
@@ -119,13 +116,10 @@ fn find_binary(opts: &DovecotOptions) -> Result<PathBuf> {
         if b.is_file() {
             return Ok(b.clone());
         }
-        return Err(Error::DovecotNotFound {
-            searched: vec![b.clone()],
-        });
+        return Err(Error::DovecotNotFound { searched: vec![b.clone()] });
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     dirs.push("/usr/sbin".into());
     dirs.push("/usr/local/sbin".into());
     dirs.push("/sbin".into());
@@ -141,9 +135,7 @@ fn find_binary(opts: &DovecotOptions) -> Result<PathBuf> {
 
 fn check_option(name: &str, value: &str) -> Result<()> {
     if value.contains(['\n', '\r']) {
-        return Err(Error::InvalidOption(format!(
-            "{name} must not contain a line break"
-        )));
+        return Err(Error::InvalidOption(format!("{name} must not contain a line break")));
     }
     Ok(())
 }
@@ -152,26 +144,15 @@ fn pick_ports() -> Result<DovecotPorts> {
     // Hold all listeners at once so the five ports are distinct.
     let mut ls = Vec::new();
     for _ in 0..5 {
-        let l =
-            TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("picking a free port", e))?;
+        let l = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("picking a free port", e))?;
         ls.push(l);
     }
     let mut ports = Vec::new();
     for l in &ls {
-        ports.push(
-            l.local_addr()
-                .map_err(|e| Error::io("picking a free port", e))?
-                .port(),
-        );
+        ports.push(l.local_addr().map_err(|e| Error::io("picking a free port", e))?.port());
     }
     drop(ls);
-    Ok(DovecotPorts {
-        imap: ports[0],
-        imaps: ports[1],
-        pop3: ports[2],
-        pop3s: ports[3],
-        submission: ports[4],
-    })
+    Ok(DovecotPorts { imap: ports[0], imaps: ports[1], pop3: ports[2], pop3s: ports[3], submission: ports[4] })
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<()> {
@@ -228,11 +209,7 @@ pub(crate) fn pids_matching(needle: &str) -> Vec<u32> {
         return out;
     };
     for entry in rd.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if pid == me {
@@ -305,8 +282,7 @@ impl Dovecot {
         // must be able to traverse it.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io(format!("chmod {}", root.display()), e))?;
-        let meta =
-            fs::metadata(&root).map_err(|e| Error::io(format!("stat {}", root.display()), e))?;
+        let meta = fs::metadata(&root).map_err(|e| Error::io(format!("stat {}", root.display()), e))?;
         let run_as = if meta.uid() == 0 {
             RunAs::Root
         } else {
@@ -324,12 +300,8 @@ impl Dovecot {
             .and_then(|s| s.strip_prefix("mailoauth-dovecot-"))
             .unwrap_or("x")
             .to_owned();
-        let instance_name = format!(
-            "mailoauth-dc-{}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            suffix
-        );
+        let instance_name =
+            format!("mailoauth-dc-{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), suffix);
 
         let conf_dir = root.join("conf");
         let certs_dir = root.join("certs");
@@ -374,12 +346,7 @@ impl Dovecot {
         let r = root.display();
         let (userdb_ids, rootless) = match &run_as {
             RunAs::Root => ("uid=nobody gid=nogroup".to_owned(), String::new()),
-            RunAs::User {
-                user,
-                group,
-                uid,
-                gid,
-            } => (
+            RunAs::User { user, group, uid, gid } => (
                 format!("uid={uid} gid={gid}"),
                 format!(
                     "default_internal_user = {user}\n\
@@ -444,11 +411,9 @@ pop3_uidl_format = %08Xu%08Xv\n\
 
         let log_path = logs_dir.join("dovecot.log");
         let stderr_path = logs_dir.join("dovecot.stderr");
-        let stderr = fs::File::create(&stderr_path)
-            .map_err(|e| Error::io(format!("creating {}", stderr_path.display()), e))?;
-        let stdout = stderr
-            .try_clone()
-            .map_err(|e| Error::io("duplicating a file handle", e))?;
+        let stderr =
+            fs::File::create(&stderr_path).map_err(|e| Error::io(format!("creating {}", stderr_path.display()), e))?;
+        let stdout = stderr.try_clone().map_err(|e| Error::io("duplicating a file handle", e))?;
         let child = Command::new(binary)
             .arg("-F")
             .arg("-c")
@@ -483,28 +448,19 @@ pop3_uidl_format = %08Xu%08Xv\n\
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return Err(Error::DovecotExited {
-                        status: status.to_string(),
-                        log_tail: self.log_tail(40),
-                    });
+                    return Err(Error::DovecotExited { status: status.to_string(), log_tail: self.log_tail(40) });
                 }
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::StartTimeout {
-                    waited_ms: timeout.as_millis(),
-                    log_tail: self.log_tail(40),
-                });
+                return Err(Error::StartTimeout { waited_ms: timeout.as_millis(), log_tail: self.log_tail(40) });
             }
             if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let _ = stream.set_read_timeout(Some(remaining.max(Duration::from_millis(10))));
                 let mut line = String::new();
                 let mut rd = BufReader::new(stream);
-                if rd.read_line(&mut line).is_ok()
-                    && line.starts_with("* OK")
-                    && line.contains(&self.instance_name)
-                {
+                if rd.read_line(&mut line).is_ok() && line.starts_with("* OK") && line.contains(&self.instance_name) {
                     return Ok(());
                 }
             }
@@ -555,8 +511,7 @@ pop3_uidl_format = %08Xu%08Xv\n\
 
     /// The CA certificate as PEM text.
     pub fn ca_pem(&self) -> Result<String> {
-        fs::read_to_string(&self.ca_file)
-            .map_err(|e| Error::io(format!("reading {}", self.ca_file.display()), e))
+        fs::read_to_string(&self.ca_file).map_err(|e| Error::io(format!("reading {}", self.ca_file.display()), e))
     }
 
     /// A rustls client configuration (ring provider) that trusts only the test CA.

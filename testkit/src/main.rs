@@ -39,10 +39,7 @@ struct Args {
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        command: it.next().ok_or("missing subcommand")?,
-        ..Args::default()
-    };
+    let mut args = Args { command: it.next().ok_or("missing subcommand")?, ..Args::default() };
     if args.command != "dovecot" && args.command != "validator" {
         return Err(format!("unknown subcommand {:?}", args.command));
     }
@@ -52,10 +49,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             _ => (a.clone(), None),
         };
         let mut value = || -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
+            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag.as_str() {
             "--validator-url" if args.command == "dovecot" => {
@@ -67,9 +61,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--token" => {
                 let v = value()?;
-                let (t, e) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--token wants TOKEN=EMAIL, got {v:?}"))?;
+                let (t, e) = v.split_once('=').ok_or_else(|| format!("--token wants TOKEN=EMAIL, got {v:?}"))?;
                 args.tokens.push((t.to_owned(), e.to_owned()));
             }
             "-h" | "--help" => return Err(String::new()),
@@ -147,10 +139,8 @@ fn handle(line: &str, validator: Option<&TokenValidator>, dovecot: Option<&Dovec
 
 fn run(args: Args) -> Result<(), String> {
     let own_validator = if args.command == "validator" || args.validator_url.is_none() {
-        let v = TokenValidator::start_with_attribute(
-            args.username_attribute.as_deref().unwrap_or("email"),
-        )
-        .map_err(|e| e.to_string())?;
+        let v = TokenValidator::start_with_attribute(args.username_attribute.as_deref().unwrap_or("email"))
+            .map_err(|e| e.to_string())?;
         for (t, e) in &args.tokens {
             v.add_token(t, e);
         }
@@ -198,10 +188,7 @@ fn run(args: Args) -> Result<(), String> {
     };
     // Install the signal handlers before announcing readiness, so a SIGTERM
     // right after the JSON line is handled (and cleans up) rather than killing us.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (mut term, mut int) = {
         let _guard = rt.enter();
         use tokio::signal::unix::{signal, SignalKind};
@@ -250,11 +237,7 @@ fn main() -> ExitCode {
                 eprintln!("mailoauth-testkit: {e}");
             }
             eprintln!("{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
     match run(args) {

@@ -47,9 +47,7 @@ struct Store {
 
 impl Store {
     fn lock(&self) -> MutexGuard<'_, Vec<SinkMessage>> {
-        self.messages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.messages.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn push(&self, m: SinkMessage) {
@@ -72,14 +70,10 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts the sink on a free port on 127.0.0.1.
     pub fn start() -> Result<Self> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .map_err(|e| Error::io("binding the SMTP sink", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading the SMTP sink address", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("setting the SMTP sink socket non-blocking", e))?;
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("binding the SMTP sink", e))?;
+        let addr = listener.local_addr().map_err(|e| Error::io("reading the SMTP sink address", e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("setting the SMTP sink socket non-blocking", e))?;
         let store = Arc::new(Store::default());
         let st = store.clone();
         let bg = Background::spawn("smtp-sink", move |stop| async move {
@@ -105,11 +99,7 @@ impl SmtpSink {
                 _ = stop => {}
             }
         })?;
-        Ok(SmtpSink {
-            store,
-            addr,
-            _bg: bg,
-        })
+        Ok(SmtpSink { store, addr, _bg: bg })
     }
 
     /// The address the sink listens on.
@@ -188,11 +178,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::R
         }
         r.consume(used);
         if done {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Ok(line)
-            });
+            return Ok(if too_long { Line::TooLong } else { Line::Ok(line) });
         }
     }
 }
@@ -219,8 +205,7 @@ async fn session(stream: TcpStream, store: &Store) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    wr.write_all(b"220 sink.example.test ESMTP mailoauth-testkit sink\r\n")
-        .await?;
+    wr.write_all(b"220 sink.example.test ESMTP mailoauth-testkit sink\r\n").await?;
     let mut from: Option<String> = None;
     let mut rcpts: Vec<String> = Vec::new();
     loop {
@@ -319,11 +304,7 @@ async fn read_data<R: AsyncBufRead + Unpin>(rd: &mut R) -> std::io::Result<DataR
         };
         let content = trim_crlf(&line);
         if content == b"." {
-            return Ok(if too_big {
-                DataResult::TooBig
-            } else {
-                DataResult::Ok(data)
-            });
+            return Ok(if too_big { DataResult::TooBig } else { DataResult::Ok(data) });
         }
         if too_big {
             continue;
@@ -345,10 +326,7 @@ mod tests {
 
     #[test]
     fn parses_paths() {
-        assert_eq!(
-            parse_path("FROM:<a@b.c> SIZE=10", "FROM:").as_deref(),
-            Some("a@b.c")
-        );
+        assert_eq!(parse_path("FROM:<a@b.c> SIZE=10", "FROM:").as_deref(), Some("a@b.c"));
         assert_eq!(parse_path("from: <>", "FROM:").as_deref(), Some(""));
         assert_eq!(parse_path("TO:", "TO:"), None);
         assert_eq!(parse_path("", "FROM:"), None);

@@ -16,16 +16,12 @@ pub fn client_config_for_ca_file(ca_file: &Path) -> Result<Arc<rustls::ClientCon
         .map_err(|e| Error::Tls(format!("reading {}: {e}", ca_file.display())))?;
     for cert in certs {
         let cert = cert.map_err(|e| Error::Tls(format!("parsing {}: {e}", ca_file.display())))?;
-        roots
-            .add(cert)
-            .map_err(|e| Error::Tls(format!("adding CA: {e}")))?;
+        roots.add(cert).map_err(|e| Error::Tls(format!("adding CA: {e}")))?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::Tls(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -32,9 +32,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A poisoned lock only means another thread panicked while holding it;
         // the data (a map and two scalars) is still consistent.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -64,37 +62,25 @@ impl TokenValidator {
     /// Starts the endpoint, naming the username attribute in responses
     /// `username_attribute` (must match Dovecot's `username_attribute`).
     pub fn start_with_attribute(username_attribute: &str) -> Result<Self> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .map_err(|e| Error::io("binding the token validator", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading the token validator address", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("setting the validator socket non-blocking", e))?;
-        let shared = Shared {
-            inner: Arc::new(Mutex::new(Inner::default())),
-            username_attribute: Arc::from(username_attribute),
-        };
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("binding the token validator", e))?;
+        let addr = listener.local_addr().map_err(|e| Error::io("reading the token validator address", e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("setting the validator socket non-blocking", e))?;
+        let shared =
+            Shared { inner: Arc::new(Mutex::new(Inner::default())), username_attribute: Arc::from(username_attribute) };
         let state = shared.clone();
         let bg = Background::spawn("token-validator", move |stop| async move {
             let listener = match tokio::net::TcpListener::from_std(listener) {
                 Ok(l) => l,
                 Err(_) => return,
             };
-            let app = Router::new()
-                .route("/introspect", get(introspect).post(introspect))
-                .with_state(state);
+            let app = Router::new().route("/introspect", get(introspect).post(introspect)).with_state(state);
             tokio::select! {
                 _ = axum::serve(listener, app) => {}
                 _ = stop => {}
             }
         })?;
-        Ok(TokenValidator {
-            shared,
-            addr,
-            _bg: bg,
-        })
+        Ok(TokenValidator { shared, addr, _bg: bg })
     }
 
     /// The full introspection URL, e.g. `http://127.0.0.1:40123/introspect`.
@@ -109,10 +95,7 @@ impl TokenValidator {
 
     /// Makes `token` valid for the user `email`.
     pub fn add_token(&self, token: &str, email: &str) {
-        self.shared
-            .lock()
-            .tokens
-            .insert(token.to_owned(), email.to_owned());
+        self.shared.lock().tokens.insert(token.to_owned(), email.to_owned());
     }
 
     /// Makes `token` invalid from the next request on.
@@ -174,11 +157,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn introspect(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+async fn introspect(State(shared): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let token = bearer_token(&headers).or_else(|| form_token(&body));
     let (down, user) = {
         let mut inner = shared.lock();
@@ -198,10 +177,7 @@ async fn introspect(
         Some(user) => {
             let mut obj = serde_json::Map::new();
             obj.insert("active".into(), serde_json::Value::Bool(true));
-            obj.insert(
-                shared.username_attribute.to_string(),
-                serde_json::Value::String(user),
-            );
+            obj.insert(shared.username_attribute.to_string(), serde_json::Value::String(user));
             serde_json::Value::Object(obj)
         }
         None => serde_json::json!({ "active": false }),

@@ -46,10 +46,7 @@ impl Conn {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_nodelay(true).unwrap();
-        Conn {
-            rd: BufReader::new(s.try_clone().unwrap()),
-            wr: s,
-        }
+        Conn { rd: BufReader::new(s.try_clone().unwrap()), wr: s }
     }
 
     fn line(&mut self) -> String {
@@ -96,10 +93,7 @@ fn imap_greeting_advertises_oauth_mechanisms_and_login_works() {
     let mut c = Conn::connect(e.dovecot.imap_port());
     let greeting = c.line();
     assert!(greeting.starts_with("* OK"), "{greeting}");
-    assert!(
-        greeting.contains("AUTH=XOAUTH2 AUTH=OAUTHBEARER"),
-        "{greeting}"
-    );
+    assert!(greeting.contains("AUTH=XOAUTH2 AUTH=OAUTHBEARER"), "{greeting}");
     assert!(greeting.contains("STARTTLS"), "{greeting}");
     c.send(&format!("a1 AUTHENTICATE XOAUTH2 {}", xoauth2(ALICE, GOOD)));
     let l = c.until("a1 ");
@@ -118,11 +112,7 @@ fn unknown_token_gets_challenge_then_authenticationfailed() {
     assert!(fin.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{fin}");
 
     // OAUTHBEARER: challenge {"status":"invalid_token"}, answered with AQ==
-    let (challenge, fin) = imap_auth(
-        &e.dovecot,
-        "OAUTHBEARER",
-        &oauthbearer(ALICE, "bogus-token"),
-    );
+    let (challenge, fin) = imap_auth(&e.dovecot, "OAUTHBEARER", &oauthbearer(ALICE, "bogus-token"));
     let challenge = challenge.expect("a + challenge before the NO");
     assert!(challenge.contains("invalid_token"), "{challenge}");
     assert!(fin.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{fin}");
@@ -173,10 +163,7 @@ fn pop3_xoauth2_login() {
         }
         caps.push(l);
     }
-    assert!(
-        caps.iter().any(|l| l == "SASL XOAUTH2 OAUTHBEARER"),
-        "{caps:?}"
-    );
+    assert!(caps.iter().any(|l| l == "SASL XOAUTH2 OAUTHBEARER"), "{caps:?}");
     c.send(&format!("AUTH XOAUTH2 {}", xoauth2(ALICE, GOOD)));
     let l = c.line();
     assert!(l.starts_with("+OK"), "{l}");
@@ -209,10 +196,7 @@ fn submission_relays_to_the_sink() {
     c.send("QUIT");
     assert!(c.line().starts_with("221 "));
 
-    let msgs = e
-        .dovecot
-        .sink()
-        .wait_for_messages(1, Duration::from_secs(10));
+    let msgs = e.dovecot.sink().wait_for_messages(1, Duration::from_secs(10));
     assert_eq!(msgs.len(), 1);
     let m = &msgs[0];
     assert_eq!(m.from, "alice@example.com");
@@ -239,14 +223,9 @@ fn submission_bad_token_gets_334_then_535() {
     assert!(l.starts_with("535 "), "{l}");
 }
 
-async fn tls_connect(
-    d: &Dovecot,
-    port: u16,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+async fn tls_connect(d: &Dovecot, port: u16) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let config = d.rustls_client_config().expect("client config");
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let connector = tokio_rustls::TlsConnector::from(config);
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     connector.connect(name, tcp).await.expect("TLS handshake")
@@ -263,9 +242,7 @@ async fn imaps_and_pop3s_handshake_with_the_ca_file() {
     assert!(line.starts_with("* OK"), "{line}");
     assert!(line.contains("AUTH=XOAUTH2"), "{line}");
     assert!(!line.contains("STARTTLS"), "{line}");
-    tls.write_all(format!("a1 AUTHENTICATE XOAUTH2 {}\r\n", xoauth2(ALICE, GOOD)).as_bytes())
-        .await
-        .unwrap();
+    tls.write_all(format!("a1 AUTHENTICATE XOAUTH2 {}\r\n", xoauth2(ALICE, GOOD)).as_bytes()).await.unwrap();
     line.clear();
     tls.read_line(&mut line).await.unwrap();
     assert!(line.starts_with("a1 OK"), "{line}");
@@ -285,9 +262,7 @@ async fn imaps_and_pop3s_handshake_with_the_ca_file() {
 async fn imap_starttls_with_the_ca_file() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let e = env();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", e.dovecot.imap_port()))
-        .await
-        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", e.dovecot.imap_port())).await.unwrap();
     let mut rd = tokio::io::BufReader::new(tcp);
     let mut line = String::new();
     rd.read_line(&mut line).await.unwrap();
@@ -299,14 +274,9 @@ async fn imap_starttls_with_the_ca_file() {
     let tcp = rd.into_inner();
     let connector = tokio_rustls::TlsConnector::from(e.dovecot.rustls_client_config().unwrap());
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .expect("STARTTLS handshake");
+    let tls = connector.connect(name, tcp).await.expect("STARTTLS handshake");
     let mut tls = tokio::io::BufReader::new(tls);
-    tls.write_all(format!("a1 AUTHENTICATE XOAUTH2 {}\r\n", xoauth2(ALICE, GOOD)).as_bytes())
-        .await
-        .unwrap();
+    tls.write_all(format!("a1 AUTHENTICATE XOAUTH2 {}\r\n", xoauth2(ALICE, GOOD)).as_bytes()).await.unwrap();
     line.clear();
     tls.read_line(&mut line).await.unwrap();
     assert!(line.starts_with("a1 OK"), "{line}");
@@ -315,11 +285,7 @@ async fn imap_starttls_with_the_ca_file() {
 fn pids_with(needle: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if pid == std::process::id() {
@@ -352,14 +318,8 @@ fn two_instances_in_parallel_and_drop_leaves_no_process() {
     let conf = a.conf_path().display().to_string();
     let instance = a.instance_name().to_owned();
     let dir = a.dir().to_path_buf();
-    assert!(
-        !pids_with(&conf).is_empty(),
-        "the master runs with -c {conf}"
-    );
-    assert!(
-        !pids_with(&instance).is_empty(),
-        "children carry the instance name"
-    );
+    assert!(!pids_with(&conf).is_empty(), "the master runs with -c {conf}");
+    assert!(!pids_with(&instance).is_empty(), "children carry the instance name");
     let t = Instant::now();
     drop(a);
     let took = t.elapsed();
@@ -401,11 +361,8 @@ fn validator_http_shape() {
     let get = |token: &str| -> String {
         let mut s = TcpStream::connect(v.addr()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(
-            s,
-            "GET /introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        write!(s, "GET /introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
@@ -413,15 +370,9 @@ fn validator_http_shape() {
     let r = get("t1");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert!(r.to_ascii_lowercase().contains("content-length:"), "{r}");
-    assert!(
-        r.ends_with(r#"{"active":true,"email":"alice@example.com"}"#),
-        "{r}"
-    );
+    assert!(r.ends_with(r#"{"active":true,"email":"alice@example.com"}"#), "{r}");
     let r = get("nope");
-    assert!(
-        r.starts_with("HTTP/1.1 200") && r.ends_with(r#"{"active":false}"#),
-        "{r}"
-    );
+    assert!(r.starts_with("HTTP/1.1 200") && r.ends_with(r#"{"active":false}"#), "{r}");
     v.set_down(true);
     assert!(get("t1").starts_with("HTTP/1.1 503"));
     assert_eq!(v.requests(), 3);
@@ -466,10 +417,7 @@ fn sink_speaks_smtp() {
     assert_eq!(msgs[0].from, "a@x");
     assert_eq!(msgs[0].recipients, vec!["b@x".to_owned(), "c@x".to_owned()]);
     assert_eq!(msgs[0].data, b"Subject: x\r\n\r\n.leading dot\r\n");
-    assert_eq!(
-        sink.wait_for_messages(2, Duration::from_millis(50)).len(),
-        1
-    );
+    assert_eq!(sink.wait_for_messages(2, Duration::from_millis(50)).len(), 1);
 }
 
 fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
@@ -500,21 +448,11 @@ fn binary_dovecot_prints_json_and_stops_at_stdin_eof() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-    for key in [
-        "imap_port",
-        "imaps_port",
-        "pop3_port",
-        "pop3s_port",
-        "submission_port",
-        "sink_port",
-    ] {
+    for key in ["imap_port", "imaps_port", "pop3_port", "pop3s_port", "submission_port", "sink_port"] {
         assert!(info[key].as_u64().is_some(), "{key} in {info}");
     }
     assert!(std::path::Path::new(info["ca_file"].as_str().unwrap()).is_file());
-    assert!(info["validator_url"]
-        .as_str()
-        .unwrap()
-        .ends_with("/introspect"));
+    assert!(info["validator_url"].as_str().unwrap().ends_with("/introspect"));
     let instance = info["instance_name"].as_str().unwrap().to_owned();
     let imap = u16::try_from(info["imap_port"].as_u64().unwrap()).unwrap();
 
@@ -554,14 +492,8 @@ fn binary_validator_stops_on_sigterm() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     let info: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert!(info["validator_url"]
-        .as_str()
-        .unwrap()
-        .starts_with("http://127.0.0.1:"));
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    assert!(info["validator_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(st.success());
     let st = wait_exit(&mut child, Duration::from_secs(10));
     assert!(st.success(), "{st}");

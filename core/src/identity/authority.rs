@@ -83,10 +83,7 @@ pub struct MailHosts {
 }
 
 fn hp(host: &str, port: u16) -> HostPort {
-    HostPort {
-        host: host.to_owned(),
-        port,
-    }
+    HostPort { host: host.to_owned(), port }
 }
 
 impl MailHosts {
@@ -165,8 +162,7 @@ pub fn is_loopback_host(host: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    h.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
+    h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn config_error(msg: String) -> IdentityError {
@@ -175,8 +171,7 @@ fn config_error(msg: String) -> IdentityError {
 
 /// Checks that `url` is https, or http to a loopback host. Returns the parsed URL.
 pub(crate) fn check_url(url: &str, what: &str) -> Result<url::Url, IdentityError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| config_error(format!("{what} {url:?} is not a URL: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| config_error(format!("{what} {url:?} is not a URL: {e}")))?;
     let host = parsed.host_str().unwrap_or("");
     match parsed.scheme() {
         "https" => {}
@@ -369,49 +364,27 @@ mod tests {
     #[test]
     fn microsoft_endpoints() {
         let a = Authority::microsoft(Cloud::Global, "organizations");
-        assert_eq!(
-            a.token_endpoint(),
-            "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
-        );
+        assert_eq!(a.token_endpoint(), "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
         assert_eq!(
             a.openid_configuration_url(),
             "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
         );
         let cn = Authority::microsoft(Cloud::China, "contoso.partner.onmschina.cn");
-        assert!(cn
-            .authorize_endpoint()
-            .starts_with("https://login.partner.microsoftonline.cn/contoso"));
-        assert_eq!(
-            Authority::microsoft(Cloud::UsGov, "x")
-                .mail_hosts()
-                .imap
-                .host,
-            "outlook.office365.us"
-        );
+        assert!(cn.authorize_endpoint().starts_with("https://login.partner.microsoftonline.cn/contoso"));
+        assert_eq!(Authority::microsoft(Cloud::UsGov, "x").mail_hosts().imap.host, "outlook.office365.us");
     }
 
     #[test]
     fn from_url_rules() {
         let a = Authority::from_url("http://127.0.0.1:8080/organizations").expect("loopback http");
-        assert_eq!(
-            a.token_endpoint(),
-            "http://127.0.0.1:8080/organizations/oauth2/v2.0/token"
-        );
+        assert_eq!(a.token_endpoint(), "http://127.0.0.1:8080/organizations/oauth2/v2.0/token");
         assert_eq!(a.url(), "http://127.0.0.1:8080/organizations");
         let a = Authority::from_url("http://localhost:1/prefix/common/").expect("localhost");
         assert_eq!(a.tenant(), "common");
-        assert_eq!(
-            a.device_code_endpoint(),
-            Some("http://localhost:1/prefix/common/oauth2/v2.0/devicecode")
-        );
+        assert_eq!(a.device_code_endpoint(), Some("http://localhost:1/prefix/common/oauth2/v2.0/devicecode"));
         let a = Authority::from_url("http://[::1]:9/t").expect("v6 loopback");
         assert_eq!(a.token_endpoint(), "http://[::1]:9/t/oauth2/v2.0/token");
-        for bad in [
-            "http://login.microsoftonline.com/common",
-            "ftp://x/common",
-            "https://host",
-            "not a url",
-        ] {
+        for bad in ["http://login.microsoftonline.com/common", "ftp://x/common", "https://host", "not a url"] {
             let e = Authority::from_url(bad).expect_err(bad);
             assert_eq!(e.kind, IdentityErrorKind::Configuration, "{bad}");
         }
@@ -421,14 +394,8 @@ mod tests {
 
     #[test]
     fn org_tenant_rule() {
-        assert!(Authority::microsoft(Cloud::Global, "common")
-            .require_org_tenant("ROPC")
-            .is_err());
-        assert!(Authority::microsoft(Cloud::Global, "consumers")
-            .require_org_tenant("ROPC")
-            .is_err());
-        assert!(Authority::microsoft(Cloud::Global, "organizations")
-            .require_org_tenant("ROPC")
-            .is_ok());
+        assert!(Authority::microsoft(Cloud::Global, "common").require_org_tenant("ROPC").is_err());
+        assert!(Authority::microsoft(Cloud::Global, "consumers").require_org_tenant("ROPC").is_err());
+        assert!(Authority::microsoft(Cloud::Global, "organizations").require_org_tenant("ROPC").is_ok());
     }
 }

@@ -32,27 +32,17 @@ impl CertificateCredential {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let bad = |m: String| IdentityError::new(IdentityErrorKind::Configuration, m);
-        let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes())
-            .map_err(|e| bad(format!("certificate PEM: {e}")))?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-            .map_err(|e| bad(format!("private key PEM: {e}")))?;
+        let cert =
+            CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| bad(format!("certificate PEM: {e}")))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad(format!("private key PEM: {e}")))?;
         let key = match &key {
-            PrivateKeyDer::Pkcs8(k) => {
-                ring::signature::RsaKeyPair::from_pkcs8(k.secret_pkcs8_der())
-            }
+            PrivateKeyDer::Pkcs8(k) => ring::signature::RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
             PrivateKeyDer::Pkcs1(k) => ring::signature::RsaKeyPair::from_der(k.secret_pkcs1_der()),
-            _ => {
-                return Err(bad(
-                    "the private key must be an RSA key (PKCS#8 or PKCS#1)".to_owned()
-                ))
-            }
+            _ => return Err(bad("the private key must be an RSA key (PKCS#8 or PKCS#1)".to_owned())),
         }
         .map_err(|e| bad(format!("unusable RSA private key: {e}")))?;
-        Ok(CertificateCredential {
-            cert_der: cert.to_vec(),
-            key,
-            algorithm: AssertionAlgorithm::Ps256,
-        })
+        Ok(CertificateCredential { cert_der: cert.to_vec(), key, algorithm: AssertionAlgorithm::Ps256 })
     }
 
     /// Chooses the signature scheme.
@@ -68,19 +58,11 @@ impl CertificateCredential {
 
     /// base64url SHA-1 thumbprint of the certificate (`x5t`).
     pub fn thumbprint_sha1(&self) -> String {
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            &self.cert_der,
-        ))
+        URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der))
     }
 
     /// A signed client assertion for `client_id` at `audience` (the token endpoint).
-    pub fn assertion(
-        &self,
-        client_id: &str,
-        audience: &str,
-        now: i64,
-    ) -> Result<String, IdentityError> {
+    pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<String, IdentityError> {
         let header = match self.algorithm {
             AssertionAlgorithm::Ps256 => {
                 serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_sha256()})
@@ -93,29 +75,16 @@ impl CertificateCredential {
             "aud": audience, "iss": client_id, "sub": client_id, "jti": pkce::guid()?,
             "nbf": now, "iat": now, "exp": now + 600,
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let padding: &dyn ring::signature::RsaEncoding = match self.algorithm {
             AssertionAlgorithm::Ps256 => &ring::signature::RSA_PSS_SHA256,
             AssertionAlgorithm::Rs256 => &ring::signature::RSA_PKCS1_SHA256,
         };
         let mut sig = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign(
-                padding,
-                &ring::rand::SystemRandom::new(),
-                signing_input.as_bytes(),
-                &mut sig,
-            )
-            .map_err(|_| {
-                IdentityError::new(
-                    IdentityErrorKind::Configuration,
-                    "signing the client assertion failed",
-                )
-            })?;
+            .sign(padding, &ring::rand::SystemRandom::new(), signing_input.as_bytes(), &mut sig)
+            .map_err(|_| IdentityError::new(IdentityErrorKind::Configuration, "signing the client assertion failed"))?;
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }

@@ -72,33 +72,21 @@ impl fmt::Display for TokenWarning {
     }
 }
 
-const GRAPH: [&str; 3] = [
-    "https://graph.microsoft.com",
-    "00000003-0000-0000-c000-000000000000",
-    "https://graph.microsoft.us",
-];
+const GRAPH: [&str; 3] =
+    ["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000", "https://graph.microsoft.us"];
 const OUTLOOK_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 
 fn list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Checks a Microsoft access token for `protocol` and `sasl_user` at time `now` (Unix
 /// seconds). An empty list means nothing suspicious was found.
-pub fn check_access_token(
-    access_token: &str,
-    protocol: Protocol,
-    sasl_user: &str,
-    now: i64,
-) -> Vec<TokenWarning> {
+pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &str, now: i64) -> Vec<TokenWarning> {
     let Some(claims) = decode_jwt_claims(access_token) else {
         return vec![TokenWarning::Opaque];
     };
@@ -107,58 +95,35 @@ pub fn check_access_token(
     if let Some(aud) = audiences.first() {
         let a = aud.trim_end_matches('/').to_ascii_lowercase();
         if GRAPH.iter().any(|g| a == *g) {
-            out.push(TokenWarning::GraphAudience {
-                audience: aud.clone(),
-            });
+            out.push(TokenWarning::GraphAudience { audience: aud.clone() });
         } else if !(a.contains("outlook") || a == OUTLOOK_APP_ID || a.contains("mail.google.com")) {
-            out.push(TokenWarning::UnexpectedAudience {
-                audience: aud.clone(),
-            });
+            out.push(TokenWarning::UnexpectedAudience { audience: aud.clone() });
         }
     }
     let scp = list(claims.get("scp"));
     let roles = list(claims.get("roles"));
     let app_only = scp.is_empty() && !roles.is_empty();
-    let needed = if app_only {
-        app_permission(protocol)
-    } else {
-        delegated_permission(protocol)
-    };
+    let needed = if app_only { app_permission(protocol) } else { delegated_permission(protocol) };
     let granted: Vec<String> = if app_only { roles } else { scp };
-    if !granted.iter().any(|g| {
-        g.eq_ignore_ascii_case(needed)
-            || g.rsplit('/')
-                .next()
-                .is_some_and(|p| p.eq_ignore_ascii_case(needed))
-    }) {
-        out.push(TokenWarning::MissingPermission {
-            needed: needed.to_owned(),
-            granted,
-        });
+    if !granted
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(needed) || g.rsplit('/').next().is_some_and(|p| p.eq_ignore_ascii_case(needed)))
+    {
+        out.push(TokenWarning::MissingPermission { needed: needed.to_owned(), granted });
     }
     if !app_only {
         let token_user = ["upn", "preferred_username", "email", "unique_name"]
             .iter()
-            .find_map(|n| {
-                claims
-                    .get(*n)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            });
+            .find_map(|n| claims.get(*n).and_then(Value::as_str).filter(|s| !s.is_empty()));
         if let Some(u) = token_user {
             if !u.eq_ignore_ascii_case(sasl_user) {
-                out.push(TokenWarning::UserMismatch {
-                    token_user: u.to_owned(),
-                    sasl_user: sasl_user.to_owned(),
-                });
+                out.push(TokenWarning::UserMismatch { token_user: u.to_owned(), sasl_user: sasl_user.to_owned() });
             }
         }
     }
     if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
         if exp <= now {
-            out.push(TokenWarning::Expired {
-                seconds_ago: now - exp,
-            });
+            out.push(TokenWarning::Expired { seconds_ago: now - exp });
         }
     }
     out
@@ -198,17 +163,13 @@ mod tests {
         assert!(matches!(w[0], TokenWarning::GraphAudience { .. }));
         assert!(matches!(w[1], TokenWarning::UserMismatch { .. }));
         assert_eq!(w[2], TokenWarning::Expired { seconds_ago: 50 });
-        let app = jwt(
-            serde_json::json!({"aud":"https://outlook.office365.com","roles":["IMAP.AccessAsApp"],"exp":500}),
-        );
+        let app =
+            jwt(serde_json::json!({"aud":"https://outlook.office365.com","roles":["IMAP.AccessAsApp"],"exp":500}));
         assert!(check_access_token(&app, Protocol::Imap, "shared@contoso.com", 100).is_empty());
         assert!(matches!(
             check_access_token(&app, Protocol::Smtp, "x", 100)[0],
             TokenWarning::MissingPermission { .. }
         ));
-        assert_eq!(
-            check_access_token("EwBAAl3BAAUF", Protocol::Imap, "x", 0),
-            [TokenWarning::Opaque]
-        );
+        assert_eq!(check_access_token("EwBAAl3BAAUF", Protocol::Imap, "x", 0), [TokenWarning::Opaque]);
     }
 }

@@ -115,15 +115,9 @@ impl ConfidentialClient {
     /// App-only token (client credentials grant). For Exchange Online use
     /// `https://outlook.office365.com/.default` ([`super::scopes::app_only_scope`]); the
     /// tenant must be a GUID or domain (or `organizations`).
-    pub async fn acquire_token_for_client(
-        &self,
-        scopes: &[String],
-    ) -> Result<Token, IdentityError> {
-        self.authority
-            .require_org_tenant("the client credentials grant")?;
-        if self.authority.provider() == Provider::Microsoft
-            && scopes.iter().any(|s| !s.ends_with("/.default"))
-        {
+    pub async fn acquire_token_for_client(&self, scopes: &[String]) -> Result<Token, IdentityError> {
+        self.authority.require_org_tenant("the client credentials grant")?;
+        if self.authority.provider() == Provider::Microsoft && scopes.iter().any(|s| !s.ends_with("/.default")) {
             return Err(IdentityError::new(
                 IdentityErrorKind::Configuration,
                 "app-only tokens take a single '<resource>/.default' scope, e.g. https://outlook.office365.com/.default",
@@ -133,30 +127,19 @@ impl ConfidentialClient {
         let endpoint = self.authority.token_endpoint();
         #[cfg(not(target_arch = "wasm32"))]
         let assertion: String;
-        let mut pairs: Vec<(&str, &str)> = vec![
-            ("client_id", &self.client_id),
-            ("grant_type", "client_credentials"),
-            ("scope", &scope),
-        ];
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("client_id", &self.client_id), ("grant_type", "client_credentials"), ("scope", &scope)];
         match &self.credential {
             ClientCredential::Secret(s) => pairs.push(("client_secret", s.expose_secret())),
             #[cfg(not(target_arch = "wasm32"))]
             ClientCredential::Certificate(c) => {
                 assertion = c.assertion(&self.client_id, endpoint, self.platform.now())?;
-                pairs.push((
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ));
+                pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
                 pairs.push(("client_assertion", &assertion));
             }
         }
-        let resp = send_with_retry(
-            self.http.as_ref(),
-            self.platform.as_ref(),
-            self.retry,
-            form_post(endpoint, &pairs),
-        )
-        .await?;
+        let resp = send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, form_post(endpoint, &pairs))
+            .await?;
         parse_token_response(&resp, self.platform.now(), scopes)
     }
 }

@@ -43,15 +43,15 @@ pub enum IdentityErrorKind {
     Configuration,
     /// The operation was cancelled or timed out waiting for the user.
     Cancelled,
+    /// The token store failed (unreadable or corrupt cache file, wrong permissions, a store
+    /// command or the keyring failed). Nothing was lost: the message says what to fix.
+    Storage,
 }
 
 impl IdentityErrorKind {
     /// Whether retrying the same request later can help.
     pub fn is_temporary(self) -> bool {
-        matches!(
-            self,
-            IdentityErrorKind::Throttled | IdentityErrorKind::Network
-        )
+        matches!(self, IdentityErrorKind::Throttled | IdentityErrorKind::Network)
     }
 }
 
@@ -71,6 +71,7 @@ impl fmt::Display for IdentityErrorKind {
             IdentityErrorKind::Protocol => "protocol error",
             IdentityErrorKind::Configuration => "configuration error",
             IdentityErrorKind::Cancelled => "cancelled",
+            IdentityErrorKind::Storage => "token store error",
         })
     }
 }
@@ -153,10 +154,7 @@ impl IdentityError {
     /// A one-line hint naming what to change, from the first AADSTS code that has one, else
     /// from the kind.
     pub fn hint(&self) -> &'static str {
-        self.codes
-            .iter()
-            .find_map(|c| aadsts_hint(*c))
-            .unwrap_or_else(|| kind_hint(self.kind))
+        self.codes.iter().find_map(|c| aadsts_hint(*c)).unwrap_or_else(|| kind_hint(self.kind))
     }
 }
 
@@ -182,16 +180,25 @@ pub fn kind_hint(kind: IdentityErrorKind) -> &'static str {
         IdentityErrorKind::InteractionRequired => "sign in again interactively (browser or device code)",
         IdentityErrorKind::ConsentRequired => "have the user (or a tenant admin) consent to the app's mail permissions",
         IdentityErrorKind::MfaRequired => "use an interactive flow (browser or device code); ROPC cannot do MFA",
-        IdentityErrorKind::InvalidClient => "check the client id, tenant, secret or certificate and the app registration's platform settings",
+        IdentityErrorKind::InvalidClient => {
+            "check the client id, tenant, secret or certificate and the app registration's platform settings"
+        }
         IdentityErrorKind::InvalidGrant => "the refresh token or code is no longer valid: sign in again",
         IdentityErrorKind::Declined => "the user declined; start the sign-in again if that was a mistake",
-        IdentityErrorKind::Expired => "the code expired before it was used: start the sign-in again and finish it sooner",
+        IdentityErrorKind::Expired => {
+            "the code expired before it was used: start the sign-in again and finish it sooner"
+        }
         IdentityErrorKind::Throttled => "wait for the Retry-After time, then try again",
-        IdentityErrorKind::BlockedByPolicy => "a tenant policy (Conditional Access) blocks this sign-in: ask the tenant admin",
+        IdentityErrorKind::BlockedByPolicy => {
+            "a tenant policy (Conditional Access) blocks this sign-in: ask the tenant admin"
+        }
         IdentityErrorKind::Network => "check the network connection and the authority URL, then retry",
         IdentityErrorKind::Protocol => "the identity platform answered unexpectedly: check the authority URL",
         IdentityErrorKind::Configuration => "fix the configuration named in the message",
         IdentityErrorKind::Cancelled => "start the sign-in again",
+        IdentityErrorKind::Storage => {
+            "fix the token store named in the message (file permissions, store command, keyring)"
+        }
     }
 }
 

@@ -81,10 +81,7 @@ impl fmt::Debug for HttpResponse {
 impl HttpResponse {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -134,11 +131,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_retries: 2,
-            backoff: Duration::from_millis(500),
-            max_wait: Duration::from_secs(30),
-        }
+        RetryPolicy { max_retries: 2, backoff: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
     }
 }
 
@@ -157,16 +150,10 @@ pub(crate) fn form_post(url: &str, pairs: &[(&str, &str)]) -> HttpRequest {
         method: Method::Post,
         url: url.to_owned(),
         headers: vec![
-            (
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned(),
-            ),
+            ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
             ("Accept".to_owned(), "application/json".to_owned()),
             ("x-client-SKU".to_owned(), "mailoauth.rust".to_owned()),
-            (
-                "x-client-Ver".to_owned(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
+            ("x-client-Ver".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
         ],
         body: form(pairs),
     }
@@ -174,9 +161,7 @@ pub(crate) fn form_post(url: &str, pairs: &[(&str, &str)]) -> HttpRequest {
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
 pub(crate) fn retry_after(resp: &HttpResponse) -> Option<Duration> {
-    resp.header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    resp.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
 }
 
 /// Sends with retries on transport errors, 5xx and 429.
@@ -206,19 +191,14 @@ pub(crate) async fn send_with_retry(
             Ok(resp) if resp.status == 429 || resp.status >= 500 => {
                 let wait = retry_after(resp).unwrap_or(backoff);
                 if attempt >= policy.max_retries || wait > policy.max_wait {
-                    return result.map_err(|_| {
-                        IdentityError::new(IdentityErrorKind::Network, "unreachable")
-                    });
+                    return result.map_err(|_| IdentityError::new(IdentityErrorKind::Network, "unreachable"));
                 }
                 Some(wait)
             }
             Ok(_) => None,
         };
         match retryable_wait {
-            None => {
-                return result
-                    .map_err(|e| IdentityError::new(IdentityErrorKind::Network, e.message))
-            }
+            None => return result.map_err(|e| IdentityError::new(IdentityErrorKind::Network, e.message)),
             Some(wait) => {
                 platform.sleep(wait).await;
                 attempt += 1;

@@ -23,12 +23,12 @@ pub use check::{check_access_token, TokenWarning};
 pub use confidential::{AssertionAlgorithm, ClientCredential, ClientSecret, ConfidentialClient};
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
-    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform,
-    RetryPolicy,
+    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, RetryPolicy,
 };
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
+pub(crate) use pkce::random_suffix;
 pub use pkce::s256_challenge;
 pub use public::{
-    parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll,
-    PublicClient,
+    parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicClient,
 };
 pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token};

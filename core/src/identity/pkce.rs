@@ -9,18 +9,24 @@ use super::error::{IdentityError, IdentityErrorKind};
 /// `n` random bytes from the OS (or `crypto.getRandomValues` in wasm).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], IdentityError> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf).map_err(|e| {
-        IdentityError::new(
-            IdentityErrorKind::Configuration,
-            format!("no random source: {e}"),
-        )
-    })?;
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("no random source: {e}")))?;
     Ok(buf)
 }
 
 /// A random URL-safe string carrying `N` random bytes.
 pub(crate) fn random_string<const N: usize>() -> Result<String, IdentityError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<N>()?))
+}
+
+/// A short random suffix for temporary file names (time-based if no random source).
+pub(crate) fn random_suffix() -> String {
+    random_string::<6>().unwrap_or_else(|_| {
+        format!(
+            "{:x}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        )
+    })
 }
 
 /// A PKCE code verifier: 43 characters from the unreserved set (32 random bytes).
@@ -40,14 +46,7 @@ pub(crate) fn guid() -> Result<String, IdentityError> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
 #[cfg(test)]
@@ -62,9 +61,7 @@ mod tests {
         );
         let v = code_verifier().expect("random");
         assert_eq!(v.len(), 43);
-        assert!(v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(v, code_verifier().expect("random"));
         let g = guid().expect("guid");
         assert_eq!(g.len(), 36);

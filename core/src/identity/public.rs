@@ -13,9 +13,8 @@ use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{form_post, send_with_retry, HttpClient, HttpRequest, Platform, RetryPolicy};
 use super::pkce;
 use super::scopes;
-use super::token::{
-    error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token,
-};
+use super::token::{error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token};
+use crate::cache::TokenCache;
 
 /// Extra parameters of an authorization request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +101,7 @@ pub struct PublicClient {
     http: Arc<dyn HttpClient>,
     platform: Arc<dyn Platform>,
     retry: RetryPolicy,
+    cache: Option<Arc<TokenCache>>,
 }
 
 impl fmt::Debug for PublicClient {
@@ -127,6 +127,7 @@ impl PublicClient {
             http,
             platform,
             retry: RetryPolicy::default(),
+            cache: None,
         }
     }
 
@@ -134,6 +135,56 @@ impl PublicClient {
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// Keeps every token this client obtains in `cache`, and enables
+    /// [`PublicClient::acquire_token_silent`].
+    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The cache, if one is set.
+    pub fn cache(&self) -> Option<&Arc<TokenCache>> {
+        self.cache.as_ref()
+    }
+
+    /// A token without user interaction: a cached access token valid for at least the
+    /// cache's margin, else a refresh (one per expiry across threads and processes), else an
+    /// [`IdentityErrorKind::InteractionRequired`] error with the cache left intact. `account`
+    /// (username or home account id) may be omitted when one account is signed in.
+    pub async fn acquire_token_silent(&self, scopes: &[String], account: Option<&str>) -> Result<Token, IdentityError> {
+        let Some(cache) = &self.cache else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "silent acquisition needs a token cache (with_cache)",
+            ));
+        };
+        cache.acquire_silent(self, scopes, account).await
+    }
+
+    /// The accounts signed in with this client at this authority (from the cache).
+    pub fn accounts(&self) -> Result<Vec<super::Account>, IdentityError> {
+        match &self.cache {
+            Some(c) => Ok(c.accounts(&self.authority, &self.client_id)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Removes an account's tokens from the cache. Returns whether it was there.
+    pub async fn remove_account(&self, account: &str) -> Result<bool, IdentityError> {
+        match &self.cache {
+            Some(c) => Ok(c.remove_account(&self.authority, &self.client_id, account, self.platform.as_ref()).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// Stores a token in the cache, if one is set.
+    async fn remember(&self, token: Token) -> Result<Token, IdentityError> {
+        if let Some(cache) = &self.cache {
+            cache.store_token(&self.authority, &self.client_id, &token, self.platform.as_ref()).await?;
+        }
+        Ok(token)
     }
 
     /// The client id.
@@ -155,8 +206,7 @@ impl PublicClient {
     /// return the account (`openid profile offline_access` for Microsoft, `openid email` for
     /// Google).
     pub fn user_scopes(&self, requested: &[String]) -> Result<Vec<String>, IdentityError> {
-        let mut out =
-            scopes::normalize(self.authority.provider(), self.authority.cloud(), requested)?;
+        let mut out = scopes::normalize(self.authority.provider(), self.authority.cloud(), requested)?;
         let extra: &[&str] = match self.authority.provider() {
             Provider::Microsoft => &["openid", "profile", scopes::OFFLINE_ACCESS],
             Provider::Google => &["openid", "email"],
@@ -170,32 +220,17 @@ impl PublicClient {
         Ok(out)
     }
 
-    pub(crate) async fn post(
-        &self,
-        request: HttpRequest,
-    ) -> Result<super::http::HttpResponse, IdentityError> {
-        send_with_retry(
-            self.http.as_ref(),
-            self.platform.as_ref(),
-            self.retry,
-            request,
-        )
-        .await
+    pub(crate) async fn post(&self, request: HttpRequest) -> Result<super::http::HttpResponse, IdentityError> {
+        send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, request).await
     }
 
-    async fn token_request(
-        &self,
-        pairs: &[(&str, &str)],
-        scopes: &[String],
-    ) -> Result<Token, IdentityError> {
+    async fn token_request(&self, pairs: &[(&str, &str)], scopes: &[String]) -> Result<Token, IdentityError> {
         let mut pairs = pairs.to_vec();
         if self.authority.provider() == Provider::Microsoft {
             // Ask for client_info (uid, utid), the account's home id, as MSAL does.
             pairs.push(("client_info", "1"));
         }
-        let resp = self
-            .post(form_post(self.authority.token_endpoint(), &pairs))
-            .await?;
+        let resp = self.post(form_post(self.authority.token_endpoint(), &pairs)).await?;
         parse_token_response(&resp, self.platform.now(), scopes)
     }
 
@@ -215,10 +250,7 @@ impl PublicClient {
         let state = pkce::random_string::<16>()?;
         let challenge = pkce::s256_challenge(&verifier);
         let mut url = url::Url::parse(self.authority.authorize_endpoint()).map_err(|e| {
-            IdentityError::new(
-                IdentityErrorKind::Configuration,
-                format!("authorization endpoint: {e}"),
-            )
+            IdentityError::new(IdentityErrorKind::Configuration, format!("authorization endpoint: {e}"))
         })?;
         {
             let mut q = url.query_pairs_mut();
@@ -268,34 +300,29 @@ impl PublicClient {
     }
 
     /// Exchanges an authorization code (the `code` query value) for tokens.
-    pub async fn redeem_code(
-        &self,
-        request: &AuthorizationRequest,
-        code: &str,
-    ) -> Result<Token, IdentityError> {
+    pub async fn redeem_code(&self, request: &AuthorizationRequest, code: &str) -> Result<Token, IdentityError> {
         let scope = request.scopes.join(" ");
-        self.token_request(
-            &[
-                ("client_id", &self.client_id),
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &request.redirect_uri),
-                ("code_verifier", &request.code_verifier),
-                ("scope", &scope),
-            ],
-            &request.scopes,
-        )
-        .await
+        let token = self
+            .token_request(
+                &[
+                    ("client_id", &self.client_id),
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &request.redirect_uri),
+                    ("code_verifier", &request.code_verifier),
+                    ("scope", &scope),
+                ],
+                &request.scopes,
+            )
+            .await?;
+        self.remember(token).await
     }
 
     // ---- device code --------------------------------------------------------------------
 
     /// Starts a device-code flow (RFC 8628). Show `message` to the user, then call
     /// [`PublicClient::wait_device_flow`].
-    pub async fn start_device_flow(
-        &self,
-        scopes: &[String],
-    ) -> Result<DeviceCodeFlow, IdentityError> {
+    pub async fn start_device_flow(&self, scopes: &[String]) -> Result<DeviceCodeFlow, IdentityError> {
         let scopes = self.user_scopes(scopes)?;
         let Some(endpoint) = self.authority.device_code_endpoint() else {
             return Err(IdentityError::new(
@@ -304,12 +331,7 @@ impl PublicClient {
             ));
         };
         let scope = scopes.join(" ");
-        let resp = self
-            .post(form_post(
-                endpoint,
-                &[("client_id", &self.client_id), ("scope", &scope)],
-            ))
-            .await?;
+        let resp = self.post(form_post(endpoint, &[("client_id", &self.client_id), ("scope", &scope)])).await?;
         if let Some(e) = error_from_response(&resp) {
             return Err(e);
         }
@@ -317,22 +339,16 @@ impl PublicClient {
             return Err(unexpected(&resp, "device code request"));
         }
         let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            IdentityError::new(
-                IdentityErrorKind::Protocol,
-                format!("device code answer is not JSON: {e}"),
-            )
+            IdentityError::new(IdentityErrorKind::Protocol, format!("device code answer is not JSON: {e}"))
         })?;
         let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
-        let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code"))
-        else {
+        let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code")) else {
             return Err(IdentityError::new(
                 IdentityErrorKind::Protocol,
                 "device code answer lacks device_code or user_code",
             ));
         };
-        let verification_uri = field("verification_uri")
-            .or_else(|| field("verification_url"))
-            .unwrap_or_default();
+        let verification_uri = field("verification_uri").or_else(|| field("verification_url")).unwrap_or_default();
         let message = field("message").unwrap_or_else(|| {
             format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
         });
@@ -351,10 +367,7 @@ impl PublicClient {
 
     /// Polls once. `Pending` says how long to wait (the interval, plus 5 s after a
     /// `slow_down`). Errors with HTTP 200 (seen in the wild) are recognised too.
-    pub async fn poll_device_flow(
-        &self,
-        flow: &mut DeviceCodeFlow,
-    ) -> Result<DevicePoll, IdentityError> {
+    pub async fn poll_device_flow(&self, flow: &mut DeviceCodeFlow) -> Result<DevicePoll, IdentityError> {
         if self.platform.now() >= flow.expires_at {
             return Err(IdentityError::new(
                 IdentityErrorKind::Expired,
@@ -374,11 +387,9 @@ impl PublicClient {
             ))
             .await?;
         match parse_token_response(&resp, self.platform.now(), &flow.scopes) {
-            Ok(t) => Ok(DevicePoll::Done(Box::new(t))),
+            Ok(t) => Ok(DevicePoll::Done(Box::new(self.remember(t).await?))),
             Err(e) => match e.error.as_deref() {
-                Some("authorization_pending") => {
-                    Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
-                }
+                Some("authorization_pending") => Ok(DevicePoll::Pending(Duration::from_secs(flow.interval))),
                 Some("slow_down") => {
                     flow.interval += 5;
                     Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
@@ -401,9 +412,7 @@ impl PublicClient {
                     "the device code expired before the user signed in",
                 ));
             }
-            self.platform
-                .sleep(wait.min(Duration::from_secs(left.unsigned_abs())))
-                .await;
+            self.platform.sleep(wait.min(Duration::from_secs(left.unsigned_abs()))).await;
             match self.poll_device_flow(&mut flow).await? {
                 DevicePoll::Done(t) => return Ok(*t),
                 DevicePoll::Pending(w) => wait = w,
@@ -415,7 +424,14 @@ impl PublicClient {
 
     /// Redeems a refresh token. The answer's new (rotated) refresh token is kept; if the
     /// server returns none, the one given is carried over so it is never lost.
-    pub async fn refresh(
+    pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<Token, IdentityError> {
+        let token = self.refresh_uncached(refresh_token, scopes).await?;
+        self.remember(token).await
+    }
+
+    /// [`PublicClient::refresh`] without storing the result (the cache stores it itself,
+    /// under its locks).
+    pub(crate) async fn refresh_uncached(
         &self,
         refresh_token: &RefreshToken,
         scopes: &[String],
@@ -448,39 +464,30 @@ impl PublicClient {
         password: &str,
         scopes: &[String],
     ) -> Result<Token, IdentityError> {
-        self.authority
-            .require_org_tenant("the username/password grant (ROPC)")?;
+        self.authority.require_org_tenant("the username/password grant (ROPC)")?;
         let scopes = self.user_scopes(scopes)?;
         let scope = scopes.join(" ");
-        self.token_request(
-            &[
-                ("client_id", &self.client_id),
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-                ("scope", &scope),
-            ],
-            &scopes,
-        )
-        .await
+        let token = self
+            .token_request(
+                &[
+                    ("client_id", &self.client_id),
+                    ("grant_type", "password"),
+                    ("username", username),
+                    ("password", password),
+                    ("scope", &scope),
+                ],
+                &scopes,
+            )
+            .await?;
+        self.remember(token).await
     }
 }
 
 /// Reads `code`, `state`, `error` from a redirect URL (query or fragment).
-pub fn parse_redirect(
-    request: &AuthorizationRequest,
-    redirect_url: &str,
-) -> Result<String, IdentityError> {
+pub fn parse_redirect(request: &AuthorizationRequest, redirect_url: &str) -> Result<String, IdentityError> {
     let parsed = url::Url::parse(redirect_url)
-        .or_else(|_| {
-            url::Url::parse(&format!(
-                "http://localhost/?{}",
-                redirect_url.trim_start_matches(['?', '#'])
-            ))
-        })
-        .map_err(|e| {
-            IdentityError::new(IdentityErrorKind::Protocol, format!("redirect URL: {e}"))
-        })?;
+        .or_else(|_| url::Url::parse(&format!("http://localhost/?{}", redirect_url.trim_start_matches(['?', '#']))))
+        .map_err(|e| IdentityError::new(IdentityErrorKind::Protocol, format!("redirect URL: {e}")))?;
     let mut pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
     if let Some(frag) = parsed.fragment() {
         pairs.extend(form_urlencoded::parse(frag.as_bytes()).into_owned());
@@ -509,9 +516,6 @@ pub fn parse_redirect(
         ));
     }
     get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
-        IdentityError::new(
-            IdentityErrorKind::Protocol,
-            "the redirect carries neither a code nor an error",
-        )
+        IdentityError::new(IdentityErrorKind::Protocol, "the redirect carries neither a code nor an error")
     })
 }

@@ -32,12 +32,7 @@ pub fn app_permission(protocol: Protocol) -> &'static str {
 /// (`https://outlook.office.com/IMAP.AccessAsUser.All`), plus `offline_access` when a
 /// refresh token is wanted. For Google: `https://mail.google.com/` (Google always returns
 /// refresh tokens to installed apps, so `offline_access` is not sent).
-pub fn mail_scopes(
-    provider: Provider,
-    cloud: Cloud,
-    protocols: &[Protocol],
-    refresh: bool,
-) -> Vec<String> {
+pub fn mail_scopes(provider: Provider, cloud: Cloud, protocols: &[Protocol], refresh: bool) -> Vec<String> {
     if provider == Provider::Google {
         return vec![GOOGLE_MAIL.to_owned()];
     }
@@ -60,10 +55,7 @@ pub fn app_only_scope(provider: Provider, cloud: Cloud) -> String {
     if provider == Provider::Google {
         return GOOGLE_MAIL.to_owned();
     }
-    format!(
-        "{}/.default",
-        MailHosts::for_provider(provider, cloud).app_resource
-    )
+    format!("{}/.default", MailHosts::for_provider(provider, cloud).app_resource)
 }
 
 /// Fixes and checks scopes before a request.
@@ -71,11 +63,7 @@ pub fn app_only_scope(provider: Provider, cloud: Cloud) -> String {
 /// A bare `IMAP.AccessAsUser.All` (which Microsoft resolves to Graph, giving a token the
 /// mail servers reject) becomes the Outlook URL; a Graph-audience mail scope is refused with
 /// an explanation.
-pub fn normalize(
-    provider: Provider,
-    cloud: Cloud,
-    scopes: &[String],
-) -> Result<Vec<String>, IdentityError> {
+pub fn normalize(provider: Provider, cloud: Cloud, scopes: &[String]) -> Result<Vec<String>, IdentityError> {
     if provider != Provider::Microsoft {
         return Ok(scopes.to_vec());
     }
@@ -104,10 +92,7 @@ pub fn normalize(
         }
     }
     if out.is_empty() {
-        return Err(IdentityError::new(
-            IdentityErrorKind::Configuration,
-            "no scopes given",
-        ));
+        return Err(IdentityError::new(IdentityErrorKind::Configuration, "no scopes given"));
     }
     Ok(out)
 }
@@ -118,12 +103,7 @@ mod tests {
 
     #[test]
     fn outlook_scopes() {
-        let s = mail_scopes(
-            Provider::Microsoft,
-            Cloud::Global,
-            &[Protocol::Imap, Protocol::Smtp],
-            true,
-        );
+        let s = mail_scopes(Provider::Microsoft, Cloud::Global, &[Protocol::Imap, Protocol::Smtp], true);
         assert_eq!(
             s,
             [
@@ -132,43 +112,22 @@ mod tests {
                 "https://outlook.office.com/SMTP.Send"
             ]
         );
-        assert_eq!(
-            app_only_scope(Provider::Microsoft, Cloud::Global),
-            "https://outlook.office365.com/.default"
-        );
-        assert_eq!(
-            mail_scopes(Provider::Google, Cloud::Global, &[Protocol::Imap], true),
-            [GOOGLE_MAIL]
-        );
+        assert_eq!(app_only_scope(Provider::Microsoft, Cloud::Global), "https://outlook.office365.com/.default");
+        assert_eq!(mail_scopes(Provider::Google, Cloud::Global, &[Protocol::Imap], true), [GOOGLE_MAIL]);
     }
 
     #[test]
     fn normalizing() {
-        let got = normalize(
-            Provider::Microsoft,
-            Cloud::Global,
-            &["offline_access IMAP.AccessAsUser.All".into()],
-        )
-        .expect("ok");
-        assert_eq!(
-            got,
-            [
-                "offline_access",
-                "https://outlook.office.com/IMAP.AccessAsUser.All"
-            ]
-        );
+        let got = normalize(Provider::Microsoft, Cloud::Global, &["offline_access IMAP.AccessAsUser.All".into()])
+            .expect("ok");
+        assert_eq!(got, ["offline_access", "https://outlook.office.com/IMAP.AccessAsUser.All"]);
         let e = normalize(
             Provider::Microsoft,
             Cloud::Global,
             &["https://graph.microsoft.com/IMAP.AccessAsUser.All".into()],
         )
         .expect_err("graph");
-        assert!(
-            e.message
-                .contains("https://outlook.office.com/IMAP.AccessAsUser.All"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("https://outlook.office.com/IMAP.AccessAsUser.All"), "{}", e.message);
         assert!(normalize(Provider::Microsoft, Cloud::Global, &[]).is_err());
     }
 }

@@ -104,30 +104,22 @@ pub fn decode_jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
 }
 
 fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
-    map.get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    map.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// The account described by an id token and Microsoft's `client_info`.
 pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option<Account> {
     let claims = id_token.and_then(decode_jwt_claims);
     let info: Option<Map<String, Value>> = client_info.and_then(|ci| {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(ci.trim_end_matches('='))
-            .or_else(|_| STANDARD.decode(ci))
-            .ok()?;
+        let bytes = URL_SAFE_NO_PAD.decode(ci.trim_end_matches('=')).or_else(|_| STANDARD.decode(ci)).ok()?;
         serde_json::from_slice(&bytes).ok()
     });
     if claims.is_none() && info.is_none() {
         return None;
     }
     let c = claims.unwrap_or_default();
-    let username = ["preferred_username", "email", "upn", "unique_name"]
-        .iter()
-        .find_map(|n| str_claim(&c, n))
-        .unwrap_or_default();
+    let username =
+        ["preferred_username", "email", "upn", "unique_name"].iter().find_map(|n| str_claim(&c, n)).unwrap_or_default();
     let home_account_id = info.as_ref().and_then(|i| {
         let uid = str_claim(i, "uid")?;
         let utid = str_claim(i, "utid")?;
@@ -189,12 +181,7 @@ pub(crate) struct RawError {
 }
 
 /// Classifies Microsoft's / RFC 6749's error answer.
-pub(crate) fn classify(
-    error: &str,
-    codes: &[u32],
-    suberror: Option<&str>,
-    status: u16,
-) -> IdentityErrorKind {
+pub(crate) fn classify(error: &str, codes: &[u32], suberror: Option<&str>, status: u16) -> IdentityErrorKind {
     use IdentityErrorKind as K;
     if status == 429 {
         return K::Throttled;
@@ -210,10 +197,10 @@ pub(crate) fn classify(
             50076 | 50079 | 50078 => K::MfaRequired,
             65001 => K::ConsentRequired,
             53003 => K::BlockedByPolicy,
-            7000218 | 700016 | 7000215 | 7000222 | 700027 | 700025 | 50011 | 50194 | 9002332
-            | 90002 | 700005 | 9001023 | 90130 | 90124 | 9002326 => K::InvalidClient,
-            70000 | 70008 | 700082 | 700084 | 50173 | 50089 | 70043 | 54005 | 50126 | 50055
-            | 50057 | 50053 | 501481 => K::InvalidGrant,
+            7000218 | 700016 | 7000215 | 7000222 | 700027 | 700025 | 50011 | 50194 | 9002332 | 90002 | 700005
+            | 9001023 | 90130 | 90124 | 9002326 => K::InvalidClient,
+            70000 | 70008 | 700082 | 700084 | 50173 | 50089 | 70043 | 54005 | 50126 | 50055 | 50057 | 50053
+            | 501481 => K::InvalidGrant,
             70019 => K::Expired,
             50058 => K::InteractionRequired,
             _ => continue,
@@ -253,12 +240,7 @@ pub(crate) fn error_from_response(resp: &HttpResponse) -> Option<IdentityError> 
         .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
         .collect();
     let kind = classify(&error, &codes, raw.suberror.as_deref(), resp.status);
-    let first_line = raw
-        .error_description
-        .as_deref()
-        .and_then(|d| d.lines().next())
-        .unwrap_or(&error)
-        .to_owned();
+    let first_line = raw.error_description.as_deref().and_then(|d| d.lines().next()).unwrap_or(&error).to_owned();
     let claims = raw.claims.map(|c| match c {
         Value::String(s) => s,
         other => other.to_string(),
@@ -286,10 +268,7 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
         300..=399 => IdentityErrorKind::Protocol,
         _ => IdentityErrorKind::Protocol,
     };
-    let snippet: String = String::from_utf8_lossy(&resp.body)
-        .chars()
-        .take(200)
-        .collect();
+    let snippet: String = String::from_utf8_lossy(&resp.body).chars().take(200).collect();
     let mut e = IdentityError::new(
         kind,
         match resp.status {
@@ -297,10 +276,7 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
                 "{what}: the server answered with a redirect (HTTP {}); redirects are not followed",
                 resp.status
             ),
-            _ => format!(
-                "{what}: unexpected HTTP {} answer: {snippet:?}",
-                resp.status
-            ),
+            _ => format!("{what}: unexpected HTTP {} answer: {snippet:?}", resp.status),
         },
     );
     e.http_status = Some(resp.status);
@@ -321,23 +297,14 @@ pub(crate) fn parse_token_response(
         return Err(unexpected(resp, "token request"));
     }
     let raw: RawToken = serde_json::from_slice(&resp.body).map_err(|e| {
-        IdentityError::new(
-            IdentityErrorKind::Protocol,
-            format!("token answer is not the expected JSON: {e}"),
-        )
+        IdentityError::new(IdentityErrorKind::Protocol, format!("token answer is not the expected JSON: {e}"))
     })?;
     let Some(access_token) = raw.access_token.filter(|t| !t.is_empty()) else {
-        return Err(IdentityError::new(
-            IdentityErrorKind::Protocol,
-            "token answer has no access_token",
-        ));
+        return Err(IdentityError::new(IdentityErrorKind::Protocol, "token answer has no access_token"));
     };
     if let Some(tt) = &raw.token_type {
         if !tt.eq_ignore_ascii_case("bearer") {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Protocol,
-                format!("token type {tt:?} is not Bearer"),
-            ));
+            return Err(IdentityError::new(IdentityErrorKind::Protocol, format!("token type {tt:?} is not Bearer")));
         }
     }
     let expires_in = seconds(&raw.expires_in).unwrap_or(3600).max(0);
@@ -351,10 +318,7 @@ pub(crate) fn parse_token_response(
         expires_at: now + expires_in,
         refresh_at: seconds(&raw.refresh_in).map(|r| now + r.max(0)),
         scopes,
-        refresh_token: raw
-            .refresh_token
-            .filter(|r| !r.is_empty())
-            .map(RefreshToken::new),
+        refresh_token: raw.refresh_token.filter(|r| !r.is_empty()).map(RefreshToken::new),
         id_token: raw.id_token,
         account,
     })
@@ -376,11 +340,7 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![("Retry-After".into(), "7".into())],
-            body: body.as_bytes().to_vec(),
-        }
+        HttpResponse { status, headers: vec![("Retry-After".into(), "7".into())], body: body.as_bytes().to_vec() }
     }
 
     #[test]
@@ -390,10 +350,7 @@ mod tests {
         assert_eq!(e.kind, IdentityErrorKind::InvalidGrant);
         assert_eq!(e.codes, [700082]);
         assert_eq!(e.correlation_id.as_deref(), Some("c"));
-        assert_eq!(
-            e.message,
-            "AADSTS700082: The refresh token has expired due to inactivity."
-        );
+        assert_eq!(e.message, "AADSTS700082: The refresh token has expired due to inactivity.");
         assert!(e.hint().contains("inactivity"));
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
     }
@@ -402,9 +359,8 @@ mod tests {
     fn parses_tokens_with_string_expiry_and_client_info() {
         let idt = format!(
             "x.{}.y",
-            URL_SAFE_NO_PAD.encode(
-                r#"{"preferred_username":"alice@contoso.com","oid":"o1","tid":"t1","name":"Alice"}"#
-            )
+            URL_SAFE_NO_PAD
+                .encode(r#"{"preferred_username":"alice@contoso.com","oid":"o1","tid":"t1","name":"Alice"}"#)
         );
         let ci = URL_SAFE_NO_PAD.encode(r#"{"uid":"u1","utid":"t1"}"#);
         let body = format!(
@@ -422,31 +378,15 @@ mod tests {
     #[test]
     fn rejects_bad_answers() {
         assert_eq!(
-            parse_token_response(&resp(200, "<html>"), 0, &[])
-                .expect_err("html")
-                .kind,
+            parse_token_response(&resp(200, "<html>"), 0, &[]).expect_err("html").kind,
             IdentityErrorKind::Protocol
         );
+        assert_eq!(parse_token_response(&resp(503, "down"), 0, &[]).expect_err("503").kind, IdentityErrorKind::Network);
+        assert_eq!(parse_token_response(&resp(302, ""), 0, &[]).expect_err("302").kind, IdentityErrorKind::Protocol);
         assert_eq!(
-            parse_token_response(&resp(503, "down"), 0, &[])
-                .expect_err("503")
+            parse_token_response(&resp(200, r#"{"token_type":"mac","access_token":"x"}"#), 0, &[])
+                .expect_err("mac")
                 .kind,
-            IdentityErrorKind::Network
-        );
-        assert_eq!(
-            parse_token_response(&resp(302, ""), 0, &[])
-                .expect_err("302")
-                .kind,
-            IdentityErrorKind::Protocol
-        );
-        assert_eq!(
-            parse_token_response(
-                &resp(200, r#"{"token_type":"mac","access_token":"x"}"#),
-                0,
-                &[]
-            )
-            .expect_err("mac")
-            .kind,
             IdentityErrorKind::Protocol
         );
     }

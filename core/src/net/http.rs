@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::identity::{
-    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, IdentityError, IdentityErrorKind,
-    Method, Platform,
+    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, IdentityError, IdentityErrorKind, Method, Platform,
 };
 
 /// reqwest over rustls (webpki roots plus optional extra CA files), redirects disabled,
@@ -42,21 +41,15 @@ impl ReqwestHttp {
                 )
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                IdentityError::new(
-                    IdentityErrorKind::Configuration,
-                    format!("bad CA file {}: {e}", path.display()),
-                )
+                IdentityError::new(IdentityErrorKind::Configuration, format!("bad CA file {}: {e}", path.display()))
             })?;
             for c in certs {
                 builder = builder.add_root_certificate(c);
             }
         }
-        let client = builder.build().map_err(|e| {
-            IdentityError::new(
-                IdentityErrorKind::Configuration,
-                format!("HTTP client: {e}"),
-            )
-        })?;
+        let client = builder
+            .build()
+            .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("HTTP client: {e}")))?;
         Ok(ReqwestHttp { client })
     }
 
@@ -80,21 +73,13 @@ impl HttpClient for ReqwestHttp {
             if request.method == Method::Post {
                 rb = rb.body(request.body);
             }
-            let fail = |e: reqwest::Error| HttpError {
-                timed_out: e.is_timeout(),
-                message: e.to_string(),
-            };
+            let fail = |e: reqwest::Error| HttpError { timed_out: e.is_timeout(), message: e.to_string() };
             let mut resp = rb.send().await.map_err(fail)?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
+                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(fail)? {
@@ -106,11 +91,7 @@ impl HttpClient for ReqwestHttp {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            })
+            Ok(HttpResponse { status, headers, body })
         })
     }
 }

@@ -8,8 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::identity::{
-    parse_redirect, AuthorizationOptions, AuthorizationRequest, IdentityError, IdentityErrorKind,
-    Provider, PublicClient, Token,
+    parse_redirect, AuthorizationOptions, AuthorizationRequest, IdentityError, IdentityErrorKind, Provider,
+    PublicClient, Token,
 };
 
 /// Options of [`PublicClient::acquire_token_interactive`].
@@ -39,11 +39,7 @@ impl Default for InteractiveOptions {
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 fn page(title: &str, text: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{t}</h1><p>{x}</p></body></html>",
@@ -86,10 +82,7 @@ async fn read_target(stream: &mut TcpStream) -> Option<String> {
         let (method, target) = (parts.next()?, parts.next()?);
         (method == "GET").then(|| target.to_owned())
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .ok()
-        .flatten()
+    tokio::time::timeout(Duration::from_secs(10), read).await.ok().flatten()
 }
 
 /// Tries to open `url` in the desktop's browser. Returns whether a browser was started.
@@ -112,11 +105,7 @@ pub fn open_browser(url: &str) -> bool {
         c.arg(url);
         c
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .is_ok()
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().is_ok()
 }
 
 impl PublicClient {
@@ -130,22 +119,15 @@ impl PublicClient {
         options: &InteractiveOptions,
         show_url: impl FnOnce(&str),
     ) -> Result<Token, IdentityError> {
-        let listener = TcpListener::bind(("127.0.0.1", options.port))
-            .await
-            .map_err(|e| {
-                IdentityError::new(
-                    IdentityErrorKind::Configuration,
-                    format!("cannot listen on 127.0.0.1:{}: {e}", options.port),
-                )
-            })?;
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| {
+            IdentityError::new(
+                IdentityErrorKind::Configuration,
+                format!("cannot listen on 127.0.0.1:{}: {e}", options.port),
+            )
+        })?;
         let port = listener
             .local_addr()
-            .map_err(|e| {
-                IdentityError::new(
-                    IdentityErrorKind::Configuration,
-                    format!("listener address: {e}"),
-                )
-            })?
+            .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("listener address: {e}")))?
             .port();
         // Microsoft matches http://localhost with any port; Google wants the IP literal.
         let redirect_uri = match self.authority().provider() {
@@ -173,34 +155,22 @@ impl PublicClient {
         request: &AuthorizationRequest,
     ) -> Result<Token, IdentityError> {
         loop {
-            let (mut stream, _) = listener.accept().await.map_err(|e| {
-                IdentityError::new(
-                    IdentityErrorKind::Network,
-                    format!("loopback listener: {e}"),
-                )
-            })?;
+            let (mut stream, _) = listener
+                .accept()
+                .await
+                .map_err(|e| IdentityError::new(IdentityErrorKind::Network, format!("loopback listener: {e}")))?;
             let Some(target) = read_target(&mut stream).await else {
                 respond(
                     &mut stream,
                     "400 Bad Request",
-                    &page(
-                        "Bad request",
-                        "This listener only waits for the sign-in redirect.",
-                    ),
+                    &page("Bad request", "This listener only waits for the sign-in redirect."),
                 )
                 .await;
                 continue;
             };
-            let has_params = ["code=", "error=", "state="]
-                .iter()
-                .any(|p| target.contains(p));
+            let has_params = ["code=", "error=", "state="].iter().any(|p| target.contains(p));
             if !has_params {
-                respond(
-                    &mut stream,
-                    "404 Not Found",
-                    &page("Not found", "Waiting for the sign-in redirect."),
-                )
-                .await;
+                respond(&mut stream, "404 Not Found", &page("Not found", "Waiting for the sign-in redirect.")).await;
                 continue;
             }
             let url = format!("http://localhost{target}");
@@ -216,33 +186,16 @@ impl PublicClient {
                             )
                             .await
                         }
-                        Err(e) => {
-                            respond(
-                                &mut stream,
-                                "200 OK",
-                                &page("Sign-in failed", &e.to_string()),
-                            )
-                            .await
-                        }
+                        Err(e) => respond(&mut stream, "200 OK", &page("Sign-in failed", &e.to_string())).await,
                     }
                     return result;
                 }
                 Err(e) if e.kind == IdentityErrorKind::Protocol => {
                     // A stray or forged request: keep waiting for the real redirect.
-                    respond(
-                        &mut stream,
-                        "400 Bad Request",
-                        &page("Sign-in not accepted", &e.message),
-                    )
-                    .await;
+                    respond(&mut stream, "400 Bad Request", &page("Sign-in not accepted", &e.message)).await;
                 }
                 Err(e) => {
-                    respond(
-                        &mut stream,
-                        "200 OK",
-                        &page("Sign-in failed", &e.to_string()),
-                    )
-                    .await;
+                    respond(&mut stream, "200 OK", &page("Sign-in failed", &e.to_string())).await;
                     return Err(e);
                 }
             }

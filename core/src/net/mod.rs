@@ -57,12 +57,7 @@ pub struct TlsOptions {
 
 impl Default for TlsOptions {
     fn default() -> Self {
-        TlsOptions {
-            webpki_roots: true,
-            os_roots: false,
-            ca_files: Vec::new(),
-            server_name: None,
-        }
+        TlsOptions { webpki_roots: true, os_roots: false, ca_files: Vec::new(), server_name: None }
     }
 }
 
@@ -77,10 +72,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(15),
-            io: Duration::from_secs(30),
-        }
+        Timeouts { connect: Duration::from_secs(15), io: Duration::from_secs(30) }
     }
 }
 
@@ -100,12 +92,7 @@ pub struct MailServer {
 impl MailServer {
     /// A server description.
     pub fn new(protocol: Protocol, host: impl Into<String>, port: u16, security: Security) -> Self {
-        MailServer {
-            protocol,
-            host: host.into(),
-            port,
-            security,
-        }
+        MailServer { protocol, host: host.into(), port, security }
     }
 
     /// The standard port for a protocol and TLS mode (IMAP 993/143, SMTP 465/587, POP3 995/110).
@@ -214,10 +201,7 @@ impl MailSession {
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "read timed out"))??;
             if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ));
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
             }
             self.lines.push(&buf[..n]);
         }
@@ -242,9 +226,7 @@ pub async fn login(
     options: &LoginOptions,
 ) -> Result<MailSession, MailAuthError> {
     let protocol = server.protocol;
-    let err = |stage: Stage, kind: MailErrorKind, msg: String| {
-        MailAuthError::new(protocol, stage, kind, msg)
-    };
+    let err = |stage: Stage, kind: MailErrorKind, msg: String| MailAuthError::new(protocol, stage, kind, msg);
 
     let tls_config = if server.security == Security::Plain {
         None
@@ -252,15 +234,9 @@ pub async fn login(
         Some(tls::client_config(&options.tls).map_err(|m| err(Stage::Tls, MailErrorKind::Tls, m))?)
     };
 
-    let tcp = connect(server, options.timeouts.connect)
-        .await
-        .map_err(|(kind, m)| err(Stage::Connect, kind, m))?;
+    let tcp = connect(server, options.timeouts.connect).await.map_err(|(kind, m)| err(Stage::Connect, kind, m))?;
     let _ = tcp.set_nodelay(true);
-    let server_name = options
-        .tls
-        .server_name
-        .clone()
-        .unwrap_or_else(|| server.host.clone());
+    let server_name = options.tls.server_name.clone().unwrap_or_else(|| server.host.clone());
 
     let mut stream = match (&tls_config, server.security) {
         (Some(cfg), Security::Tls) => tls::handshake(cfg, &server_name, tcp, options.timeouts.io)
@@ -291,19 +267,9 @@ pub async fn login(
                 };
                 match tokio::time::timeout(io_timeout, io).await {
                     Err(_) => {
-                        return Err(err(
-                            stage,
-                            MailErrorKind::Timeout,
-                            format!("write timed out after {io_timeout:?}"),
-                        ))
+                        return Err(err(stage, MailErrorKind::Timeout, format!("write timed out after {io_timeout:?}")))
                     }
-                    Ok(Err(e)) => {
-                        return Err(err(
-                            stage,
-                            MailErrorKind::Network,
-                            format!("write failed: {e}"),
-                        ))
-                    }
+                    Ok(Err(e)) => return Err(err(stage, MailErrorKind::Network, format!("write failed: {e}"))),
                     Ok(Ok(())) => {}
                 }
             }
@@ -317,19 +283,9 @@ pub async fn login(
                             format!("no answer from the server within {io_timeout:?}"),
                         ))
                     }
-                    Ok(Err(e)) => {
-                        return Err(err(
-                            stage,
-                            MailErrorKind::Network,
-                            format!("read failed: {e}"),
-                        ))
-                    }
+                    Ok(Err(e)) => return Err(err(stage, MailErrorKind::Network, format!("read failed: {e}"))),
                     Ok(Ok(0)) => {
-                        return Err(err(
-                            stage,
-                            MailErrorKind::Network,
-                            "the server closed the connection".to_owned(),
-                        ))
+                        return Err(err(stage, MailErrorKind::Network, "the server closed the connection".to_owned()))
                     }
                     Ok(Ok(n)) => machine.feed(&buf[..n]),
                 }
@@ -353,32 +309,19 @@ pub async fn login(
     let outcome = machine.into_outcome().unwrap_or_default();
     let mut lines = LineBuffer::new(options.max_line);
     lines.push(&outcome.leftover);
-    Ok(MailSession {
-        protocol,
-        stream,
-        lines,
-        outcome,
-        io_timeout,
-    })
+    Ok(MailSession { protocol, stream, lines, outcome, io_timeout })
 }
 
-async fn connect(
-    server: &MailServer,
-    limit: Duration,
-) -> Result<TcpStream, (MailErrorKind, String)> {
+async fn connect(server: &MailServer, limit: Duration) -> Result<TcpStream, (MailErrorKind, String)> {
     let addr = (server.host.as_str(), server.port);
     match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
         Err(_) => Err((
             MailErrorKind::Timeout,
-            format!(
-                "could not connect to {}:{} within {limit:?}",
-                server.host, server.port
-            ),
+            format!("could not connect to {}:{} within {limit:?}", server.host, server.port),
         )),
-        Ok(Err(e)) => Err((
-            MailErrorKind::Network,
-            format!("could not connect to {}:{}: {e}", server.host, server.port),
-        )),
+        Ok(Err(e)) => {
+            Err((MailErrorKind::Network, format!("could not connect to {}:{}: {e}", server.host, server.port)))
+        }
         Ok(Ok(tcp)) => Ok(tcp),
     }
 }

@@ -24,12 +24,7 @@ pub(super) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Stri
         if added == 0 && !found.errors.is_empty() {
             return Err(format!(
                 "could not load the operating system's trust store: {}",
-                found
-                    .errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                found.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
             ));
         }
     }
@@ -42,9 +37,7 @@ pub(super) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Stri
             return Err(format!("CA file {} holds no certificate", path.display()));
         }
         for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("unusable CA certificate in {}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| format!("unusable CA certificate in {}: {e}", path.display()))?;
         }
     }
     if roots.is_empty() {
@@ -66,18 +59,11 @@ pub(super) async fn handshake(
     tcp: TcpStream,
     limit: Duration,
 ) -> Result<MailStream, (MailErrorKind, String)> {
-    let server_name = ServerName::try_from(name.to_owned()).map_err(|_| {
-        (
-            MailErrorKind::Tls,
-            format!("{name:?} is not a valid TLS server name"),
-        )
-    })?;
+    let server_name = ServerName::try_from(name.to_owned())
+        .map_err(|_| (MailErrorKind::Tls, format!("{name:?} is not a valid TLS server name")))?;
     let connector = TlsConnector::from(config.clone());
     match tokio::time::timeout(limit, connector.connect(server_name, tcp)).await {
-        Err(_) => Err((
-            MailErrorKind::Timeout,
-            format!("TLS handshake did not finish within {limit:?}"),
-        )),
+        Err(_) => Err((MailErrorKind::Timeout, format!("TLS handshake did not finish within {limit:?}"))),
         Ok(Err(e)) => Err((MailErrorKind::Tls, format!("TLS handshake failed: {e}"))),
         Ok(Ok(s)) => Ok(MailStream::Tls(Box::new(s))),
     }

@@ -50,10 +50,7 @@ pub enum MailErrorKind {
 impl MailErrorKind {
     /// Whether retrying the same operation later can help.
     pub fn is_temporary(self) -> bool {
-        matches!(
-            self,
-            MailErrorKind::Network | MailErrorKind::Timeout | MailErrorKind::Temporary
-        )
+        matches!(self, MailErrorKind::Network | MailErrorKind::Timeout | MailErrorKind::Temporary)
     }
 }
 
@@ -97,20 +94,8 @@ pub struct MailAuthError {
 
 impl MailAuthError {
     /// A new error without a server line.
-    pub fn new(
-        protocol: Protocol,
-        stage: Stage,
-        kind: MailErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
-        MailAuthError {
-            protocol,
-            stage,
-            kind,
-            message: message.into(),
-            server_line: None,
-            challenge: None,
-        }
+    pub fn new(protocol: Protocol, stage: Stage, kind: MailErrorKind, message: impl Into<String>) -> Self {
+        MailAuthError { protocol, stage, kind, message: message.into(), server_line: None, challenge: None }
     }
 
     /// Adds the server's line.
@@ -136,11 +121,7 @@ impl MailAuthError {
 
 impl fmt::Display for MailAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}: {}",
-            self.protocol, self.stage, self.kind, self.message
-        )?;
+        write!(f, "{} {}: {}: {}", self.protocol, self.stage, self.kind, self.message)?;
         if let Some(line) = &self.server_line {
             write!(f, " (server said: {line:?})")?;
         }

@@ -1,8 +1,7 @@
 //! IMAP login: greeting, CAPABILITY, STARTTLS, AUTHENTICATE (with SASL-IR), probe.
 
 use super::{
-    split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind,
-    Protocol, SaslIr, Stage,
+    split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
 };
 
 /// Longest `AUTHENTICATE` line sent with an inline initial response. Dovecot reads SASL
@@ -12,23 +11,11 @@ const MAX_INLINE_LINE: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Greeting,
-    Capability {
-        tag: String,
-    },
-    StartTls {
-        tag: String,
-    },
-    Auth {
-        tag: String,
-        response_sent: bool,
-        challenge_answered: bool,
-    },
-    CapabilityAfterAuth {
-        tag: String,
-    },
-    Probe {
-        tag: String,
-    },
+    Capability { tag: String },
+    StartTls { tag: String },
+    Auth { tag: String, response_sent: bool, challenge_answered: bool },
+    CapabilityAfterAuth { tag: String },
+    Probe { tag: String },
     Finished,
 }
 
@@ -50,17 +37,9 @@ struct Imap {
 /// A parsed server line.
 #[derive(Debug, PartialEq, Eq)]
 enum Line<'a> {
-    Untagged {
-        kind: String,
-        rest: &'a str,
-    },
+    Untagged { kind: String, rest: &'a str },
     Continuation(&'a str),
-    Tagged {
-        tag: &'a str,
-        status: String,
-        code: Option<&'a str>,
-        text: &'a str,
-    },
+    Tagged { tag: &'a str, status: String, code: Option<&'a str>, text: &'a str },
 }
 
 fn parse_line(line: &str) -> Option<Line<'_>> {
@@ -69,10 +48,7 @@ fn parse_line(line: &str) -> Option<Line<'_>> {
     }
     if let Some(rest) = line.strip_prefix("* ") {
         let (kind, rest) = split_word(rest);
-        return Some(Line::Untagged {
-            kind: kind.to_ascii_uppercase(),
-            rest,
-        });
+        return Some(Line::Untagged { kind: kind.to_ascii_uppercase(), rest });
     }
     let (tag, rest) = split_word(line);
     if tag.is_empty() || rest.is_empty() {
@@ -80,12 +56,7 @@ fn parse_line(line: &str) -> Option<Line<'_>> {
     }
     let (status, rest) = split_word(rest);
     let (code, text) = split_code(rest);
-    Some(Line::Tagged {
-        tag,
-        status: status.to_ascii_uppercase(),
-        code,
-        text,
-    })
+    Some(Line::Tagged { tag, status: status.to_ascii_uppercase(), code, text })
 }
 
 /// `[CODE args] text` → (Some("CODE args"), "text").
@@ -106,20 +77,14 @@ fn capabilities_in(text: &str) -> Vec<String> {
 fn code_capabilities(code: Option<&str>) -> Option<Vec<String>> {
     let code = code?;
     let (name, args) = split_word(code);
-    name.eq_ignore_ascii_case("CAPABILITY")
-        .then(|| capabilities_in(args))
+    name.eq_ignore_ascii_case("CAPABILITY").then(|| capabilities_in(args))
 }
 
 impl ImapLogin {
     pub(super) fn new(cfg: LoginConfig) -> ImapLogin {
         let mut core = Core::new(Protocol::Imap, cfg);
         core.lines = LineBuffer::with_imap_literals(core.cfg.max_line);
-        let m = Imap {
-            state: State::Greeting,
-            caps: Vec::new(),
-            caps_after_auth: false,
-            next_tag: 0,
-        };
+        let m = Imap { state: State::Greeting, caps: Vec::new(), caps_after_auth: false, next_tag: 0 };
         ImapLogin { core, m }
     }
 
@@ -183,18 +148,11 @@ impl Imap {
             let offered: Vec<&str> = self
                 .caps
                 .iter()
-                .filter_map(|c| {
-                    c.get(..5)
-                        .filter(|p| p.eq_ignore_ascii_case("AUTH="))
-                        .map(|_| &c[5..])
-                })
+                .filter_map(|c| c.get(..5).filter(|p| p.eq_ignore_ascii_case("AUTH=")).map(|_| &c[5..]))
                 .collect();
             return Err(core.err(
                 MailErrorKind::MechanismUnsupported,
-                format!(
-                    "the server does not offer AUTH={mech} (it offers: {})",
-                    offered.join(" ")
-                ),
+                format!("the server does not offer AUTH={mech} (it offers: {})", offered.join(" ")),
             ));
         }
         let tag = self.tag();
@@ -203,20 +161,14 @@ impl Imap {
         let inline = match core.cfg.sasl_ir {
             SaslIr::Always => true,
             SaslIr::Never => false,
-            SaslIr::Auto => {
-                self.has_cap("SASL-IR") && prefix.len() + response.0.len() + 2 <= MAX_INLINE_LINE
-            }
+            SaslIr::Auto => self.has_cap("SASL-IR") && prefix.len() + response.0.len() + 2 <= MAX_INLINE_LINE,
         };
         if inline {
             core.send_secret_line(&prefix, &response);
         } else {
             core.send_line(&format!("{tag} AUTHENTICATE {mech}"));
         }
-        self.state = State::Auth {
-            tag,
-            response_sent: inline,
-            challenge_answered: false,
-        };
+        self.state = State::Auth { tag, response_sent: inline, challenge_answered: false };
         Ok(())
     }
 
@@ -247,29 +199,16 @@ impl Imap {
 
     fn line(&mut self, core: &mut Core, line: &str) -> Result<(), MailAuthError> {
         let Some(parsed) = parse_line(line) else {
-            return Err(core
-                .err(MailErrorKind::Protocol, "malformed IMAP response")
-                .with_server_line(line));
+            return Err(core.err(MailErrorKind::Protocol, "malformed IMAP response").with_server_line(line));
         };
         match parsed {
             Line::Untagged { kind, rest } => self.on_untagged(core, &kind, rest, line),
             Line::Continuation(text) => self.on_continuation(core, text, line),
-            Line::Tagged {
-                tag,
-                status,
-                code,
-                text,
-            } => self.on_tagged(core, tag, &status, code, text, line),
+            Line::Tagged { tag, status, code, text } => self.on_tagged(core, tag, &status, code, text, line),
         }
     }
 
-    fn on_untagged(
-        &mut self,
-        core: &mut Core,
-        kind: &str,
-        rest: &str,
-        line: &str,
-    ) -> Result<(), MailAuthError> {
+    fn on_untagged(&mut self, core: &mut Core, kind: &str, rest: &str, line: &str) -> Result<(), MailAuthError> {
         match (&self.state, kind) {
             (State::Greeting, "OK") => {
                 core.outcome.greeting = line.to_owned();
@@ -303,12 +242,12 @@ impl Imap {
                 self.caps_after_auth = code_capabilities(code).is_some();
                 self.after_auth(core, line)
             }
-            (State::Greeting, "BYE") => Err(core
-                .err(MailErrorKind::Greeting, "the server refused the connection")
-                .with_server_line(line)),
-            (State::Greeting, _) => Err(core
-                .err(MailErrorKind::Protocol, "unexpected IMAP greeting")
-                .with_server_line(line)),
+            (State::Greeting, "BYE") => {
+                Err(core.err(MailErrorKind::Greeting, "the server refused the connection").with_server_line(line))
+            }
+            (State::Greeting, _) => {
+                Err(core.err(MailErrorKind::Protocol, "unexpected IMAP greeting").with_server_line(line))
+            }
             (_, "BYE") => {
                 let kind = if line.to_ascii_lowercase().contains("accesstokenexpired") {
                     MailErrorKind::TokenExpired
@@ -319,10 +258,7 @@ impl Imap {
             }
             (state, "CAPABILITY") => {
                 self.caps = capabilities_in(rest);
-                if matches!(
-                    state,
-                    State::Auth { .. } | State::CapabilityAfterAuth { .. }
-                ) {
+                if matches!(state, State::Auth { .. } | State::CapabilityAfterAuth { .. }) {
                     self.caps_after_auth = true;
                 }
                 Ok(())
@@ -332,21 +268,9 @@ impl Imap {
         }
     }
 
-    fn on_continuation(
-        &mut self,
-        core: &mut Core,
-        text: &str,
-        line: &str,
-    ) -> Result<(), MailAuthError> {
-        let State::Auth {
-            response_sent,
-            challenge_answered,
-            ..
-        } = &mut self.state
-        else {
-            return Err(core
-                .err(MailErrorKind::Protocol, "unexpected continuation request")
-                .with_server_line(line));
+    fn on_continuation(&mut self, core: &mut Core, text: &str, line: &str) -> Result<(), MailAuthError> {
+        let State::Auth { response_sent, challenge_answered, .. } = &mut self.state else {
+            return Err(core.err(MailErrorKind::Protocol, "unexpected continuation request").with_server_line(line));
         };
         if !*response_sent {
             *response_sent = true;
@@ -388,19 +312,14 @@ impl Imap {
         };
         if tag != expected {
             return Err(core
-                .err(
-                    MailErrorKind::Protocol,
-                    format!("unexpected tagged response (expected tag {expected:?})"),
-                )
+                .err(MailErrorKind::Protocol, format!("unexpected tagged response (expected tag {expected:?})"))
                 .with_server_line(line));
         }
         let ok = status == "OK";
         match self.state.clone() {
             State::Capability { .. } => {
                 if !ok {
-                    return Err(core
-                        .err(MailErrorKind::Protocol, "CAPABILITY failed")
-                        .with_server_line(line));
+                    return Err(core.err(MailErrorKind::Protocol, "CAPABILITY failed").with_server_line(line));
                 }
                 if let Some(caps) = code_capabilities(code) {
                     self.caps = caps;
@@ -468,9 +387,9 @@ impl Imap {
                     )
                     .with_server_line(line))
             }
-            State::Greeting | State::Finished => Err(core
-                .err(MailErrorKind::Protocol, "unexpected tagged response")
-                .with_server_line(line)),
+            State::Greeting | State::Finished => {
+                Err(core.err(MailErrorKind::Protocol, "unexpected tagged response").with_server_line(line))
+            }
         }
     }
 }

@@ -38,23 +38,13 @@ pub struct LineBuffer {
 impl LineBuffer {
     /// An empty buffer with a line bound of `max` bytes.
     pub fn new(max: usize) -> Self {
-        LineBuffer {
-            buf: VecDeque::new(),
-            max,
-            scanned: 0,
-            literals: false,
-            assembled: Vec::new(),
-            need_literal: None,
-        }
+        LineBuffer { buf: VecDeque::new(), max, scanned: 0, literals: false, assembled: Vec::new(), need_literal: None }
     }
 
     /// A buffer that understands IMAP literals: a line ending in `{n}` (or `{n+}`) is joined
     /// with the `n` bytes that follow and the rest of the line, all within the bound.
     pub fn with_imap_literals(max: usize) -> Self {
-        LineBuffer {
-            literals: true,
-            ..LineBuffer::new(max)
-        }
+        LineBuffer { literals: true, ..LineBuffer::new(max) }
     }
 
     /// Appends bytes read from the server.
@@ -99,10 +89,7 @@ impl LineBuffer {
                     let room = self.max - self.assembled.len();
                     if n > room as u64 {
                         self.assembled.clear();
-                        return Err(LineError::LiteralTooLong {
-                            size: n,
-                            max: self.max,
-                        });
+                        return Err(LineError::LiteralTooLong { size: n, max: self.max });
                     }
                     self.assembled.extend_from_slice(b"\r\n");
                     self.need_literal = Some(n as usize);
@@ -198,17 +185,11 @@ mod tests {
         b.push(b"* LIST () \"/\" {5}\r\nIN");
         assert_eq!(b.next_line(), Ok(None));
         b.push(b"BOX\r\nm1 OK done\r\n");
-        assert_eq!(
-            b.next_line().expect("line").as_deref(),
-            Some("* LIST () \"/\" {5}\r\nINBOX")
-        );
+        assert_eq!(b.next_line().expect("line").as_deref(), Some("* LIST () \"/\" {5}\r\nINBOX"));
         assert_eq!(b.next_line().expect("line").as_deref(), Some("m1 OK done"));
         let mut b = LineBuffer::with_imap_literals(100);
         b.push(b"* X {99999999999}\r\n");
-        assert!(matches!(
-            b.next_line(),
-            Err(LineError::LiteralTooLong { .. })
-        ));
+        assert!(matches!(b.next_line(), Err(LineError::LiteralTooLong { .. })));
     }
 
     #[test]

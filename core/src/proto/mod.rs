@@ -143,11 +143,7 @@ pub struct LoginConfig {
 impl LoginConfig {
     /// A configuration with defaults: no STARTTLS, SASL-IR auto, no probe, `EHLO localhost`,
     /// 64 KiB line bound.
-    pub fn new(
-        user: impl Into<String>,
-        token: impl Into<AccessToken>,
-        mechanism: Mechanism,
-    ) -> Self {
+    pub fn new(user: impl Into<String>, token: impl Into<AccessToken>, mechanism: Mechanism) -> Self {
         LoginConfig {
             user: user.into(),
             token: token.into(),
@@ -164,17 +160,9 @@ impl LoginConfig {
 
     fn sasl_response_b64(&self) -> SecretBytes {
         use base64::Engine as _;
-        let raw = self.mechanism.initial_response(
-            &self.user,
-            self.token.expose_secret(),
-            self.host.as_deref(),
-            self.port,
-        );
-        SecretBytes(
-            base64::engine::general_purpose::STANDARD
-                .encode(raw)
-                .into_bytes(),
-        )
+        let raw =
+            self.mechanism.initial_response(&self.user, self.token.expose_secret(), self.host.as_deref(), self.port);
+        SecretBytes(base64::engine::general_purpose::STANDARD.encode(raw).into_bytes())
     }
 }
 
@@ -367,12 +355,7 @@ impl Core {
         MailAuthError::new(self.protocol, self.stage, kind, message)
     }
 
-    fn server_err(
-        &self,
-        kind: MailErrorKind,
-        message: impl Into<String>,
-        line: &str,
-    ) -> MailAuthError {
+    fn server_err(&self, kind: MailErrorKind, message: impl Into<String>, line: &str) -> MailAuthError {
         let mut e = self.err(kind, message).with_server_line(line);
         e.challenge = self.challenge.clone();
         e
@@ -402,14 +385,12 @@ impl Core {
     /// Records the server's error challenge (base64 text after `+ ` / `334 `).
     fn record_challenge(&mut self, text: &str) {
         let text = text.trim();
-        let challenge = crate::sasl::ErrorChallenge::decode(text).unwrap_or_else(|_| {
-            crate::sasl::ErrorChallenge {
-                status: None,
-                schemes: None,
-                scope: None,
-                openid_configuration: None,
-                raw: text.to_owned(),
-            }
+        let challenge = crate::sasl::ErrorChallenge::decode(text).unwrap_or_else(|_| crate::sasl::ErrorChallenge {
+            status: None,
+            schemes: None,
+            scope: None,
+            openid_configuration: None,
+            raw: text.to_owned(),
         });
         self.challenge = Some(Box::new(challenge));
     }

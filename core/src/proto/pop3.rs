@@ -1,9 +1,6 @@
 //! POP3 login: +OK greeting, CAPA, STLS, AUTH (RFC 5034).
 
-use super::{
-    split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr,
-    Stage,
-};
+use super::{split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 
 /// RFC 5034 / RFC 2449: a command, initial response included, is at most 255 octets.
 const MAX_COMMAND: usize = 255;
@@ -48,11 +45,7 @@ impl Pop3Login {
     pub(super) fn new(cfg: LoginConfig) -> Pop3Login {
         Pop3Login {
             core: Core::new(Protocol::Pop3, cfg),
-            m: Pop3 {
-                state: State::Greeting,
-                caps: Vec::new(),
-                caps_known: false,
-            },
+            m: Pop3 { state: State::Greeting, caps: Vec::new(), caps_known: false },
         }
     }
 
@@ -69,11 +62,8 @@ enum Status<'a> {
 }
 
 fn status(line: &str) -> Option<Status<'_>> {
-    let starts = |prefix: &str| {
-        line.as_bytes()
-            .get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
-    };
+    let starts =
+        |prefix: &str| line.as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()));
     if starts("+OK") {
         return Some(Status::Ok);
     }
@@ -103,9 +93,7 @@ impl Machine for Pop3 {
             return Ok(());
         }
         let Some(st) = status(&line) else {
-            return Err(core
-                .err(MailErrorKind::Protocol, "malformed POP3 reply")
-                .with_server_line(&line));
+            return Err(core.err(MailErrorKind::Protocol, "malformed POP3 reply").with_server_line(&line));
         };
         match (self.state, st) {
             (State::Greeting, Status::Ok) => {
@@ -113,9 +101,9 @@ impl Machine for Pop3 {
                 self.send_capa(core, false);
                 Ok(())
             }
-            (State::Greeting, _) => Err(core
-                .err(MailErrorKind::Greeting, "the server refused service")
-                .with_server_line(&line)),
+            (State::Greeting, _) => {
+                Err(core.err(MailErrorKind::Greeting, "the server refused service").with_server_line(&line))
+            }
             (State::Capa { after_auth }, Status::Ok) => {
                 self.caps.clear();
                 self.state = State::CapaLines { after_auth };
@@ -131,17 +119,12 @@ impl Machine for Pop3 {
             }
             (State::Stls, Status::Ok) => core.start_tls(),
             (State::Stls, _) => Err(core
-                .err(
-                    MailErrorKind::StartTlsUnavailable,
-                    "the server refused STLS; no credentials were sent",
-                )
+                .err(MailErrorKind::StartTlsUnavailable, "the server refused STLS; no credentials were sent")
                 .with_server_line(&line)),
             (State::AuthPrompt, Status::Continue(_)) => {
                 let response = core.cfg.sasl_response_b64();
                 core.send_secret_line("", &response);
-                self.state = State::AuthResponse {
-                    challenge_answered: false,
-                };
+                self.state = State::AuthResponse { challenge_answered: false };
                 Ok(())
             }
             (State::AuthResponse { .. }, Status::Ok) | (State::AuthPrompt, Status::Ok) => {
@@ -149,26 +132,15 @@ impl Machine for Pop3 {
                 self.send_capa(core, true);
                 Ok(())
             }
-            (
-                State::AuthResponse {
-                    challenge_answered: false,
-                },
-                Status::Continue(text),
-            ) => {
+            (State::AuthResponse { challenge_answered: false }, Status::Continue(text)) => {
                 core.record_challenge(text);
                 // Never re-send the token: answer with the mechanism's dummy reply.
                 core.send_line(core.cfg.mechanism.challenge_reply());
-                self.state = State::AuthResponse {
-                    challenge_answered: true,
-                };
+                self.state = State::AuthResponse { challenge_answered: true };
                 Ok(())
             }
-            (State::AuthPrompt | State::AuthResponse { .. }, Status::Err(text)) => {
-                Err(auth_failure(core, text, &line))
-            }
-            _ => Err(core
-                .err(MailErrorKind::Protocol, "unexpected POP3 reply")
-                .with_server_line(&line)),
+            (State::AuthPrompt | State::AuthResponse { .. }, Status::Err(text)) => Err(auth_failure(core, text, &line)),
+            _ => Err(core.err(MailErrorKind::Protocol, "unexpected POP3 reply").with_server_line(&line)),
         }
     }
 
@@ -181,13 +153,9 @@ impl Machine for Pop3 {
 }
 
 fn auth_failure(core: &Core, text: &str, line: &str) -> MailAuthError {
-    let code = text
-        .strip_prefix('[')
-        .and_then(|t| t.find(']').map(|end| t[..end].to_ascii_uppercase()));
+    let code = text.strip_prefix('[').and_then(|t| t.find(']').map(|end| t[..end].to_ascii_uppercase()));
     let (kind, msg) = match code.as_deref() {
-        Some("SYS/TEMP") | Some("IN-USE") => {
-            (MailErrorKind::Temporary, "temporary authentication failure")
-        }
+        Some("SYS/TEMP") | Some("IN-USE") => (MailErrorKind::Temporary, "temporary authentication failure"),
         _ => (MailErrorKind::Rejected, "the server rejected the token"),
     };
     core.server_err(kind, msg, line)
@@ -219,22 +187,14 @@ impl Pop3 {
     }
 
     fn has_cap(&self, name: &str) -> bool {
-        self.caps
-            .iter()
-            .any(|c| split_word(c).0.eq_ignore_ascii_case(name))
+        self.caps.iter().any(|c| split_word(c).0.eq_ignore_ascii_case(name))
     }
 
     fn sasl_mechanisms(&self) -> Vec<String> {
         self.caps
             .iter()
             .filter(|c| split_word(c).0.eq_ignore_ascii_case("SASL"))
-            .flat_map(|c| {
-                split_word(c)
-                    .1
-                    .split_ascii_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|c| split_word(c).1.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .collect()
     }
 
@@ -258,10 +218,7 @@ impl Pop3 {
             if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
                 return Err(core.err(
                     MailErrorKind::MechanismUnsupported,
-                    format!(
-                        "the server does not offer SASL {mech} (it offers: {})",
-                        offered.join(" ")
-                    ),
+                    format!("the server does not offer SASL {mech} (it offers: {})", offered.join(" ")),
                 ));
             }
         }
@@ -274,9 +231,7 @@ impl Pop3 {
         };
         if inline {
             core.send_secret_line(&prefix, &response);
-            self.state = State::AuthResponse {
-                challenge_answered: false,
-            };
+            self.state = State::AuthResponse { challenge_answered: false };
         } else {
             core.send_line(&format!("AUTH {mech}"));
             self.state = State::AuthPrompt;

@@ -1,8 +1,6 @@
 //! SMTP submission login: 220 greeting, EHLO, STARTTLS, AUTH (RFC 4954).
 
-use super::{
-    Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
-};
+use super::{Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 
 /// RFC 5321 command line limit, CRLF included; RFC 4954 forbids longer inline responses.
 const MAX_COMMAND: usize = 512;
@@ -52,11 +50,7 @@ impl SmtpLogin {
     pub(super) fn new(cfg: LoginConfig) -> SmtpLogin {
         SmtpLogin {
             core: Core::new(Protocol::Smtp, cfg),
-            m: Smtp {
-                state: State::Greeting,
-                reply: Vec::new(),
-                ehlo: Vec::new(),
-            },
+            m: Smtp { state: State::Greeting, reply: Vec::new(), ehlo: Vec::new() },
         }
     }
 
@@ -73,17 +67,12 @@ impl Machine for Smtp {
             && bytes[..3].iter().all(u8::is_ascii_digit)
             && (bytes.len() == 3 || bytes[3] == b' ' || bytes[3] == b'-');
         if !well_formed {
-            return Err(core
-                .err(MailErrorKind::Protocol, "malformed SMTP reply")
-                .with_server_line(&line));
+            return Err(core.err(MailErrorKind::Protocol, "malformed SMTP reply").with_server_line(&line));
         }
         if let Some(first) = self.reply.first() {
             if first.as_bytes()[..3] != bytes[..3] {
                 return Err(core
-                    .err(
-                        MailErrorKind::Protocol,
-                        "SMTP reply lines carry different codes",
-                    )
+                    .err(MailErrorKind::Protocol, "SMTP reply lines carry different codes")
                     .with_server_line(&line));
             }
         }
@@ -108,11 +97,7 @@ impl Machine for Smtp {
 }
 
 fn code_of(reply: &[String]) -> u16 {
-    reply
-        .first()
-        .and_then(|l| l.get(..3))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    reply.first().and_then(|l| l.get(..3)).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
 fn text_of(line: &str) -> &str {
@@ -128,11 +113,7 @@ impl Smtp {
     }
 
     fn has_keyword(&self, keyword: &str) -> bool {
-        self.ehlo.iter().any(|l| {
-            l.split([' ', '='])
-                .next()
-                .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
-        })
+        self.ehlo.iter().any(|l| l.split([' ', '=']).next().is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
     }
 
     fn auth_mechanisms(&self) -> Vec<String> {
@@ -140,14 +121,9 @@ impl Smtp {
             .iter()
             .filter_map(|l| {
                 let b = l.as_bytes();
-                (b.len() > 4 && b[..4].eq_ignore_ascii_case(b"AUTH") && matches!(b[4], b' ' | b'='))
-                    .then(|| &l[5..])
+                (b.len() > 4 && b[..4].eq_ignore_ascii_case(b"AUTH") && matches!(b[4], b' ' | b'=')).then(|| &l[5..])
             })
-            .flat_map(|l| {
-                l.split_ascii_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|l| l.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .collect()
     }
 
@@ -155,11 +131,7 @@ impl Smtp {
         let code = code_of(&reply);
         let last = reply.last().cloned().unwrap_or_default();
         if code == 421 {
-            return Err(core.server_err(
-                MailErrorKind::Temporary,
-                "the server is closing the connection",
-                &last,
-            ));
+            return Err(core.server_err(MailErrorKind::Temporary, "the server is closing the connection", &last));
         }
         match self.state {
             State::Greeting => {
@@ -169,25 +141,16 @@ impl Smtp {
                         self.send_ehlo(core);
                         Ok(())
                     }
-                    _ => Err(core
-                        .err(MailErrorKind::Greeting, "the server refused service")
-                        .with_server_line(&last)),
+                    _ => Err(core.err(MailErrorKind::Greeting, "the server refused service").with_server_line(&last)),
                 }
             }
             State::Ehlo => {
                 if code != 250 {
                     return Err(core
-                        .err(
-                            MailErrorKind::Protocol,
-                            "the server rejected EHLO, so AUTH is not possible",
-                        )
+                        .err(MailErrorKind::Protocol, "the server rejected EHLO, so AUTH is not possible")
                         .with_server_line(&last));
                 }
-                self.ehlo = reply
-                    .iter()
-                    .skip(1)
-                    .map(|l| text_of(l).to_owned())
-                    .collect();
+                self.ehlo = reply.iter().skip(1).map(|l| text_of(l).to_owned()).collect();
                 self.proceed(core)
             }
             State::StartTls => {
@@ -205,9 +168,7 @@ impl Smtp {
                 if code == 334 {
                     let response = core.cfg.sasl_response_b64();
                     core.send_secret_line("", &response);
-                    self.state = State::AuthResponse {
-                        challenge_answered: false,
-                    };
+                    self.state = State::AuthResponse { challenge_answered: false };
                     return Ok(());
                 }
                 Err(self.auth_failure(core, code, &last))
@@ -223,9 +184,7 @@ impl Smtp {
                     core.record_challenge(text_of(&last));
                     // Never re-send the token: answer with the mechanism's dummy reply.
                     core.send_line(core.cfg.mechanism.challenge_reply());
-                    self.state = State::AuthResponse {
-                        challenge_answered: true,
-                    };
+                    self.state = State::AuthResponse { challenge_answered: true };
                     Ok(())
                 }
                 334 => Err(core.server_err(
@@ -235,28 +194,19 @@ impl Smtp {
                 )),
                 _ => Err(self.auth_failure(core, code, &last)),
             },
-            State::Finished => Err(core
-                .err(MailErrorKind::Protocol, "unexpected SMTP reply")
-                .with_server_line(&last)),
+            State::Finished => Err(core.err(MailErrorKind::Protocol, "unexpected SMTP reply").with_server_line(&last)),
         }
     }
 
     fn auth_failure(&self, core: &Core, code: u16, line: &str) -> MailAuthError {
         let enhanced = parse_enhanced(text_of(line));
         let (kind, msg) = match (code, enhanced) {
-            (_, Some((5, 7, 139))) => (
-                MailErrorKind::LoginDisabled,
-                "SMTP AUTH is disabled for this mailbox or tenant (Exchange 5.7.139)",
-            ),
+            (_, Some((5, 7, 139))) => {
+                (MailErrorKind::LoginDisabled, "SMTP AUTH is disabled for this mailbox or tenant (Exchange 5.7.139)")
+            }
             (400..=499, _) => (MailErrorKind::Temporary, "temporary authentication failure"),
-            (504, _) => (
-                MailErrorKind::MechanismUnsupported,
-                "the server does not accept this mechanism",
-            ),
-            (500..=503, _) => (
-                MailErrorKind::Protocol,
-                "the server did not accept the AUTH command",
-            ),
+            (504, _) => (MailErrorKind::MechanismUnsupported, "the server does not accept this mechanism"),
+            (500..=503, _) => (MailErrorKind::Protocol, "the server did not accept the AUTH command"),
             (500..=599, _) => (MailErrorKind::Rejected, "the server rejected the token"),
             _ => (MailErrorKind::Protocol, "unexpected reply to AUTH"),
         };
@@ -282,10 +232,7 @@ impl Smtp {
         if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
             return Err(core.err(
                 MailErrorKind::MechanismUnsupported,
-                format!(
-                    "the server does not offer AUTH {mech} (it offers: {})",
-                    offered.join(" ")
-                ),
+                format!("the server does not offer AUTH {mech} (it offers: {})", offered.join(" ")),
             ));
         }
         let response = core.cfg.sasl_response_b64();
@@ -297,9 +244,7 @@ impl Smtp {
         };
         if inline {
             core.send_secret_line(&prefix, &response);
-            self.state = State::AuthResponse {
-                challenge_answered: false,
-            };
+            self.state = State::AuthResponse { challenge_answered: false };
         } else {
             core.send_line(&format!("AUTH {mech}"));
             self.state = State::AuthPrompt;
@@ -314,10 +259,7 @@ mod tests {
 
     #[test]
     fn enhanced_codes() {
-        assert_eq!(
-            parse_enhanced("5.7.139 Authentication unsuccessful"),
-            Some((5, 7, 139))
-        );
+        assert_eq!(parse_enhanced("5.7.139 Authentication unsuccessful"), Some((5, 7, 139)));
         assert_eq!(parse_enhanced("4.7.0 Temporary"), Some((4, 7, 0)));
         assert_eq!(parse_enhanced("Authentication failed"), None);
         assert_eq!(parse_enhanced("9.1.1 x"), None);

@@ -61,24 +61,11 @@ fn redirect_matches(registered: &str, requested: &str) -> bool {
 
 #[allow(clippy::result_large_err)] // built once per request; boxing buys nothing here
 fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
-    let tenant = inner
-        .resolve_tenant(seg)
-        .ok_or_else(|| Reject::Page(aad::tenant_not_found(seg)))?;
-    let client_id = p
-        .get("client_id")
-        .ok_or_else(|| Reject::Page(AadError::missing("client_id")))?;
-    let app = inner
-        .app_for_tenant(client_id, &tenant)
-        .map_err(Reject::Page)?;
-    let redirect_uri = p
-        .get("redirect_uri")
-        .ok_or_else(|| Reject::Page(AadError::missing("redirect_uri")))?;
-    if !app
-        .cfg
-        .redirect_uris
-        .iter()
-        .any(|r| redirect_matches(r, redirect_uri))
-    {
+    let tenant = inner.resolve_tenant(seg).ok_or_else(|| Reject::Page(aad::tenant_not_found(seg)))?;
+    let client_id = p.get("client_id").ok_or_else(|| Reject::Page(AadError::missing("client_id")))?;
+    let app = inner.app_for_tenant(client_id, &tenant).map_err(Reject::Page)?;
+    let redirect_uri = p.get("redirect_uri").ok_or_else(|| Reject::Page(AadError::missing("redirect_uri")))?;
+    if !app.cfg.redirect_uris.iter().any(|r| redirect_matches(r, redirect_uri)) {
         return Err(Reject::Page(AadError::invalid_request(
             50_011,
             format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."),
@@ -109,12 +96,7 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
         }
     }
     match p.get("response_type") {
-        None => {
-            return Err(Reject::Redirect(
-                AadError::missing("response_type"),
-                Box::new(v),
-            ))
-        }
+        None => return Err(Reject::Redirect(AadError::missing("response_type"), Box::new(v))),
         Some("code") => {}
         Some(other) => {
             let e = AadError::new(
@@ -136,25 +118,22 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
     v.scopes = scopes;
     if let Some(method) = p.get("code_challenge_method") {
         if method != "S256" && method != "plain" {
-            return Err(Reject::Redirect(AadError::invalid_request(501_492, format!("Invalid code_challenge_method '{method}'. Supported values are S256 and plain.")), Box::new(v)));
-        }
-        if p.get("code_challenge").is_none() {
             return Err(Reject::Redirect(
-                AadError::missing("code_challenge"),
+                AadError::invalid_request(
+                    501_492,
+                    format!("Invalid code_challenge_method '{method}'. Supported values are S256 and plain."),
+                ),
                 Box::new(v),
             ));
+        }
+        if p.get("code_challenge").is_none() {
+            return Err(Reject::Redirect(AadError::missing("code_challenge"), Box::new(v)));
         }
     }
     if let Some(challenge) = p.get("code_challenge") {
         let method = p.get("code_challenge_method").unwrap_or("plain");
-        let unreserved = challenge
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
-        let size_ok = if method == "S256" {
-            challenge.len() == 43
-        } else {
-            (43..=128).contains(&challenge.len())
-        };
+        let unreserved = challenge.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+        let size_ok = if method == "S256" { challenge.len() == 43 } else { (43..=128).contains(&challenge.len()) };
         if !size_ok || !unreserved {
             return Err(Reject::Redirect(
                 AadError::invalid_request(501_491, "Invalid size of Code_Challenge parameter."),
@@ -164,10 +143,7 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
         v.challenge = Some((challenge.to_owned(), method.to_owned()));
     }
     if let Some(prompt) = &v.prompt {
-        if !matches!(
-            prompt.as_str(),
-            "none" | "login" | "consent" | "select_account" | "create"
-        ) {
+        if !matches!(prompt.as_str(), "none" | "login" | "consent" | "select_account" | "create") {
             let e = AadError::invalid_request(90_023, format!("Invalid prompt value '{prompt}'."));
             return Err(Reject::Redirect(e, Box::new(v)));
         }
@@ -176,12 +152,7 @@ fn validate(inner: &Inner, seg: &str, p: &Params) -> Result<Validated, Reject> {
 }
 
 /// Builds the response to the redirect URI (query, fragment or form_post).
-fn respond_to_client(
-    ctx: &RequestCtx,
-    v: &Validated,
-    pairs: &[(&str, String)],
-    cookie: Option<String>,
-) -> Response {
+fn respond_to_client(ctx: &RequestCtx, v: &Validated, pairs: &[(&str, String)], cookie: Option<String>) -> Response {
     let mut all: Vec<(&str, String)> = pairs.to_vec();
     if let Some(s) = &v.state {
         all.push(("state", s.clone()));
@@ -236,15 +207,7 @@ fn respond_to_client(
 }
 
 fn redirect_error(ctx: &RequestCtx, err: &AadError, v: &Validated) -> Response {
-    respond_to_client(
-        ctx,
-        v,
-        &[
-            ("error", err.error.clone()),
-            ("error_description", ctx.description(err)),
-        ],
-        None,
-    )
+    respond_to_client(ctx, v, &[("error", err.error.clone()), ("error_description", ctx.description(err))], None)
 }
 
 /// Issues the code for `username` and redirects.
@@ -290,12 +253,8 @@ fn complete(
     pairs.push(("session_state", util::guid()));
     let cookie = if new_session {
         let sid = util::random_b64url(32);
-        inner
-            .sessions
-            .insert(sid.clone(), user.cfg.username.clone());
-        Some(format!(
-            "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax"
-        ))
+        inner.sessions.insert(sid.clone(), user.cfg.username.clone());
+        Some(format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax"))
     } else {
         None
     };
@@ -315,25 +274,11 @@ fn session_user(inner: &Inner, headers: &HeaderMap) -> Option<String> {
     })
 }
 
-fn sign_in_page(
-    seg: &str,
-    request_id: &str,
-    v: &Validated,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let err_html = error.map_or_else(String::new, |e| {
-        format!(
-            "<p id=\"error\" style=\"color:#a00\">{}</p>",
-            util::html_escape(e)
-        )
-    });
-    let scopes: String = v
-        .scopes
-        .to_scope_string()
-        .split(' ')
-        .map(|s| format!("<li>{}</li>", util::html_escape(s)))
-        .collect();
+fn sign_in_page(seg: &str, request_id: &str, v: &Validated, error: Option<&str>, status: StatusCode) -> Response {
+    let err_html = error
+        .map_or_else(String::new, |e| format!("<p id=\"error\" style=\"color:#a00\">{}</p>", util::html_escape(e)));
+    let scopes: String =
+        v.scopes.to_scope_string().split(' ').map(|s| format!("<li>{}</li>", util::html_escape(s))).collect();
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in to your account</title></head><body>\
          <h1>Sign in</h1><p>to continue to <strong id=\"app\">{app}</strong></p>{err_html}\
@@ -368,30 +313,16 @@ fn start(shared: &Shared, ctx: &RequestCtx, seg: &str, headers: &HeaderMap, p: P
         .and_then(|h| inner.user(h))
         .filter(|u| u.cfg.auto_approve || settings.auto_approve_as.is_some())
         .map(|u| u.cfg.username.clone());
-    let auto = hinted.or_else(|| {
-        settings
-            .auto_approve_as
-            .as_deref()
-            .and_then(|u| inner.user(u))
-            .map(|u| u.cfg.username.clone())
-    });
+    let auto = hinted
+        .or_else(|| settings.auto_approve_as.as_deref().and_then(|u| inner.user(u)).map(|u| u.cfg.username.clone()));
     if let Some(username) = auto {
         return complete(shared, &mut inner, ctx, &v, &username, true);
     }
     let prompt = v.prompt.as_deref();
-    if !matches!(
-        prompt,
-        Some("login" | "consent" | "select_account" | "create")
-    ) {
+    if !matches!(prompt, Some("login" | "consent" | "select_account" | "create")) {
         if let Some(username) = session_user(&inner, headers) {
-            let consented = inner
-                .user(&username)
-                .is_some_and(|u| u.has_consented(&v.client_id));
-            if consented
-                && inner
-                    .user(&username)
-                    .is_some_and(|u| inner.check_user_tenant(u, &v.tenant).is_ok())
-            {
+            let consented = inner.user(&username).is_some_and(|u| u.has_consented(&v.client_id));
+            if consented && inner.user(&username).is_some_and(|u| inner.check_user_tenant(u, &v.tenant).is_ok()) {
                 return complete(shared, &mut inner, ctx, &v, &username, false);
             }
             if prompt == Some("none") {
@@ -411,14 +342,7 @@ fn start(shared: &Shared, ctx: &RequestCtx, seg: &str, headers: &HeaderMap, p: P
     }
     let rid = util::random_b64url(24);
     let expires_at = inner.now() + 1800;
-    inner.pending.insert(
-        rid.clone(),
-        PendingAuthorize {
-            params: p.0,
-            tenant_segment: seg.to_owned(),
-            expires_at,
-        },
-    );
+    inner.pending.insert(rid.clone(), PendingAuthorize { params: p.0, tenant_segment: seg.to_owned(), expires_at });
     ctx.decorate(sign_in_page(seg, &rid, &v, None, StatusCode::OK))
 }
 
@@ -458,10 +382,7 @@ pub(crate) async fn post_authorize(
     let Some(pending) = inner.pending.get(&rid).cloned() else {
         return error_page_html(
             &ctx,
-            &AadError::invalid_request(
-                50_058,
-                "The sign-in session expired or is unknown. Start the sign-in again.",
-            ),
+            &AadError::invalid_request(50_058, "The sign-in session expired or is unknown. Start the sign-in again."),
         );
     };
     let p = Params(pending.params.clone());
@@ -482,18 +403,10 @@ pub(crate) async fn post_authorize(
     }
     let login = form.get("login").unwrap_or_default().to_owned();
     let password = form.get("passwd").unwrap_or_default();
-    let valid = inner
-        .user(&login)
-        .is_some_and(|u| util::secret_eq(&u.cfg.password, password));
+    let valid = inner.user(&login).is_some_and(|u| util::secret_eq(&u.cfg.password, password));
     if !valid {
         let msg = aad::bad_credentials().headline();
-        return ctx.decorate(sign_in_page(
-            &pending.tenant_segment,
-            &rid,
-            &v,
-            Some(&msg),
-            StatusCode::BAD_REQUEST,
-        ));
+        return ctx.decorate(sign_in_page(&pending.tenant_segment, &rid, &v, Some(&msg), StatusCode::BAD_REQUEST));
     }
     if let Some(user) = inner.user(&login) {
         if let Err(e) = inner.check_user_tenant(user, &v.tenant) {
@@ -516,46 +429,16 @@ mod tests {
 
     #[test]
     fn loopback_rules() {
-        assert!(redirect_matches(
-            "http://localhost",
-            "http://localhost:53123"
-        ));
-        assert!(redirect_matches(
-            "http://localhost",
-            "http://localhost:53123/"
-        ));
-        assert!(redirect_matches(
-            "http://localhost/cb",
-            "http://localhost:1/cb"
-        ));
-        assert!(!redirect_matches(
-            "http://localhost/cb",
-            "http://localhost:1/other"
-        ));
-        assert!(!redirect_matches(
-            "http://localhost",
-            "http://127.0.0.1:5000"
-        ));
-        assert!(redirect_matches(
-            "http://127.0.0.1",
-            "http://127.0.0.1:5000/"
-        ));
+        assert!(redirect_matches("http://localhost", "http://localhost:53123"));
+        assert!(redirect_matches("http://localhost", "http://localhost:53123/"));
+        assert!(redirect_matches("http://localhost/cb", "http://localhost:1/cb"));
+        assert!(!redirect_matches("http://localhost/cb", "http://localhost:1/other"));
+        assert!(!redirect_matches("http://localhost", "http://127.0.0.1:5000"));
+        assert!(redirect_matches("http://127.0.0.1", "http://127.0.0.1:5000/"));
         assert!(!redirect_matches("http://localhost", "http://[::1]:5000"));
-        assert!(!redirect_matches(
-            "http://localhost",
-            "https://localhost:5000"
-        ));
-        assert!(!redirect_matches(
-            "https://app.example/cb",
-            "https://app.example/cb/"
-        ));
-        assert!(!redirect_matches(
-            "https://app.example/CB",
-            "https://app.example/cb"
-        ));
-        assert!(!redirect_matches(
-            "https://app.example/cb",
-            "https://app.example:444/cb"
-        ));
+        assert!(!redirect_matches("http://localhost", "https://localhost:5000"));
+        assert!(!redirect_matches("https://app.example/cb", "https://app.example/cb/"));
+        assert!(!redirect_matches("https://app.example/CB", "https://app.example/cb"));
+        assert!(!redirect_matches("https://app.example/cb", "https://app.example:444/cb"));
     }
 }

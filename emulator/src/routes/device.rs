@@ -25,12 +25,8 @@ pub(crate) async fn devicecode(
     let p = Params::parse(&body);
     let result = (|| {
         let mut inner = shared.lock();
-        let t = inner
-            .resolve_tenant(&seg)
-            .ok_or_else(|| aad::tenant_not_found(&seg))?;
-        let client_id = p
-            .get("client_id")
-            .ok_or_else(|| AadError::missing("client_id"))?;
+        let t = inner.resolve_tenant(&seg).ok_or_else(|| aad::tenant_not_found(&seg))?;
+        let client_id = p.get("client_id").ok_or_else(|| AadError::missing("client_id"))?;
         inner.app_for_tenant(client_id, &t)?;
         let raw = p.get("scope").ok_or_else(|| AadError::missing("scope"))?;
         let scopes = Scopes::parse(raw);
@@ -39,11 +35,7 @@ pub(crate) async fn devicecode(
         let now = inner.now();
         let device_code = format!("DAQABIQEAAAD{}", util::random_b64url(120));
         let mut user_code = util::user_code();
-        while inner
-            .device_codes
-            .values()
-            .any(|d| d.user_code == user_code)
-        {
+        while inner.device_codes.values().any(|d| d.user_code == user_code) {
             user_code = util::user_code();
         }
         let mut status = DeviceStatus::Pending;
@@ -89,12 +81,8 @@ pub(crate) struct DeviceQuery {
 }
 
 fn page(status: StatusCode, user_code: &str, message: &str, error: Option<&str>) -> Response {
-    let err_html = error.map_or_else(String::new, |e| {
-        format!(
-            "<p id=\"error\" style=\"color:#a00\">{}</p>",
-            util::html_escape(e)
-        )
-    });
+    let err_html = error
+        .map_or_else(String::new, |e| format!("<p id=\"error\" style=\"color:#a00\">{}</p>", util::html_escape(e)));
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Enter code</title></head><body>\
          <h1>Enter code</h1><p id=\"message\">{}</p>{err_html}\
@@ -111,10 +99,7 @@ fn page(status: StatusCode, user_code: &str, message: &str, error: Option<&str>)
     (status, Html(body)).into_response()
 }
 
-pub(crate) async fn device_page(
-    State(shared): State<AppState>,
-    Query(q): Query<DeviceQuery>,
-) -> Response {
+pub(crate) async fn device_page(State(shared): State<AppState>, Query(q): Query<DeviceQuery>) -> Response {
     shared.lock().count_request("devicelogin");
     page(
         StatusCode::OK,
@@ -126,29 +111,16 @@ pub(crate) async fn device_page(
 
 /// Finds a pending device code by user code (case-insensitive, dashes and spaces ignored).
 pub(crate) fn find_user_code(inner: &Inner, user_code: &str) -> Option<String> {
-    let want: String = user_code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let want: String = user_code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
     let now = inner.now();
-    inner
-        .device_codes
-        .iter()
-        .find(|(_, d)| d.user_code == want && d.expires_at > now)
-        .map(|(k, _)| k.clone())
+    inner.device_codes.iter().find(|(_, d)| d.user_code == want && d.expires_at > now).map(|(k, _)| k.clone())
 }
 
 /// Approves (`Some(username)`) or declines (`None`) a device code. The user must exist and
 /// be allowed under the code's tenant. Approval records consent.
-pub(crate) fn decide(
-    inner: &mut Inner,
-    user_code: &str,
-    approve_as: Option<&str>,
-) -> Result<(), String> {
-    let key = find_user_code(inner, user_code).ok_or_else(|| {
-        "AADSTS70018: We didn't recognize this code, or it has expired.".to_owned()
-    })?;
+pub(crate) fn decide(inner: &mut Inner, user_code: &str, approve_as: Option<&str>) -> Result<(), String> {
+    let key = find_user_code(inner, user_code)
+        .ok_or_else(|| "AADSTS70018: We didn't recognize this code, or it has expired.".to_owned())?;
     let Some(dc) = inner.device_codes.get(&key).cloned() else {
         return Err("AADSTS70018: We didn't recognize this code.".into());
     };
@@ -158,12 +130,11 @@ pub(crate) fn decide(
     let status = match approve_as {
         None => DeviceStatus::Declined,
         Some(username) => {
-            let user = inner.user(username).cloned().ok_or_else(|| {
-                format!("AADSTS50034: The user account {username} does not exist.")
-            })?;
-            inner
-                .check_user_tenant(&user, &dc.tenant)
-                .map_err(|e| e.headline())?;
+            let user = inner
+                .user(username)
+                .cloned()
+                .ok_or_else(|| format!("AADSTS50034: The user account {username} does not exist."))?;
+            inner.check_user_tenant(&user, &dc.tenant).map_err(|e| e.headline())?;
             if let Some(u) = inner.user_mut(username) {
                 u.consents.insert(dc.client_id.to_ascii_lowercase());
             }
@@ -178,21 +149,15 @@ pub(crate) fn decide(
 
 pub(crate) async fn device_submit(State(shared): State<AppState>, body: Bytes) -> Response {
     let p = Params::parse(&body);
-    let user_code = p
-        .get("user_code")
-        .or_else(|| p.get("otc"))
-        .unwrap_or_default();
+    let user_code = p.get("user_code").or_else(|| p.get("otc")).unwrap_or_default();
     let mut inner = shared.lock();
     inner.count_request("devicelogin");
     let action = p.get("action").unwrap_or("approve");
     if action == "deny" {
         return match decide(&mut inner, user_code, None) {
-            Ok(()) => page(
-                StatusCode::OK,
-                "",
-                "You declined the sign-in request. You may now close this window.",
-                None,
-            ),
+            Ok(()) => {
+                page(StatusCode::OK, "", "You declined the sign-in request. You may now close this window.", None)
+            }
             Err(e) => page(
                 StatusCode::BAD_REQUEST,
                 user_code,
@@ -211,9 +176,7 @@ pub(crate) async fn device_submit(State(shared): State<AppState>, body: Bytes) -
             Some("AADSTS70018: We didn't recognize this code, or it has expired."),
         );
     }
-    let valid = inner
-        .user(username)
-        .is_some_and(|u| util::secret_eq(&u.cfg.password, password));
+    let valid = inner.user(username).is_some_and(|u| util::secret_eq(&u.cfg.password, password));
     if !valid {
         return page(
             StatusCode::BAD_REQUEST,

@@ -23,20 +23,11 @@ pub(crate) async fn introspect_get(
     headers: HeaderMap,
 ) -> Response {
     let q = Params::parse(query.unwrap_or_default().as_bytes());
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, tok) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| tok.trim().to_owned())
-        });
-    let token = bearer.or_else(|| {
-        q.get("token")
-            .or_else(|| q.get("access_token"))
-            .map(str::to_owned)
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, tok) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| tok.trim().to_owned())
     });
+    let token = bearer.or_else(|| q.get("token").or_else(|| q.get("access_token")).map(str::to_owned));
     respond(&shared, &headers, token.as_deref(), &q).await
 }
 
@@ -52,19 +43,12 @@ pub(crate) async fn introspect_post(
     respond(&shared, &headers, token, &q).await
 }
 
-async fn respond(
-    shared: &Shared,
-    headers: &HeaderMap,
-    token: Option<&str>,
-    q: &Params,
-) -> Response {
+async fn respond(shared: &Shared, headers: &HeaderMap, token: Option<&str>, q: &Params) -> Response {
     let (ctx, fault) = begin(shared, headers, FaultEndpoint::Introspect, None).await;
     if let Some(r) = fault {
         return r;
     }
-    let body = token
-        .and_then(|t| check(shared, t, q.get("protocol")))
-        .unwrap_or_else(|| json!({"active": false}));
+    let body = token.and_then(|t| check(shared, t, q.get("protocol"))).unwrap_or_else(|| json!({"active": false}));
     ctx.json_response(body)
 }
 
@@ -86,19 +70,11 @@ pub(crate) fn check(shared: &Shared, token: &str, protocol: Option<&str>) -> Opt
     if rec.expired_early || rec.expires_at <= now {
         return None;
     }
-    let aud = rec
-        .claims
-        .get("aud")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let aud = rec.claims.get("aud").and_then(Value::as_str).unwrap_or_default();
     if !scope::is_exchange(aud) {
         return None;
     }
-    let scp = rec
-        .claims
-        .get("scp")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let scp = rec.claims.get("scp").and_then(Value::as_str).unwrap_or_default();
     let roles: Vec<&str> = rec
         .claims
         .get("roles")
@@ -136,10 +112,7 @@ pub(crate) fn check(shared: &Shared, token: &str, protocol: Option<&str>) -> Opt
     if let Some(obj) = out.as_object_mut() {
         if !scp.is_empty() {
             obj.insert("scope".into(), json!(scp));
-            obj.insert(
-                "upn".into(),
-                rec.claims.get("upn").cloned().unwrap_or(Value::Null),
-            );
+            obj.insert("upn".into(), rec.claims.get("upn").cloned().unwrap_or(Value::Null));
         }
         if !roles.is_empty() {
             obj.insert("roles".into(), json!(roles.join(" ")));

@@ -25,33 +25,15 @@ pub(crate) type AppState = Arc<Shared>;
 pub(crate) fn router(shared: AppState) -> Router {
     Router::new()
         .route("/", get(index))
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(discovery),
-        )
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
-        .route(
-            "/{tenant}/oauth2/v2.0/authorize",
-            get(authorize::get_authorize).post(authorize::post_authorize),
-        )
-        .route(
-            "/{tenant}/oauth2/v2.0/devicecode",
-            get(post_only).post(device::devicecode),
-        )
-        .route(
-            "/{tenant}/oauth2/v2.0/token",
-            get(post_only).post(token::token),
-        )
-        .route(
-            "/devicelogin",
-            get(device::device_page).post(device::device_submit),
-        )
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::get_authorize).post(authorize::post_authorize))
+        .route("/{tenant}/oauth2/v2.0/devicecode", get(post_only).post(device::devicecode))
+        .route("/{tenant}/oauth2/v2.0/token", get(post_only).post(token::token))
+        .route("/devicelogin", get(device::device_page).post(device::device_submit))
         .route("/error", get(error_page))
         .route("/common/userrealm/{username}", get(user_realm))
-        .route(
-            "/_emulator/introspect",
-            get(introspect::introspect_get).post(introspect::introspect_post),
-        )
+        .route("/_emulator/introspect", get(introspect::introspect_get).post(introspect::introspect_post))
         .merge(control::router())
         .fallback(not_found)
         .with_state(shared)
@@ -63,19 +45,11 @@ pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn parse(raw: &[u8]) -> Self {
-        Self(
-            url::form_urlencoded::parse(raw)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Self(url::form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 }
 
@@ -105,10 +79,7 @@ pub(crate) async fn begin(
             tokio::time::sleep(Duration::from_millis(millis)).await;
             return (ctx, None);
         }
-        FaultKind::Status {
-            status,
-            retry_after,
-        } => {
+        FaultKind::Status { status, retry_after } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut e = match status.as_u16() {
                 429 => AadError::new(
@@ -167,11 +138,7 @@ fn endpoint_tenant(t: &TenantRef, segment: &str) -> String {
     }
 }
 
-async fn discovery(
-    State(shared): State<AppState>,
-    Path(seg): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn discovery(State(shared): State<AppState>, Path(seg): Path<String>, headers: HeaderMap) -> Response {
     let (ctx, fault) = begin(&shared, &headers, FaultEndpoint::Discovery, None).await;
     if let Some(r) = fault {
         return r;
@@ -215,11 +182,7 @@ async fn discovery(
     ctx.json_response(doc)
 }
 
-async fn keys(
-    State(shared): State<AppState>,
-    Path(seg): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn keys(State(shared): State<AppState>, Path(seg): Path<String>, headers: HeaderMap) -> Response {
     let (ctx, fault) = begin(&shared, &headers, FaultEndpoint::Keys, None).await;
     if let Some(r) = fault {
         return r;
@@ -250,18 +213,11 @@ async fn post_only(State(shared): State<AppState>, headers: HeaderMap) -> Respon
 
 /// Home-realm discovery, which MSAL calls before ROPC (always on port 443 of the
 /// authority's host): `Managed` for users the emulator knows, `Unknown` otherwise.
-async fn user_realm(
-    State(shared): State<AppState>,
-    Path(username): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn user_realm(State(shared): State<AppState>, Path(username): Path<String>, headers: HeaderMap) -> Response {
     let now = shared.lock().now();
     let ctx = RequestCtx::new(&shared.base_url, now, &headers);
     let inner = shared.lock();
-    let domain = username
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_default();
+    let domain = username.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
     let body = match inner.user(&username) {
         Some(u) if u.cfg.personal_account => {
             json!({"ver": "1.0", "account_type": "MSA", "domain_name": domain, "cloud_instance_name": "microsoftonline.com", "cloud_audience_urn": "urn:federation:MicrosoftOnline"})

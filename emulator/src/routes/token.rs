@@ -36,25 +36,12 @@ pub(crate) async fn token(
     }
 }
 
-fn handle(
-    shared: &Shared,
-    ctx: &RequestCtx,
-    seg: &str,
-    headers: &HeaderMap,
-    p: &Params,
-) -> Result<Value, AadError> {
+fn handle(shared: &Shared, ctx: &RequestCtx, seg: &str, headers: &HeaderMap, p: &Params) -> Result<Value, AadError> {
     let mut inner = shared.lock();
-    let t = inner
-        .resolve_tenant(seg)
-        .ok_or_else(|| aad::tenant_not_found(seg))?;
-    let grant_raw = p
-        .get("grant_type")
-        .ok_or_else(|| AadError::missing("grant_type"))?;
+    let t = inner.resolve_tenant(seg).ok_or_else(|| aad::tenant_not_found(seg))?;
+    let grant_raw = p.get("grant_type").ok_or_else(|| AadError::missing("grant_type"))?;
     let grant = normalize_grant(grant_raw);
-    if !matches!(
-        grant,
-        "authorization_code" | "refresh_token" | "device_code" | "client_credentials" | "password"
-    ) {
+    if !matches!(grant, "authorization_code" | "refresh_token" | "device_code" | "client_credentials" | "password") {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -69,25 +56,11 @@ fn handle(
         .or_else(|| basic.as_ref().map(|b| b.0.clone()))
         .ok_or_else(|| AadError::missing("client_id"))?;
     let app = inner.app_for_tenant(&client_id, &t)?.clone();
-    let secret = p
-        .get("client_secret")
-        .map(str::to_owned)
-        .or_else(|| basic.map(|b| b.1));
-    let auth = authenticate_client(
-        &mut inner,
-        &shared.base_url,
-        seg,
-        &t,
-        &app,
-        secret.as_deref(),
-        p,
-        grant,
-    )?;
+    let secret = p.get("client_secret").map(str::to_owned).or_else(|| basic.map(|b| b.1));
+    let auth = authenticate_client(&mut inner, &shared.base_url, seg, &t, &app, secret.as_deref(), p, grant)?;
     let client_info = p.get("client_info") == Some("1");
     match grant {
-        "authorization_code" => {
-            authorization_code(shared, &mut inner, &t, &app, auth, p, client_info)
-        }
+        "authorization_code" => authorization_code(shared, &mut inner, &t, &app, auth, p, client_info),
         "device_code" => device_code(shared, &mut inner, &t, &app, auth, p, client_info),
         "refresh_token" => refresh_token(shared, &mut inner, &t, &app, auth, p, client_info),
         "client_credentials" => client_credentials(shared, &mut inner, &t, &app, auth, p),
@@ -105,10 +78,7 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let decoded = String::from_utf8(util::b64_std_decode(rest)?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let dec = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
     };
     Some((dec(id), dec(secret)))
 }
@@ -127,17 +97,11 @@ fn authenticate_client(
     let assertion = p.get("client_assertion");
     if secret.is_none() && assertion.is_none() {
         let allowed = match grant {
-            "authorization_code" | "refresh_token" => {
-                app.cfg.public_client || app.cfg.allow_public_client_flows
-            }
+            "authorization_code" | "refresh_token" => app.cfg.public_client || app.cfg.allow_public_client_flows,
             "device_code" | "password" => app.cfg.allow_public_client_flows,
             _ => false,
         };
-        return if allowed {
-            Ok(ClientAuth::None)
-        } else {
-            Err(aad::missing_client_credential())
-        };
+        return if allowed { Ok(ClientAuth::None) } else { Err(aad::missing_client_credential()) };
     }
     if app.cfg.public_client {
         return Err(aad::public_client_sent_secret());
@@ -165,10 +129,7 @@ fn authenticate_client(
 }
 
 fn assertion_error(reason: &str) -> AadError {
-    AadError::invalid_client(
-        700_027,
-        format!("Client assertion failed signature validation. [Reason - {reason}]"),
-    )
+    AadError::invalid_client(700_027, format!("Client assertion failed signature validation. [Reason - {reason}]"))
 }
 
 /// Verifies a certificate client assertion: RS256 + `x5t` or PS256 + `x5t#S256`, signed by a
@@ -187,21 +148,14 @@ fn verify_assertion(
     if parts.len() != 3 {
         return Err(malformed());
     }
-    let header: Value = util::b64url_decode(parts[0])
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(malformed)?;
-    let claims: Value = util::b64url_decode(parts[1])
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(malformed)?;
+    let header: Value =
+        util::b64url_decode(parts[0]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(malformed)?;
+    let claims: Value =
+        util::b64url_decode(parts[1]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(malformed)?;
     let sig = util::b64url_decode(parts[2]).ok_or_else(malformed)?;
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
     if alg != "RS256" && alg != "PS256" {
-        return Err(assertion_error(&format!(
-            "The algorithm '{alg}' is not supported; use PS256 or RS256."
-        )));
+        return Err(assertion_error(&format!("The algorithm '{alg}' is not supported; use PS256 or RS256.")));
     }
     let s256 = header.get("x5t#S256").and_then(Value::as_str);
     let s1 = header.get("x5t").and_then(Value::as_str);
@@ -222,23 +176,15 @@ fn verify_assertion(
     };
     let input = format!("{}.{}", parts[0], parts[1]);
     if !cert.verify(alg, input.as_bytes(), &sig) {
-        return Err(assertion_error(
-            "The signature does not verify with the registered certificate.",
-        ));
+        return Err(assertion_error("The signature does not verify with the registered certificate."));
     }
     let now = inner.now();
     if now < cert.not_before || now > cert.not_after {
         return Err(assertion_error("The key used is expired."));
     }
     let client_id = &app.cfg.client_id;
-    let iss = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
     if !iss.eq_ignore_ascii_case(client_id) || !sub.eq_ignore_ascii_case(client_id) {
         return Err(AadError::invalid_client(
             700_021,
@@ -269,11 +215,7 @@ fn verify_assertion(
         )));
     }
     // NumericDate may be fractional (MSAL Python sends `time.time()` floats).
-    let num = |k: &str| {
-        claims
-            .get(k)
-            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
-    };
+    let num = |k: &str| claims.get(k).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)));
     let exp = num("exp");
     let nbf = num("nbf");
     let Some(exp) = exp else {
@@ -295,9 +237,7 @@ fn verify_assertion(
     };
     let key = (client_id.to_ascii_lowercase(), jti.to_owned());
     if inner.used_jtis.contains_key(&key) {
-        return Err(assertion_error(
-            "The 'jti' of this client assertion was already used (replay).",
-        ));
+        return Err(assertion_error("The 'jti' of this client assertion was already used (replay)."));
     }
     inner.used_jtis.insert(key, exp);
     Ok(())
@@ -308,12 +248,7 @@ fn same_tenant(issued: &TenantRef, now: &TenantRef, user_tid: &str) -> bool {
 }
 
 /// An optional `scope` on redemption: validated, merged with the original OIDC scopes.
-fn redemption_scopes(
-    inner: &Inner,
-    t: &TenantRef,
-    original: &Scopes,
-    p: &Params,
-) -> Result<Scopes, AadError> {
+fn redemption_scopes(inner: &Inner, t: &TenantRef, original: &Scopes, p: &Params) -> Result<Scopes, AadError> {
     let Some(raw) = p.get("scope") else {
         return Ok(original.clone());
     };
@@ -341,9 +276,11 @@ fn authorization_code(
 ) -> Result<Value, AadError> {
     let code = p.get("code").ok_or_else(|| AadError::missing("code"))?;
     let now = inner.now();
-    let rec = inner.codes.get(code).cloned().ok_or_else(|| {
-        AadError::invalid_grant(70_000, "Provided grant is invalid or malformed.")
-    })?;
+    let rec = inner
+        .codes
+        .get(code)
+        .cloned()
+        .ok_or_else(|| AadError::invalid_grant(70_000, "Provided grant is invalid or malformed."))?;
     if rec.redeemed {
         return Err(AadError::invalid_grant(
             54_005,
@@ -363,18 +300,17 @@ fn authorization_code(
         )
         .with_suberror("client_mismatch"));
     }
-    let user = inner.user(&rec.username).cloned().ok_or_else(|| {
-        AadError::invalid_grant(70_000, "Provided grant is invalid or malformed.")
-    })?;
+    let user = inner
+        .user(&rec.username)
+        .cloned()
+        .ok_or_else(|| AadError::invalid_grant(70_000, "Provided grant is invalid or malformed."))?;
     if !same_tenant(&rec.tenant, t, &user.tenant_id) {
         return Err(AadError::invalid_grant(
             700_005,
             "Provided Authorization Code is intended to use against other tenant, thus rejected.",
         ));
     }
-    let redirect = p
-        .get("redirect_uri")
-        .ok_or_else(|| AadError::missing("redirect_uri"))?;
+    let redirect = p.get("redirect_uri").ok_or_else(|| AadError::missing("redirect_uri"))?;
     if redirect != rec.redirect_uri {
         return Err(AadError::invalid_grant(
             500_112,
@@ -427,10 +363,7 @@ fn device_code(
     p: &Params,
     client_info: bool,
 ) -> Result<Value, AadError> {
-    let dc = p
-        .get("device_code")
-        .or_else(|| p.get("code"))
-        .ok_or_else(|| AadError::missing("device_code"))?;
+    let dc = p.get("device_code").or_else(|| p.get("code")).ok_or_else(|| AadError::missing("device_code"))?;
     let now_ms = inner.now_ms();
     let bad = || {
         device_error(
@@ -450,9 +383,7 @@ fn device_code(
             "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
         ));
     }
-    let too_fast = rec
-        .last_poll_ms
-        .is_some_and(|last| now_ms - last < rec.interval_ms);
+    let too_fast = rec.last_poll_ms.is_some_and(|last| now_ms - last < rec.interval_ms);
     rec.last_poll_ms = Some(now_ms);
     let status = rec.status.clone();
     if too_fast && status == DeviceStatus::Pending {
@@ -469,11 +400,9 @@ fn device_code(
             70_016,
             "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
         )),
-        DeviceStatus::Declined => Err(device_error(
-            "authorization_declined",
-            70_000,
-            "The user has declined the authorization request.",
-        )),
+        DeviceStatus::Declined => {
+            Err(device_error("authorization_declined", 70_000, "The user has declined the authorization request."))
+        }
         DeviceStatus::Approved(username) => {
             let scopes = rec.scopes.clone();
             inner.device_codes.remove(dc);
@@ -505,25 +434,27 @@ fn refresh_token(
     p: &Params,
     client_info: bool,
 ) -> Result<Value, AadError> {
-    let rt = p
-        .get("refresh_token")
-        .ok_or_else(|| AadError::missing("refresh_token"))?;
+    let rt = p.get("refresh_token").ok_or_else(|| AadError::missing("refresh_token"))?;
     if !rt.starts_with("1.A") || rt.len() < 100 {
-        return Err(AadError::invalid_grant(
-            9_002_313,
-            "Invalid request. Request is malformed or invalid.",
-        ));
+        return Err(AadError::invalid_grant(9_002_313, "Invalid request. Request is malformed or invalid."));
     }
     let key = tokens::refresh_key(rt);
-    let grant = inner.refresh.get(&key).cloned().ok_or_else(|| {
-        AadError::invalid_grant(70_000, "Provided grant is invalid or malformed.")
-    })?;
+    let grant = inner
+        .refresh
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| AadError::invalid_grant(70_000, "Provided grant is invalid or malformed."))?;
     if !grant.client_id.eq_ignore_ascii_case(&app.cfg.client_id) {
-        return Err(AadError::invalid_grant(70_000, "Provided grant is invalid or malformed. The refresh token was issued to a different client.").with_suberror("client_mismatch"));
+        return Err(AadError::invalid_grant(
+            70_000,
+            "Provided grant is invalid or malformed. The refresh token was issued to a different client.",
+        )
+        .with_suberror("client_mismatch"));
     }
-    let user = inner.user(&grant.username).cloned().ok_or_else(|| {
-        AadError::invalid_grant(70_000, "Provided grant is invalid or malformed.")
-    })?;
+    let user = inner
+        .user(&grant.username)
+        .cloned()
+        .ok_or_else(|| AadError::invalid_grant(70_000, "Provided grant is invalid or malformed."))?;
     let now = inner.now();
     if grant.epoch != user.epoch {
         return Err(AadError::invalid_grant(
@@ -535,7 +466,11 @@ fn refresh_token(
     if now - grant.last_used > max_inactive {
         return Err(AadError::invalid_grant(
             700_082,
-            format!("The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {}.", util::rfc3339(grant.issued_at), inactive(now - grant.last_used)),
+            format!(
+                "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {}.",
+                util::rfc3339(grant.issued_at),
+                inactive(now - grant.last_used)
+            ),
         ));
     }
     inner.check_user_tenant(&user, t)?;
@@ -566,13 +501,7 @@ fn refresh_token(
 }
 
 fn inactive(secs: i64) -> String {
-    format!(
-        "{}.{:02}:{:02}:{:02}",
-        secs / 86_400,
-        (secs % 86_400) / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    format!("{}.{:02}:{:02}:{:02}", secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60)
 }
 
 fn alias_grant_error() -> AadError {
@@ -599,10 +528,7 @@ fn client_credentials(
     let raw = p.get("scope").ok_or_else(|| AadError::missing("scope"))?;
     let scopes = Scopes::parse(raw);
     if scopes.resource_scopes.is_empty()
-        || scopes
-            .resource_scopes
-            .iter()
-            .any(|(_, perm)| perm != ".default")
+        || scopes.resource_scopes.iter().any(|(_, perm)| perm != ".default")
         || !scopes.oidc.is_empty()
     {
         return Err(AadError::invalid_scope(
@@ -637,12 +563,8 @@ fn password(
     if matches!(t, TenantRef::Common | TenantRef::Consumers) {
         return Err(alias_grant_error());
     }
-    let username = p
-        .get("username")
-        .ok_or_else(|| AadError::missing("username"))?;
-    let password = p
-        .get("password")
-        .ok_or_else(|| AadError::missing("password"))?;
+    let username = p.get("username").ok_or_else(|| AadError::missing("username"))?;
+    let password = p.get("password").ok_or_else(|| AadError::missing("password"))?;
     let raw = p.get("scope").ok_or_else(|| AadError::missing("scope"))?;
     let scopes = Scopes::parse(raw);
     scopes.validate(&inner.tenant_display(t), &[])?;

@@ -27,18 +27,9 @@ fn spawn(args: &[&str]) -> Running {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "starts in well under a second: {:?}",
-        started.elapsed()
-    );
-    Running {
-        child,
-        url: line.trim().to_owned(),
-    }
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "starts in well under a second: {:?}", started.elapsed());
+    Running { child, url: line.trim().to_owned() }
 }
 
 #[test]
@@ -46,31 +37,16 @@ fn prints_its_url_and_answers_like_microsoft() {
     let emu = spawn(&["--port", "0"]);
     assert!(emu.url.starts_with("http://127.0.0.1:"), "{}", emu.url);
     let c = client();
-    let v = c
-        .get(&format!(
-            "{}/organizations/v2.0/.well-known/openid-configuration",
-            emu.url
-        ))
-        .json();
-    assert_eq!(
-        v["token_endpoint"],
-        format!("{}/organizations/oauth2/v2.0/token", emu.url)
-    );
+    let v = c.get(&format!("{}/organizations/v2.0/.well-known/openid-configuration", emu.url)).json();
+    assert_eq!(v["token_endpoint"], format!("{}/organizations/oauth2/v2.0/token", emu.url));
     let r = c.post_form(
         &format!("{}/common/oauth2/v2.0/devicecode", emu.url),
-        &[
-            ("client_id", "99999999-0000-4000-8000-000000000000"),
-            ("scope", IMAP),
-        ],
+        &[("client_id", "99999999-0000-4000-8000-000000000000"), ("scope", IMAP)],
     );
     assert_aad(&r, 400, "unauthorized_client", 700016);
     let r = c.post_form(
         &format!("{}/common/oauth2/v2.0/token", emu.url),
-        &[
-            ("client_id", "99999999-0000-4000-8000-000000000000"),
-            ("grant_type", DEVICE_GRANT),
-            ("device_code", "x"),
-        ],
+        &[("client_id", "99999999-0000-4000-8000-000000000000"), ("grant_type", DEVICE_GRANT), ("device_code", "x")],
     );
     assert_aad(&r, 400, "unauthorized_client", 700016);
     let r = c.post_form(
@@ -84,29 +60,12 @@ fn prints_its_url_and_answers_like_microsoft() {
 fn https_with_a_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let emu = spawn(&[
-        "--https",
-        "--ca-out",
-        ca.to_str().unwrap(),
-        "--token-lifetime",
-        "5",
-    ]);
+    let emu = spawn(&["--https", "--ca-out", ca.to_str().unwrap(), "--token-lifetime", "5"]);
     assert!(emu.url.starts_with("https://127.0.0.1:"), "{}", emu.url);
     let c = Client::with_ca(&std::fs::read_to_string(&ca).unwrap());
-    let v = c
-        .get(&format!(
-            "{}/organizations/v2.0/.well-known/openid-configuration",
-            emu.url
-        ))
-        .json();
-    assert!(v["token_endpoint"]
-        .as_str()
-        .unwrap()
-        .starts_with("https://"));
-    assert!(v["authorization_endpoint"]
-        .as_str()
-        .unwrap()
-        .starts_with("https://"));
+    let v = c.get(&format!("{}/organizations/v2.0/.well-known/openid-configuration", emu.url)).json();
+    assert!(v["token_endpoint"].as_str().unwrap().starts_with("https://"));
+    assert!(v["authorization_endpoint"].as_str().unwrap().starts_with("https://"));
     let r = c.post_form(
         &format!("{}/organizations/oauth2/v2.0/token", emu.url),
         &[
@@ -122,24 +81,14 @@ fn https_with_a_ca_file() {
     assert_eq!(r.json()["expires_in"], 5);
     // "localhost" is in the certificate too
     let local = emu.url.replace("127.0.0.1", "localhost");
-    assert_eq!(
-        c.get(&format!("{local}/common/discovery/v2.0/keys")).status,
-        200
-    );
+    assert_eq!(c.get(&format!("{local}/common/discovery/v2.0/keys")).status, 200);
 }
 
 #[test]
 fn https_in_process() {
     let emu = Emulator::builder().https(true).start_blocking().unwrap();
     let c = Client::with_ca(emu.ca_pem().unwrap());
-    assert_eq!(
-        c.get(&format!(
-            "{}/common/v2.0/.well-known/openid-configuration",
-            emu.base_url()
-        ))
-        .status,
-        200
-    );
+    assert_eq!(c.get(&format!("{}/common/v2.0/.well-known/openid-configuration", emu.base_url())).status, 200);
 }
 
 #[test]
@@ -213,10 +162,7 @@ mfa_required = false
 
 #[test]
 fn bad_arguments_exit_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mailoauth-emulator"))
-        .arg("--bogus")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailoauth-emulator")).arg("--bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }

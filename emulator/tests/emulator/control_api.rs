@@ -18,7 +18,10 @@ fn register_app_and_user_over_http_then_use_them() {
         }),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = c.post_json(&format!("{base}/_emulator/users"), &json!({"username": "erin@contoso.example", "password": "pw", "mailbox": "erin.mail@contoso.example"}));
+    let r = c.post_json(
+        &format!("{base}/_emulator/users"),
+        &json!({"username": "erin@contoso.example", "password": "pw", "mailbox": "erin.mail@contoso.example"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let t = c.post_form(
         &token_url(&emu, "organizations"),
@@ -31,10 +34,7 @@ fn register_app_and_user_over_http_then_use_them() {
         ],
     );
     assert_eq!(t.status, 200, "{}", t.text());
-    assert_eq!(
-        claims(t.json()["access_token"].as_str().unwrap())["email"],
-        "erin.mail@contoso.example"
-    );
+    assert_eq!(claims(t.json()["access_token"].as_str().unwrap())["email"], "erin.mail@contoso.example");
     // bad registrations are refused with a JSON error
     let r = c.post_json(
         &format!("{base}/_emulator/apps"),
@@ -42,10 +42,7 @@ fn register_app_and_user_over_http_then_use_them() {
     );
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("localhost"));
-    let r = c.post_json(
-        &format!("{base}/_emulator/users"),
-        &json!({"username": "x", "bogus_field": 1}),
-    );
+    let r = c.post_json(&format!("{base}/_emulator/users"), &json!({"username": "x", "bogus_field": 1}));
     assert_eq!(r.status, 400);
 }
 
@@ -57,36 +54,19 @@ fn faults_clock_revoke_counters_and_device_over_http() {
     let r = c.post_json(&format!("{base}/_emulator/faults"), &json!({"endpoint": "token", "grant_type": "password", "times": 1, "kind": "status", "status": 429, "retry_after": 3}));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(ropc(&emu, IMAP).status, 429);
-    let r = c.post_json(
-        &format!("{base}/_emulator/faults"),
-        &json!([{"kind": "aadsts", "code": 53003}]),
-    );
+    let r = c.post_json(&format!("{base}/_emulator/faults"), &json!([{"kind": "aadsts", "code": 53003}]));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_aad(&ropc(&emu, IMAP), 400, "invalid_grant", 53003);
     let r = c.request("DELETE", &format!("{base}/_emulator/faults"), &[], None);
     assert_eq!(r.status, 200);
 
-    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = c.post_json(
-        &format!("{base}/_emulator/revoke"),
-        &json!({"username": DEMO_USER}),
-    );
+    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"].as_str().unwrap().to_owned();
+    let r = c.post_json(&format!("{base}/_emulator/revoke"), &json!({"username": DEMO_USER}));
     assert_eq!(r.status, 200);
-    assert_aad(
-        &super::refresh::refresh(&emu, &rt, None),
-        400,
-        "invalid_grant",
-        50173,
-    );
+    assert_aad(&super::refresh::refresh(&emu, &rt, None), 400, "invalid_grant", 50173);
 
     let before = emu.now();
-    let r = c.post_json(
-        &format!("{base}/_emulator/clock"),
-        &json!({"advance_secs": 3600}),
-    );
+    let r = c.post_json(&format!("{base}/_emulator/clock"), &json!({"advance_secs": 3600}));
     assert_eq!(r.json()["clock_offset_secs"], 3600);
     assert!(emu.now() >= before + 3600);
 
@@ -117,14 +97,8 @@ fn faults_clock_revoke_counters_and_device_over_http() {
     let state = c.get(&format!("{base}/_emulator/state")).json();
     assert!(state["apps"].as_array().unwrap().len() >= 2);
     let text = state.to_string();
-    assert!(
-        !text.contains(mailoauth_emulator::config::DEMO_CLIENT_SECRET),
-        "no secrets in the state dump"
-    );
-    assert!(
-        !text.contains(DEMO_PASSWORD),
-        "no passwords in the state dump"
-    );
+    assert!(!text.contains(mailoauth_emulator::config::DEMO_CLIENT_SECRET), "no secrets in the state dump");
+    assert!(!text.contains(DEMO_PASSWORD), "no passwords in the state dump");
 }
 
 #[test]
@@ -134,26 +108,14 @@ fn absurd_numbers_do_not_break_the_server() {
     let c = client();
     let r = c.post_json(&format!("{base}/_emulator/settings"), &json!({"token_lifetime_secs": u64::MAX, "device_code_lifetime_secs": u64::MAX, "device_code_interval_secs": u64::MAX}));
     assert_eq!(r.status, 200);
-    let r = c.post_json(
-        &format!("{base}/_emulator/clock"),
-        &json!({"advance_secs": i64::MAX}),
-    );
+    let r = c.post_json(&format!("{base}/_emulator/clock"), &json!({"advance_secs": i64::MAX}));
     assert_eq!(r.status, 200);
     assert_eq!(ropc(&emu, IMAP).status, 200);
     let v = super::device::start_device(&emu, "organizations");
     let dc = v["device_code"].as_str().unwrap();
-    assert_eq!(
-        super::device::poll(&emu, "organizations", dc).json()["error"],
-        "authorization_pending"
-    );
-    assert_eq!(
-        super::device::poll(&emu, "organizations", dc).json()["error"],
-        "slow_down"
-    );
-    let r = c.post_json(
-        &format!("{base}/_emulator/clock"),
-        &json!({"advance_secs": i64::MIN}),
-    );
+    assert_eq!(super::device::poll(&emu, "organizations", dc).json()["error"], "authorization_pending");
+    assert_eq!(super::device::poll(&emu, "organizations", dc).json()["error"], "slow_down");
+    let r = c.post_json(&format!("{base}/_emulator/clock"), &json!({"advance_secs": i64::MIN}));
     assert_eq!(r.status, 200);
     assert_eq!(ropc(&emu, IMAP).status, 200);
     // an assertion with an absurd exp/nbf
@@ -180,26 +142,12 @@ fn absurd_numbers_do_not_break_the_server() {
     assert!(r.status == 200 || r.status == 401, "{}", r.text());
     // garbage bodies
     assert_eq!(
-        c.request(
-            "POST",
-            &aud,
-            &[],
-            Some((
-                "application/x-www-form-urlencoded",
-                &[0xff, 0xfe, b'=', b'&', b'%']
-            ))
-        )
-        .status,
+        c.request("POST", &aud, &[], Some(("application/x-www-form-urlencoded", &[0xff, 0xfe, b'=', b'&', b'%'])))
+            .status,
         400
     );
     assert_eq!(
-        c.request(
-            "POST",
-            &format!("{base}/_emulator/faults"),
-            &[],
-            Some(("application/json", b"{"))
-        )
-        .status,
+        c.request("POST", &format!("{base}/_emulator/faults"), &[], Some(("application/json", b"{"))).status,
         400
     );
 }

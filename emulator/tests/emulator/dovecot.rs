@@ -19,8 +19,7 @@ fn imap_xoauth2(port: u16, user: &str, token: &str) -> String {
     r.read_line(&mut line).unwrap();
     assert!(line.starts_with("* OK"), "{line}");
     let ir = STANDARD.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"));
-    w.write_all(format!("a1 AUTHENTICATE XOAUTH2 {ir}\r\n").as_bytes())
-        .unwrap();
+    w.write_all(format!("a1 AUTHENTICATE XOAUTH2 {ir}\r\n").as_bytes()).unwrap();
     loop {
         line.clear();
         r.read_line(&mut line).unwrap();
@@ -43,10 +42,7 @@ fn dovecot_accepts_exactly_the_tokens_the_emulator_holds_valid() {
     let dovecot = Dovecot::start(DovecotOptions::new(emu.introspection_url())).unwrap();
     let port = dovecot.imap_port();
 
-    let at = ropc(&emu, IMAP).json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let at = ropc(&emu, IMAP).json()["access_token"].as_str().unwrap().to_owned();
     let ok = imap_xoauth2(port, DEMO_USER, &at);
     assert!(ok.starts_with("a1 OK"), "{ok}\n{}", dovecot.log_contents());
 
@@ -57,29 +53,17 @@ fn dovecot_accepts_exactly_the_tokens_the_emulator_holds_valid() {
     // expired early
     emu.expire_access_tokens(None);
     let expired = imap_xoauth2(port, DEMO_USER, &at);
-    assert!(
-        expired.starts_with("a1 NO [AUTHENTICATIONFAILED]"),
-        "{expired}"
-    );
+    assert!(expired.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{expired}");
 
     // revoked (continuous access evaluation)
-    let at2 = ropc(&emu, IMAP).json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let at2 = ropc(&emu, IMAP).json()["access_token"].as_str().unwrap().to_owned();
     assert!(imap_xoauth2(port, DEMO_USER, &at2).starts_with("a1 OK"));
     emu.revoke_user(DEMO_USER).unwrap();
     let revoked = imap_xoauth2(port, DEMO_USER, &at2);
-    assert!(
-        revoked.starts_with("a1 NO [AUTHENTICATIONFAILED]"),
-        "{revoked}"
-    );
+    assert!(revoked.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{revoked}");
 
     // a token the emulator never issued
     let foreign = imap_xoauth2(port, DEMO_USER, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
-    assert!(
-        foreign.starts_with("a1 NO [AUTHENTICATIONFAILED]"),
-        "{foreign}"
-    );
+    assert!(foreign.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{foreign}");
     assert!(emu.counters().endpoint("introspect") >= 6);
 }

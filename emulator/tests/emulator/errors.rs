@@ -5,16 +5,10 @@ fn unknown_client_is_700016_in_microsofts_shape() {
     let emu = emu();
     let r = client().post_form(
         &emu.devicecode_endpoint("common"),
-        &[
-            ("client_id", "11111111-2222-3333-4444-555555555555"),
-            ("scope", IMAP),
-        ],
+        &[("client_id", "11111111-2222-3333-4444-555555555555"), ("scope", IMAP)],
     );
     let v = assert_aad(&r, 400, "unauthorized_client", 700016);
-    assert!(v["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("11111111-2222-3333-4444-555555555555"));
+    assert!(v["error_description"].as_str().unwrap().contains("11111111-2222-3333-4444-555555555555"));
     let r = client().post_form(
         &token_url(&emu, "organizations"),
         &[
@@ -42,22 +36,14 @@ fn client_request_id_becomes_the_correlation_id() {
     let v = assert_aad(&r, 400, "invalid_request", 900144);
     assert_eq!(v["correlation_id"], id);
     assert_eq!(r.header("client-request-id"), Some(id));
-    assert!(v["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("'grant_type'"));
+    assert!(v["error_description"].as_str().unwrap().contains("'grant_type'"));
 }
 
 #[test]
 fn unsupported_grant_and_get_on_token() {
     let emu = emu();
-    let r = client().post_form(
-        &token_url(&emu, "common"),
-        &[
-            ("client_id", DEMO_PUBLIC_CLIENT_ID),
-            ("grant_type", "implicit"),
-        ],
-    );
+    let r = client()
+        .post_form(&token_url(&emu, "common"), &[("client_id", DEMO_PUBLIC_CLIENT_ID), ("grant_type", "implicit")]);
     assert_aad(&r, 400, "unsupported_grant_type", 70003);
     let r = client().get(&token_url(&emu, "common"));
     assert_aad(&r, 400, "invalid_request", 900561);
@@ -68,18 +54,10 @@ fn unsupported_grant_and_get_on_token() {
 #[test]
 fn token_endpoint_never_redirects() {
     let emu = emu();
-    for (grant, extra) in [
-        ("authorization_code", ("code", "x")),
-        ("refresh_token", ("refresh_token", "x")),
-    ] {
+    for (grant, extra) in [("authorization_code", ("code", "x")), ("refresh_token", ("refresh_token", "x"))] {
         let r = client().post_form(
             &token_url(&emu, "common"),
-            &[
-                ("client_id", DEMO_PUBLIC_CLIENT_ID),
-                ("grant_type", grant),
-                extra,
-                ("redirect_uri", "http://localhost"),
-            ],
+            &[("client_id", DEMO_PUBLIC_CLIENT_ID), ("grant_type", grant), extra, ("redirect_uri", "http://localhost")],
         );
         assert_eq!(r.status, 400, "{}", r.text());
         assert!(r.header("location").is_none());
@@ -93,28 +71,19 @@ fn single_tenant_app_on_common_is_50194_and_elsewhere_700016() {
         &token_url(&emu, "common"),
         &[
             ("client_id", DEMO_CONFIDENTIAL_CLIENT_ID),
-            (
-                "client_secret",
-                mailoauth_emulator::config::DEMO_CLIENT_SECRET,
-            ),
+            ("client_secret", mailoauth_emulator::config::DEMO_CLIENT_SECRET),
             ("grant_type", "client_credentials"),
             ("scope", "https://outlook.office365.com/.default"),
         ],
     );
     assert_aad(&r, 400, "invalid_request", 50194);
-    emu.add_tenant(mailoauth_emulator::TenantConfig::new(
-        "0da7a000-0000-4000-8000-000000000009",
-        "fabrikam.example",
-    ))
-    .unwrap();
+    emu.add_tenant(mailoauth_emulator::TenantConfig::new("0da7a000-0000-4000-8000-000000000009", "fabrikam.example"))
+        .unwrap();
     let r = client().post_form(
         &token_url(&emu, "fabrikam.example"),
         &[
             ("client_id", DEMO_CONFIDENTIAL_CLIENT_ID),
-            (
-                "client_secret",
-                mailoauth_emulator::config::DEMO_CLIENT_SECRET,
-            ),
+            ("client_secret", mailoauth_emulator::config::DEMO_CLIENT_SECRET),
             ("grant_type", "client_credentials"),
             ("scope", "https://outlook.office365.com/.default"),
         ],
@@ -132,10 +101,7 @@ fn entra_only_app_on_consumers_is_9002332() {
     .unwrap();
     let r = client().post_form(
         &emu.devicecode_endpoint("consumers"),
-        &[
-            ("client_id", "0a0a0a0a-0000-4000-8000-000000000001"),
-            ("scope", IMAP),
-        ],
+        &[("client_id", "0a0a0a0a-0000-4000-8000-000000000001"), ("scope", IMAP)],
     );
     assert_aad(&r, 400, "invalid_request", 9002332);
 }

@@ -16,8 +16,7 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn text(&self) -> String {
@@ -25,32 +24,24 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The `Location` header parsed as a URL.
     pub fn location(&self) -> url::Url {
-        let loc = self
-            .header("location")
-            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.text()));
+        let loc =
+            self.header("location").unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.text()));
         url::Url::parse(loc).expect("Location is a URL")
     }
 }
 
 /// Query (or fragment) parameter of a URL.
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter().copied())
-        .finish()
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter().copied()).finish()
 }
 
 #[derive(Clone, Default)]
@@ -75,18 +66,10 @@ impl Client {
             .expect("versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Self {
-            tls: Some(Arc::new(cfg)),
-        }
+        Self { tls: Some(Arc::new(cfg)) }
     }
 
-    pub fn request(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<(&str, &[u8])>,
-    ) -> Resp {
+    pub fn request(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<(&str, &[u8])>) -> Resp {
         let u = url::Url::parse(url).expect("url");
         let host = u.host_str().expect("host").to_owned();
         let port = u.port_or_known_default().expect("port");
@@ -95,29 +78,23 @@ impl Client {
             path.push('?');
             path.push_str(q);
         }
-        let mut req =
-            format!("{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         let mut payload = Vec::new();
         if let Some((ct, b)) = body {
-            req.push_str(&format!(
-                "Content-Type: {ct}\r\nContent-Length: {}\r\n",
-                b.len()
-            ));
+            req.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
             payload.extend_from_slice(b);
         }
         req.push_str("\r\n");
         let addr = format!("{}:{port}", host.trim_matches(|c| c == '[' || c == ']'));
         let tcp = TcpStream::connect(addr).expect("connect");
-        tcp.set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
         let mut raw = Vec::new();
         match (&self.tls, u.scheme()) {
             (Some(cfg), "https") => {
-                let name =
-                    rustls_pki_types::ServerName::try_from(host.clone()).expect("server name");
+                let name = rustls_pki_types::ServerName::try_from(host.clone()).expect("server name");
                 let conn = rustls::ClientConnection::new(cfg.clone(), name).expect("tls");
                 let mut s = rustls::StreamOwned::new(conn, tcp);
                 s.write_all(req.as_bytes()).expect("write");
@@ -149,22 +126,12 @@ impl Client {
 
     pub fn post_form_h(&self, url: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
         let body = form(pairs);
-        self.request(
-            "POST",
-            url,
-            headers,
-            Some(("application/x-www-form-urlencoded", body.as_bytes())),
-        )
+        self.request("POST", url, headers, Some(("application/x-www-form-urlencoded", body.as_bytes())))
     }
 
     pub fn post_json(&self, url: &str, v: &Value) -> Resp {
         let body = v.to_string();
-        self.request(
-            "POST",
-            url,
-            &[],
-            Some(("application/json", body.as_bytes())),
-        )
+        self.request("POST", url, &[], Some(("application/json", body.as_bytes())))
     }
 }
 
@@ -176,34 +143,21 @@ fn parse_response(raw: &[u8]) -> Resp {
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("status line");
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
+    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if chunked {
         body = dechunk(&body);
     }
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp { status, headers, body }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }

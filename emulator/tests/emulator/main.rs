@@ -20,8 +20,8 @@ mod ropc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mailoauth_emulator::config::{
-    DEMO_CONFIDENTIAL_CLIENT_ID, DEMO_MFA_USER, DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID,
-    DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, DEMO_USER,
+    DEMO_CONFIDENTIAL_CLIENT_ID, DEMO_MFA_USER, DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_TENANT_DOMAIN,
+    DEMO_TENANT_ID, DEMO_USER,
 };
 use mailoauth_emulator::Emulator;
 use serde_json::{json, Value};
@@ -35,10 +35,7 @@ pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A demo emulator on a background thread, device-code interval 0.
 pub fn emu() -> Emulator {
-    Emulator::builder()
-        .device_code_interval(std::time::Duration::ZERO)
-        .start_blocking()
-        .unwrap()
+    Emulator::builder().device_code_interval(std::time::Duration::ZERO).start_blocking().unwrap()
 }
 
 pub fn client() -> Client {
@@ -72,17 +69,9 @@ pub fn assert_aad(resp: &Resp, status: u16, error: &str, code: u64) -> Value {
     let trace = v["trace_id"].as_str().unwrap();
     let corr = v["correlation_id"].as_str().unwrap();
     let ts = v["timestamp"].as_str().unwrap();
-    assert!(
-        desc.ends_with(&format!(
-            "\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}"
-        )),
-        "{desc}"
-    );
+    assert!(desc.ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}")), "{desc}");
     assert_eq!(ts.len(), "2016-01-09 02:02:12Z".len(), "{ts}");
-    assert!(v["error_uri"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!("/error?code={code}")));
+    assert!(v["error_uri"].as_str().unwrap().ends_with(&format!("/error?code={code}")));
     v
 }
 
@@ -103,26 +92,15 @@ pub fn ropc(emu: &Emulator, scope: &str) -> Resp {
 
 /// Verifies an RS256 JWT against the emulator's JWKS.
 pub fn verify_with_jwks(emu: &Emulator, jwt: &str) -> bool {
-    let jwks = client()
-        .get(&format!("{}/common/discovery/v2.0/keys", emu.base_url()))
-        .json();
+    let jwks = client().get(&format!("{}/common/discovery/v2.0/keys", emu.base_url())).json();
     let kid = header(jwt)["kid"].as_str().unwrap().to_owned();
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap();
+    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
     let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
     let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
     let (input, sig) = jwt.rsplit_once('.').unwrap();
     let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
     ring::signature::RsaPublicKeyComponents { n, e }
-        .verify(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            input.as_bytes(),
-            &sig,
-        )
+        .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &sig)
         .is_ok()
 }
 
@@ -143,26 +121,14 @@ pub fn assertion(alg: &str, cert_pem: &str, key_pem: &str, claims: &Value) -> St
 /// Signs `header.claims` with an RSA key (PS256 or RS256).
 pub fn sign_jwt(alg: &str, header: &Value, claims: &Value, key_pem: &str) -> String {
     use rustls_pki_types::pem::PemObject;
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
     let key = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
     let kp = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).unwrap();
     let mut sig = vec![0u8; kp.public().modulus_len()];
-    let padding: &dyn ring::signature::RsaEncoding = if alg == "PS256" {
-        &ring::signature::RSA_PSS_SHA256
-    } else {
-        &ring::signature::RSA_PKCS1_SHA256
-    };
-    kp.sign(
-        padding,
-        &ring::rand::SystemRandom::new(),
-        input.as_bytes(),
-        &mut sig,
-    )
-    .unwrap();
+    let padding: &dyn ring::signature::RsaEncoding =
+        if alg == "PS256" { &ring::signature::RSA_PSS_SHA256 } else { &ring::signature::RSA_PKCS1_SHA256 };
+    kp.sign(padding, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
@@ -184,21 +150,12 @@ pub fn rand_u64() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     let mut b = [0u8; 8];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
-    u64::from_le_bytes(b)
-        ^ SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
+    u64::from_le_bytes(b) ^ SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 #[allow(dead_code)]
-pub const ALL_DEMO: [&str; 5] = [
-    DEMO_TENANT_ID,
-    DEMO_TENANT_DOMAIN,
-    DEMO_USER,
-    DEMO_MFA_USER,
-    DEMO_CONFIDENTIAL_CLIENT_ID,
-];
+pub const ALL_DEMO: [&str; 5] =
+    [DEMO_TENANT_ID, DEMO_TENANT_DOMAIN, DEMO_USER, DEMO_MFA_USER, DEMO_CONFIDENTIAL_CLIENT_ID];
 
 #[test]
 fn emulator_is_send_and_sync() {

@@ -3,11 +3,7 @@ use std::time::Duration;
 use super::*;
 
 pub fn refresh(emu: &Emulator, rt: &str, scope: Option<&str>) -> Resp {
-    let mut pairs = vec![
-        ("client_id", DEMO_PUBLIC_CLIENT_ID),
-        ("grant_type", "refresh_token"),
-        ("refresh_token", rt),
-    ];
+    let mut pairs = vec![("client_id", DEMO_PUBLIC_CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", rt)];
     if let Some(s) = scope {
         pairs.push(("scope", s));
     }
@@ -37,43 +33,22 @@ fn rotation_gives_a_new_refresh_token_each_time_and_counts() {
 #[test]
 fn refresh_for_another_resource_uses_the_first_scope() {
     let emu = emu();
-    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let v = refresh(
-        &emu,
-        &rt,
-        Some("https://outlook.office365.com/.default https://outlook.office.com/SMTP.Send"),
-    )
-    .json();
-    assert_eq!(
-        claims(v["access_token"].as_str().unwrap())["aud"],
-        "https://outlook.office365.com"
-    );
+    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"].as_str().unwrap().to_owned();
+    let v =
+        refresh(&emu, &rt, Some("https://outlook.office365.com/.default https://outlook.office.com/SMTP.Send")).json();
+    assert_eq!(claims(v["access_token"].as_str().unwrap())["aud"], "https://outlook.office365.com");
 }
 
 #[test]
 fn revoked_expired_by_inactivity_and_foreign_refresh_tokens() {
     let emu = emu();
-    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"].as_str().unwrap().to_owned();
     emu.revoke_user(DEMO_USER).unwrap();
     assert_aad(&refresh(&emu, &rt, None), 400, "invalid_grant", 50173);
-    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"].as_str().unwrap().to_owned();
     emu.advance_clock(Duration::from_secs(91 * 86_400));
     assert_aad(&refresh(&emu, &rt, None), 400, "invalid_grant", 700082);
-    assert_aad(
-        &refresh(&emu, "garbage", None),
-        400,
-        "invalid_grant",
-        9002313,
-    );
+    assert_aad(&refresh(&emu, "garbage", None), 400, "invalid_grant", 9002313);
     let unknown = format!("1.A{}", "x".repeat(128));
     assert_aad(&refresh(&emu, &unknown, None), 400, "invalid_grant", 70000);
 }
@@ -81,18 +56,12 @@ fn revoked_expired_by_inactivity_and_foreign_refresh_tokens() {
 #[test]
 fn refresh_token_of_another_client() {
     let emu = emu();
-    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rt = ropc(&emu, &format!("offline_access {IMAP}")).json()["refresh_token"].as_str().unwrap().to_owned();
     let r = client().post_form(
         &token_url(&emu, DEMO_TENANT_ID),
         &[
             ("client_id", DEMO_CONFIDENTIAL_CLIENT_ID),
-            (
-                "client_secret",
-                mailoauth_emulator::config::DEMO_CLIENT_SECRET,
-            ),
+            ("client_secret", mailoauth_emulator::config::DEMO_CLIENT_SECRET),
             ("grant_type", "refresh_token"),
             ("refresh_token", &rt),
         ],

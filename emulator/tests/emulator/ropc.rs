@@ -6,10 +6,7 @@ use super::*;
 #[test]
 fn password_grant_issues_outlook_tokens_with_realistic_claims() {
     let emu = emu();
-    let r = ropc(
-        &emu,
-        &format!("offline_access openid profile email {IMAP} {SMTP}"),
-    );
+    let r = ropc(&emu, &format!("offline_access openid profile email {IMAP} {SMTP}"));
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["token_type"], "Bearer");
@@ -29,30 +26,19 @@ fn password_grant_issues_outlook_tokens_with_realistic_claims() {
     assert_eq!(at["idtyp"], "user");
     assert_eq!(at["ver"], "1.0");
     assert!(at["roles"].is_null());
-    let (iat, nbf, exp) = (
-        at["iat"].as_i64().unwrap(),
-        at["nbf"].as_i64().unwrap(),
-        at["exp"].as_i64().unwrap(),
-    );
+    let (iat, nbf, exp) = (at["iat"].as_i64().unwrap(), at["nbf"].as_i64().unwrap(), at["exp"].as_i64().unwrap());
     assert_eq!(iat, nbf);
     assert_eq!(exp - iat, 3599);
     assert!((iat - emu.now()).abs() <= 2);
     // id token (openid) and client_info (client_info=1), as MSAL needs them
     let id = claims(v["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], DEMO_PUBLIC_CLIENT_ID);
-    assert_eq!(
-        id["iss"],
-        format!("{}/{DEMO_TENANT_ID}/v2.0", emu.base_url())
-    );
+    assert_eq!(id["iss"], format!("{}/{DEMO_TENANT_ID}/v2.0", emu.base_url()));
     assert_eq!(id["preferred_username"], DEMO_USER);
     assert_eq!(id["email"], DEMO_USER);
     assert_eq!(id["oid"], at["oid"]);
-    let ci: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(v["client_info"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let ci: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(v["client_info"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(ci["uid"], at["oid"]);
     assert_eq!(ci["utid"], DEMO_TENANT_ID);
 }
@@ -68,10 +54,7 @@ fn no_offline_access_no_refresh_token_no_openid_no_id_token() {
 
 #[test]
 fn configurable_lifetime() {
-    let emu = Emulator::builder()
-        .token_lifetime(std::time::Duration::from_secs(5))
-        .start_blocking()
-        .unwrap();
+    let emu = Emulator::builder().token_lifetime(std::time::Duration::from_secs(5)).start_blocking().unwrap();
     let v = ropc(&emu, IMAP).json();
     assert_eq!(v["expires_in"], 5);
     let at = claims(v["access_token"].as_str().unwrap());
@@ -127,36 +110,14 @@ fn wrong_password_unknown_user_mfa_and_consent() {
         )
     };
     assert_aad(&go(DEMO_USER, "wrong"), 400, "invalid_grant", 50126);
-    assert_aad(
-        &go(DEMO_USER, &format!(" {DEMO_PASSWORD}")),
-        400,
-        "invalid_grant",
-        50126,
-    );
-    assert_aad(
-        &go("nobody@contoso.example", "x"),
-        400,
-        "invalid_grant",
-        50034,
-    );
-    let v = assert_aad(
-        &go(DEMO_MFA_USER, DEMO_MFA_PASSWORD),
-        400,
-        "invalid_grant",
-        50076,
-    );
+    assert_aad(&go(DEMO_USER, &format!(" {DEMO_PASSWORD}")), 400, "invalid_grant", 50126);
+    assert_aad(&go("nobody@contoso.example", "x"), 400, "invalid_grant", 50034);
+    let v = assert_aad(&go(DEMO_MFA_USER, DEMO_MFA_PASSWORD), 400, "invalid_grant", 50076);
     assert_eq!(v["suberror"], "basic_action");
-    emu.add_user(UserConfig::new("carol@contoso.example", "pw").consent_granted(false))
-        .unwrap();
-    let v = assert_aad(
-        &go("carol@contoso.example", "pw"),
-        400,
-        "invalid_grant",
-        65001,
-    );
+    emu.add_user(UserConfig::new("carol@contoso.example", "pw").consent_granted(false)).unwrap();
+    let v = assert_aad(&go("carol@contoso.example", "pw"), 400, "invalid_grant", 65001);
     assert_eq!(v["suberror"], "consent_required");
-    emu.set_consent("carol@contoso.example", DEMO_PUBLIC_CLIENT_ID, true)
-        .unwrap();
+    emu.set_consent("carol@contoso.example", DEMO_PUBLIC_CLIENT_ID, true).unwrap();
     assert_eq!(go("carol@contoso.example", "pw").status, 200);
 }
 
@@ -200,17 +161,13 @@ fn public_client_with_secret_is_700025_and_confidential_without_is_7000218() {
         ],
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        claims(r.json()["access_token"].as_str().unwrap())["appidacr"],
-        "1"
-    );
+    assert_eq!(claims(r.json()["access_token"].as_str().unwrap())["appidacr"], "1");
 }
 
 #[test]
 fn public_app_without_public_client_flows_is_7000218() {
     let emu = emu();
-    let mut app =
-        AppConfig::public("0b0b0b0b-0000-4000-8000-000000000001").allow_public_client_flows(false);
+    let mut app = AppConfig::public("0b0b0b0b-0000-4000-8000-000000000001").allow_public_client_flows(false);
     app.tenant = DEMO_TENANT_ID.into();
     emu.add_app(app).unwrap();
     let r = client().post_form(
@@ -229,8 +186,7 @@ fn public_app_without_public_client_flows_is_7000218() {
 #[test]
 fn personal_accounts_are_not_in_organizations() {
     let emu = emu();
-    emu.add_user(UserConfig::new("dave@outlook.example", "pw").personal_account(true))
-        .unwrap();
+    emu.add_user(UserConfig::new("dave@outlook.example", "pw").personal_account(true)).unwrap();
     let r = client().post_form(
         &token_url(&emu, "organizations"),
         &[

@@ -1,0 +1,371 @@
+//! The token cache: accounts, refresh tokens and access tokens keyed by authority + client +
+//! account + scopes, kept in a pluggable [`TokenStore`], safe across threads and processes.
+//!
+//! Silent acquisition ([`crate::PublicClient::acquire_token_silent`]) returns a cached access
+//! token that is valid for at least the margin (default 5 minutes, or until the server's
+//! `refresh_in`), else refreshes it — once: concurrent callers in one process share the
+//! refresh, and other processes wait on the store's lock and then read the rotated refresh
+//! token — else fails with "interaction required" and leaves the stored data as it was.
+//!
+//! The format is documented in the crate README ("Cache format").
+
+mod data;
+#[cfg(not(target_arch = "wasm32"))]
+mod file;
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
+mod keyring_store;
+mod msal;
+mod store;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
+#[cfg(not(target_arch = "wasm32"))]
+pub use file::{CommandStore, FileStore};
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
+pub use keyring_store::KeyringStore;
+pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
+
+use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, Platform, RefreshToken, Token};
+
+/// How long silent acquisition waits for another process's lock before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// The token cache over a store.
+pub struct TokenCache {
+    store: Arc<dyn TokenStore>,
+    /// The last data read from or written to the store.
+    memory: Mutex<Option<CacheData>>,
+    /// Serialises refreshes within this process.
+    flight: tokio::sync::Mutex<()>,
+    margin: Duration,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("store", &self.store.describe())
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(e: StoreError) -> Self {
+        IdentityError::new(IdentityErrorKind::Storage, e.message)
+    }
+}
+
+/// Where an entry belongs: the authority's instance (base URL), the client, the account.
+fn entry_matches(e: &CacheEntry, environment: &str, client_id: &str, account: Option<&str>) -> bool {
+    e.environment.eq_ignore_ascii_case(environment)
+        && e.client_id == client_id
+        && account.is_none_or(|a| {
+            e.account.username.eq_ignore_ascii_case(a)
+                || e.account.home_account_id.as_deref() == Some(a)
+                || e.account.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(a))
+        })
+}
+
+/// The scopes a cached access token must cover: the requested ones minus OpenID scopes.
+pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
+    const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+    let mut out: Vec<String> = scopes
+        .iter()
+        .filter(|s| !OIDC.iter().any(|o| o.eq_ignore_ascii_case(s)))
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl TokenCache {
+    /// A cache over `store`.
+    pub fn new(store: Arc<dyn TokenStore>) -> TokenCache {
+        TokenCache {
+            store,
+            memory: Mutex::new(None),
+            flight: tokio::sync::Mutex::new(()),
+            margin: Duration::from_secs(300),
+        }
+    }
+
+    /// A cache that lives in memory only.
+    pub fn in_memory() -> TokenCache {
+        Self::new(Arc::new(MemoryStore::new()))
+    }
+
+    /// Refresh access tokens this long before they expire (default 5 minutes).
+    pub fn with_refresh_margin(mut self, margin: Duration) -> TokenCache {
+        self.margin = margin;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// Reads the store. Unreadable data is moved aside (if the store can) and reported as
+    /// [`StoreErrorKind::Corrupt`]; it is never overwritten silently.
+    pub fn load(&self) -> Result<CacheData, StoreError> {
+        let data = match self.store.load()? {
+            None => CacheData::default(),
+            Some(bytes) => match CacheData::from_bytes(&bytes) {
+                Ok(d) => d,
+                Err(why) => {
+                    let kept = self.store.quarantine()?;
+                    let where_ = match kept {
+                        Some(p) => format!("it was moved to {p}; sign in again"),
+                        None => "fix or remove it, then sign in again".to_owned(),
+                    };
+                    return Err(StoreError::new(
+                        StoreErrorKind::Corrupt,
+                        format!("the token cache in {} is unreadable ({why}); {where_}", self.store.describe()),
+                    ));
+                }
+            },
+        };
+        if let Ok(mut m) = self.memory.lock() {
+            *m = Some(data.clone());
+        }
+        Ok(data)
+    }
+
+    fn save(&self, data: &CacheData) -> Result<(), StoreError> {
+        self.store.save(&data.to_bytes())?;
+        if let Ok(mut m) = self.memory.lock() {
+            *m = Some(data.clone());
+        }
+        Ok(())
+    }
+
+    /// Waits (polling with the platform's timer) for the store's cross-process lock.
+    async fn lock(&self, platform: &dyn Platform) -> Result<StoreLock, StoreError> {
+        let mut waited = Duration::ZERO;
+        let mut step = Duration::from_millis(2);
+        loop {
+            if let Some(lock) = self.store.try_lock()? {
+                return Ok(lock);
+            }
+            if waited >= LOCK_WAIT {
+                return Err(StoreError::new(
+                    StoreErrorKind::LockTimeout,
+                    format!("another process held the lock of {} for over {LOCK_WAIT:?}", self.store.describe()),
+                ));
+            }
+            platform.sleep(step).await;
+            waited += step;
+            step = (step * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs `change` on freshly loaded data under the locks and saves the result.
+    async fn update<R>(
+        &self,
+        platform: &dyn Platform,
+        change: impl FnOnce(&mut CacheData) -> R,
+    ) -> Result<R, StoreError> {
+        let _flight = self.flight.lock().await;
+        let _lock = self.lock(platform).await?;
+        let mut data = self.load()?;
+        let r = change(&mut data);
+        self.save(&data)?;
+        Ok(r)
+    }
+
+    /// Accounts signed in at `authority` with `client_id`.
+    pub fn accounts(&self, authority: &Authority, client_id: &str) -> Result<Vec<Account>, StoreError> {
+        let data = self.load()?;
+        Ok(data
+            .entries
+            .iter()
+            .filter(|e| entry_matches(e, authority.base_url(), client_id, None))
+            .map(|e| e.account.clone())
+            .collect())
+    }
+
+    /// Every entry (for listing), without secrets.
+    pub fn entries(&self) -> Result<Vec<(String, String, Account)>, StoreError> {
+        Ok(self.load()?.entries.into_iter().map(|e| (e.environment, e.client_id, e.account)).collect())
+    }
+
+    /// Stores a token from a sign-in or refresh (what the clients do when a cache is set).
+    pub async fn store_token(
+        &self,
+        authority: &Authority,
+        client_id: &str,
+        token: &Token,
+        platform: &dyn Platform,
+    ) -> Result<(), StoreError> {
+        let now = platform.now();
+        self.update(platform, |data| data.merge(authority, client_id, token, now)).await
+    }
+
+    /// Removes an account's tokens. Returns whether there was one.
+    pub async fn remove_account(
+        &self,
+        authority: &Authority,
+        client_id: &str,
+        account: &str,
+        platform: &dyn Platform,
+    ) -> Result<bool, StoreError> {
+        self.update(platform, |data| {
+            let before = data.entries.len();
+            data.entries.retain(|e| !entry_matches(e, authority.base_url(), client_id, Some(account)));
+            before != data.entries.len()
+        })
+        .await
+    }
+
+    /// The account's refresh token, for tools that want to hold it themselves.
+    pub fn export_refresh_token(
+        &self,
+        authority: &Authority,
+        client_id: &str,
+        account: &str,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        Ok(self
+            .load()?
+            .entries
+            .iter()
+            .find(|e| entry_matches(e, authority.base_url(), client_id, Some(account)))
+            .and_then(|e| e.refresh_token.clone())
+            .map(RefreshToken::new))
+    }
+
+    /// Stores a refresh token obtained elsewhere, so the next silent call redeems it.
+    pub async fn import_refresh_token(
+        &self,
+        authority: &Authority,
+        client_id: &str,
+        account: Account,
+        refresh_token: RefreshToken,
+        platform: &dyn Platform,
+    ) -> Result<(), StoreError> {
+        let now = platform.now();
+        self.update(platform, |data| {
+            let e = data.entry_mut(authority, client_id, &account, now);
+            e.refresh_token = Some(refresh_token.expose_secret().to_owned());
+            e.access_tokens.clear();
+        })
+        .await
+    }
+
+    /// Imports a cache serialized by MSAL (msal-python's `SerializableTokenCache`, msal-node's
+    /// JSON cache): accounts, refresh tokens and unexpired access tokens. Returns the number
+    /// of accounts imported.
+    pub async fn import_msal(&self, msal_json: &str, platform: &dyn Platform) -> Result<usize, StoreError> {
+        let imported = msal::parse(msal_json, platform.now())?;
+        let n = imported.len();
+        self.update(platform, |data| {
+            for entry in imported {
+                data.upsert(entry);
+            }
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// A valid access token from memory, without touching the store (the fast path).
+    fn memory_hit(
+        &self,
+        environment: &str,
+        client_id: &str,
+        account: Option<&str>,
+        wanted: &[String],
+        now: i64,
+    ) -> Option<Token> {
+        let m = self.memory.lock().ok()?;
+        m.as_ref()?.valid_token(environment, client_id, account, wanted, now, self.margin)
+    }
+
+    /// Silent acquisition for `client`: see the module documentation.
+    pub(crate) async fn acquire_silent(
+        &self,
+        client: &crate::PublicClient,
+        scopes: &[String],
+        account: Option<&str>,
+    ) -> Result<Token, IdentityError> {
+        let platform = client.platform().clone();
+        let authority = client.authority();
+        let env = authority.base_url();
+        let requested = client.user_scopes(scopes)?;
+        let wanted = resource_scopes(&requested);
+        if let Some(t) = self.memory_hit(env, client.client_id(), account, &wanted, platform.now()) {
+            return Ok(t);
+        }
+        let _flight = self.flight.lock().await;
+        let _lock = self.lock(platform.as_ref()).await?;
+        let mut data = self.load()?;
+        let matching: Vec<&CacheEntry> =
+            data.entries.iter().filter(|e| entry_matches(e, env, client.client_id(), account)).collect();
+        let entry = match matching.as_slice() {
+            [] => {
+                return Err(IdentityError::new(
+                    IdentityErrorKind::InteractionRequired,
+                    match account {
+                        Some(a) => format!("no cached sign-in for {a}: sign in first"),
+                        None => "no cached sign-in: sign in first".to_owned(),
+                    },
+                ))
+            }
+            [one] => (*one).clone(),
+            many => {
+                let names: Vec<&str> = many.iter().map(|e| e.account.username.as_str()).collect();
+                return Err(IdentityError::new(
+                    IdentityErrorKind::Configuration,
+                    format!("several accounts are signed in ({}); say which one", names.join(", ")),
+                ));
+            }
+        };
+        let username = entry.account.username.clone();
+        // Another thread or process may have refreshed while we waited for the locks.
+        if let Some(t) =
+            data.valid_token(env, client.client_id(), Some(&username), &wanted, platform.now(), self.margin)
+        {
+            return Ok(t);
+        }
+        let Some(rt) = entry.refresh_token.clone() else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::InteractionRequired,
+                format!("the cached sign-in of {username} has no refresh token: sign in again"),
+            ));
+        };
+        let mut token = match client.refresh_uncached(&RefreshToken::new(rt), scopes).await {
+            Ok(t) => t,
+            Err(mut e) => {
+                if e.kind == IdentityErrorKind::InvalidGrant {
+                    e.kind = IdentityErrorKind::InteractionRequired;
+                    e.message =
+                        format!("the refresh token of {username} is no longer accepted: sign in again ({})", e.message);
+                }
+                return Err(e);
+            }
+        };
+        if token.account.is_none() {
+            token.account = Some(entry.account.clone());
+        }
+        data.merge(authority, client.client_id(), &token, platform.now());
+        self.save(&data)?;
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_scope_set() {
+        let s = resource_scopes(&[
+            "openid".into(),
+            "https://outlook.office.com/SMTP.Send".into(),
+            "offline_access".into(),
+            "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
+        ]);
+        assert_eq!(s, ["https://outlook.office.com/imap.accessasuser.all", "https://outlook.office.com/smtp.send"]);
+    }
+}

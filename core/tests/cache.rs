@@ -1,0 +1,574 @@
+//! Token cache and silent acquisition against the emulator: hits, refresh, single flight
+//! across threads and processes, revocation, corrupt and truncated files, SIGKILL during a
+//! write, permissions, the command and keyring stores, and MSAL migration.
+//!
+//! This test binary has its own `main` (libtest-mimic) so that it can re-run itself as the
+//! worker processes of the multi-process tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mailoauth::cache::{CacheData, CommandStore, FileStore, StoreErrorKind, TokenCache, TokenStore};
+use mailoauth::identity::{scopes, IdentityErrorKind, Platform, RefreshToken};
+use mailoauth::net::{ReqwestHttp, TokioPlatform};
+use mailoauth::{Authority, Protocol, PublicClient};
+use mailoauth_emulator::config::{DEMO_MFA_PASSWORD, DEMO_MFA_USER, DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_USER};
+use mailoauth_emulator::Emulator;
+
+type TestResult = Result<(), Failed>;
+
+fn check(cond: bool, msg: impl Into<String>) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg.into().into())
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("runtime")
+}
+
+fn wanted() -> Vec<String> {
+    scopes::mail_scopes(
+        mailoauth::Provider::Microsoft,
+        mailoauth::Cloud::Global,
+        &[Protocol::Imap, Protocol::Smtp],
+        true,
+    )
+}
+
+fn client(authority_url: &str, cache: Arc<TokenCache>) -> PublicClient {
+    PublicClient::new(
+        DEMO_PUBLIC_CLIENT_ID,
+        Authority::from_url(authority_url).expect("authority"),
+        ReqwestHttp::new().expect("http").shared(),
+        Arc::new(TokioPlatform),
+    )
+    .with_cache(cache)
+}
+
+fn file_cache(path: &Path, margin: Duration) -> Arc<TokenCache> {
+    Arc::new(TokenCache::new(Arc::new(FileStore::new(path))).with_refresh_margin(margin))
+}
+
+async fn emulator(lifetime: Duration) -> Emulator {
+    Emulator::builder().token_lifetime(lifetime).start().await.expect("emulator")
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+fn silent_hits_then_refreshes() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state/tokens.json");
+        let c = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(300)));
+        let e = c.acquire_token_silent(&wanted(), None).await.expect_err("empty cache");
+        check(e.kind == IdentityErrorKind::InteractionRequired, format!("{e}"))?;
+
+        let first = c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        let before = emu.counters().endpoint("token");
+        let hit = c.acquire_token_silent(&wanted(), None).await?;
+        check(hit.access_token == first.access_token, "cache hit returns the cached token")?;
+        check(emu.counters().endpoint("token") == before, "a hit makes no request")?;
+        // A subset of the scopes is a hit too; a fresh process (new cache over the file) also hits.
+        let c2 = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(300)));
+        let sub = c2.acquire_token_silent(&[wanted()[1].clone()], Some(DEMO_USER)).await?;
+        check(sub.access_token == first.access_token, "subset hit from the file")?;
+        check(emu.counters().endpoint("token") == before, "still no request")?;
+
+        // The file is private.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+            check(mode == 0o600, format!("cache file mode {mode:o}"))?;
+            let dmode = std::fs::metadata(path.parent().expect("dir"))?.permissions().mode() & 0o777;
+            check(dmode == 0o700, format!("cache dir mode {dmode:o}"))?;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let data = CacheData::from_bytes(text.as_bytes()).map_err(Failed::from)?;
+        check(data.version == 1 && data.entries.len() == 1, "one entry, schema 1")?;
+
+        // With a margin larger than the lifetime left, the next call refreshes (and rotates).
+        let c3 = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(4000)));
+        let rt_before = data.entries[0].refresh_token.clone();
+        let refreshed = c3.acquire_token_silent(&wanted(), None).await?;
+        check(refreshed.access_token != first.access_token, "refreshed")?;
+        check(emu.counters().grant("refresh_token") == 1, "one refresh")?;
+        let after = CacheData::from_bytes(&std::fs::read(&path)?).map_err(Failed::from)?;
+        check(after.entries[0].refresh_token != rt_before, "the rotated refresh token was stored")?;
+        Ok(())
+    })
+}
+
+fn revoked_sign_in_needs_interaction_and_keeps_the_cache() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let c = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(4000)));
+        c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        let stored = std::fs::read(&path)?;
+        emu.revoke_user(DEMO_USER)?;
+        let e = c.acquire_token_silent(&wanted(), None).await.expect_err("revoked");
+        check(e.kind == IdentityErrorKind::InteractionRequired, format!("{e}"))?;
+        check(std::fs::read(&path)? == stored, "the stored data is left intact")?;
+
+        // Network trouble is not turned into "sign in again" either.
+        emu.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let e = c.acquire_token_silent(&wanted(), None).await.expect_err("emulator gone");
+        check(e.kind == IdentityErrorKind::Network, format!("{e}"))?;
+        check(std::fs::read(&path)? == stored, "still intact")?;
+        Ok(())
+    })
+}
+
+fn accounts_selection_export_import_and_logout() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        emu.add_user(mailoauth_emulator::UserConfig::new("carol@contoso.example", "carol-pw"))?;
+        let cache = Arc::new(TokenCache::in_memory());
+        let c = client(&emu.authority("organizations"), cache.clone());
+        c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        c.acquire_token_by_username_password("carol@contoso.example", "carol-pw", &wanted()).await?;
+        let names: Vec<String> = c.accounts()?.into_iter().map(|a| a.username).collect();
+        check(names.len() == 2, format!("{names:?}"))?;
+        let e = c.acquire_token_silent(&wanted(), None).await.expect_err("ambiguous");
+        check(e.kind == IdentityErrorKind::Configuration, format!("{e}"))?;
+        let t = c.acquire_token_silent(&wanted(), Some("carol@contoso.example")).await?;
+        check(t.account.as_ref().map(|a| a.username.as_str()) == Some("carol@contoso.example"), "named account")?;
+
+        // Export carol's refresh token, log her out, import it back: silent works again.
+        let authority = c.authority().clone();
+        let rt = cache.export_refresh_token(&authority, DEMO_PUBLIC_CLIENT_ID, "carol@contoso.example")?.expect("rt");
+        let account = t.account.clone().expect("account");
+        check(c.remove_account("carol@contoso.example").await?, "removed")?;
+        let e = c.acquire_token_silent(&wanted(), Some("carol@contoso.example")).await.expect_err("logged out");
+        check(e.kind == IdentityErrorKind::InteractionRequired, format!("{e}"))?;
+        cache.import_refresh_token(&authority, DEMO_PUBLIC_CLIENT_ID, account, rt, &TokioPlatform).await?;
+        c.acquire_token_silent(&wanted(), Some("carol@contoso.example")).await?;
+        let e =
+            c.acquire_token_by_username_password(DEMO_MFA_USER, DEMO_MFA_PASSWORD, &wanted()).await.expect_err("mfa");
+        check(e.kind == IdentityErrorKind::MfaRequired, "MFA user is not cached")?;
+        check(c.accounts()?.len() == 2, "no entry for the failed sign-in")?;
+        let _ = RefreshToken::new("x");
+        Ok(())
+    })
+}
+
+fn corrupt_and_truncated_files_are_kept_aside() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        for (name, damage) in
+            [("garbage", b"\x00\x01not json".to_vec()), ("truncated", Vec::new()), ("future", Vec::new())]
+        {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join("tokens.json");
+            let c = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(300)));
+            c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+            let good = std::fs::read(&path)?;
+            let bad = match name {
+                "truncated" => good[..good.len() / 2].to_vec(),
+                "future" => String::from_utf8(good.clone())?.replace("\"version\": 1", "\"version\": 99").into_bytes(),
+                _ => damage,
+            };
+            std::fs::write(&path, &bad)?;
+            let fresh = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(300)));
+            let e = fresh.acquire_token_silent(&wanted(), None).await.expect_err("corrupt");
+            check(e.kind == IdentityErrorKind::Storage, format!("{name}: {e}"))?;
+            check(
+                e.message.contains("unreadable") && e.message.contains(".corrupt-"),
+                format!("{name}: {}", e.message),
+            )?;
+            let kept: Vec<PathBuf> = std::fs::read_dir(dir.path())?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<PathBuf>, _>>()?
+                .into_iter()
+                .filter(|p| p.to_string_lossy().contains(".corrupt-"))
+                .collect();
+            check(
+                kept.len() == 1 && std::fs::read(&kept[0])? == bad,
+                format!("{name}: the damaged file is kept as it was"),
+            )?;
+            // Next time: nothing cached, a clear "sign in" (and a new sign-in writes a new file).
+            let e = fresh.acquire_token_silent(&wanted(), None).await.expect_err("empty");
+            check(e.kind == IdentityErrorKind::InteractionRequired, format!("{e}"))?;
+        }
+        Ok(())
+    })
+}
+
+fn readable_by_others_is_refused() -> TestResult {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let store = FileStore::new(&path);
+        store.save(&CacheData::default().to_bytes())?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        let e = store.load().expect_err("world-readable");
+        check(e.kind == StoreErrorKind::Permissions, format!("{e}"))?;
+        check(e.message.contains("chmod 600"), e.message.clone())?;
+    }
+    Ok(())
+}
+
+fn command_store_round_trip_with_encryption() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let dir = tempfile::tempdir()?;
+        let enc = dir.path().join("tokens.enc");
+        let pass = "pass:correct horse";
+        let load = format!(
+            "test -e '{0}' && openssl enc -d -aes-256-cbc -pbkdf2 -pass '{pass}' -in '{0}' || true",
+            enc.display()
+        );
+        let save = format!("openssl enc -aes-256-cbc -pbkdf2 -pass '{pass}' -out '{}'", enc.display());
+        let store = CommandStore::new(load, save).with_lock_file(dir.path().join("tokens.lock"));
+        let cache = Arc::new(TokenCache::new(Arc::new(store)));
+        let c = client(&emu.authority("organizations"), cache);
+        let t = c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        let raw = std::fs::read(&enc)?;
+        check(!raw.windows(20).any(|w| t.access_token.expose_secret().as_bytes().starts_with(w)), "encrypted at rest")?;
+        let again = client(
+            &emu.authority("organizations"),
+            Arc::new(TokenCache::new(Arc::new(CommandStore::new(
+                format!("openssl enc -d -aes-256-cbc -pbkdf2 -pass '{pass}' -in '{}'", enc.display()),
+                "cat > /dev/null",
+            )))),
+        );
+        let hit = again.acquire_token_silent(&wanted(), None).await?;
+        check(hit.access_token == t.access_token, "read back through the load command")?;
+        let broken = client(
+            &emu.authority("organizations"),
+            Arc::new(TokenCache::new(Arc::new(CommandStore::new("echo nope >&2; exit 3", "cat >/dev/null")))),
+        );
+        let e = broken.acquire_token_silent(&wanted(), None).await.expect_err("command fails");
+        check(e.kind == IdentityErrorKind::Storage && e.message.contains("nope"), format!("{e}"))?;
+        Ok(())
+    })
+}
+
+#[cfg(feature = "keyring")]
+fn keyring_store_announces_its_fallback() -> TestResult {
+    #[cfg(target_os = "linux")]
+    {
+        use mailoauth::cache::KeyringStore;
+        // Like a login session (pam_keyinit), have a kernel session keyring.
+        linux_keyutils::KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, true)
+            .map_err(|e| Failed::from(format!("session keyring: {e:?}")))?;
+        let name = format!("test-{}", std::process::id());
+        let store = KeyringStore::new("mailoauth-tests", &name)?;
+        let ss_running = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+        if !ss_running {
+            let n = store.notice().unwrap_or_default();
+            check(n.contains("kernel keyring") && n.contains("reboot"), format!("fallback must be announced: {n:?}"))?;
+        }
+        check(store.load()?.is_none(), "empty at first")?;
+        let data = CacheData::default().to_bytes();
+        store.save(&data).map_err(|e| Failed::from(format!("save: {e} ({store:?})")))?;
+        check(store.load()?.as_deref() == Some(&data[..]), "round trip")?;
+        store.delete()?;
+        check(store.load()?.is_none(), "deleted")?;
+        let kernel = KeyringStore::kernel_keyring("mailoauth-tests", &name)?;
+        check(kernel.notice().is_some(), "kernel keyring always announced")?;
+    }
+    Ok(())
+}
+
+fn msal_cache_migration() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/msal/token_cache.json"))?;
+        // Point the MSAL environment at the emulator (MSAL stores host names only).
+        let host = emu.base_url().trim_start_matches("http://").to_owned();
+        let json = json.replace("login.microsoftonline.com", &host);
+        // Mint a real refresh token for the fixture's account so the migrated sign-in works.
+        let seed = client(&emu.authority("organizations"), Arc::new(TokenCache::in_memory()));
+        let t = seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        let json = json.replace("MSAL_REFRESH_TOKEN", t.refresh_token.as_ref().expect("rt").expose_secret());
+        let cache = Arc::new(TokenCache::in_memory().with_refresh_margin(Duration::from_secs(300)));
+        let n = cache.import_msal(&json, &TokioPlatform).await?;
+        check(n == 1, format!("imported {n}"))?;
+        // MSAL records https://host; the emulator is plain http, so the entry is renamed here.
+        let mut data = cache.load()?;
+        data.entries[0].environment = emu.base_url().to_owned();
+        cache.store().save(&data.to_bytes())?;
+        let c = client(&emu.authority("organizations"), cache.clone());
+        let accounts = c.accounts()?;
+        check(accounts.len() == 1 && accounts[0].username == DEMO_USER, format!("{accounts:?}"))?;
+        let before = emu.counters().grant("refresh_token");
+        let silent = c.acquire_token_silent(&wanted(), None).await?;
+        check(
+            emu.counters().grant("refresh_token") == before + 1,
+            "expired MSAL access token → refresh with MSAL's refresh token",
+        )?;
+        check(silent.account.as_ref().map(|a| a.username.as_str()) == Some(DEMO_USER), "account kept")?;
+        let e = cache.import_msal("{\"not\": \"msal\"}", &TokioPlatform).await.expect_err("not msal");
+        check(e.kind == StoreErrorKind::Corrupt, format!("{e}"))?;
+        Ok(())
+    })
+}
+
+fn threads_share_one_refresh() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(100)).await;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let seed = client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(30)));
+        seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        // A margin beyond the 100 s lifetime: the cached token counts as expiring.
+        let c = Arc::new(client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(200))));
+        let first = c.acquire_token_silent(&wanted(), None).await?;
+        check(emu.counters().grant("refresh_token") == 1, "one refresh")?;
+        // A margin the token satisfies: 32 concurrent calls, no refresh.
+        let c = Arc::new(client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(30))));
+        let mut handles = Vec::new();
+        for _ in 0..32 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move { c.acquire_token_silent(&wanted(), None).await }));
+        }
+        for h in handles {
+            let t = h.await.map_err(|e| Failed::from(e.to_string()))??;
+            check(t.access_token == first.access_token, "same token for everyone")?;
+        }
+        check(emu.counters().grant("refresh_token") == 1, "no refresh for valid tokens")?;
+        // Expiring for 32 concurrent callers at once (the next token will live an hour):
+        // exactly one more refresh, and everyone gets its token.
+        emu.set_token_lifetime(Duration::from_secs(3600));
+        let c = Arc::new(client(&emu.authority("organizations"), file_cache(&path, Duration::from_secs(200))));
+        let mut handles = Vec::new();
+        for _ in 0..32 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move { c.acquire_token_silent(&wanted(), None).await }));
+        }
+        let mut tokens = std::collections::HashSet::new();
+        for h in handles {
+            let t = h.await.map_err(|e| Failed::from(e.to_string()))??;
+            tokens.insert(t.access_token.expose_secret().to_owned());
+        }
+        let n = emu.counters().grant("refresh_token");
+        check(n == 2, format!("one refresh per expiry, got {n}"))?;
+        check(tokens.len() == 1, "all callers got the one new token")?;
+        Ok(())
+    })
+}
+
+/// Processes × threads hammer silent acquisition while tokens expire every few seconds:
+/// exactly one refresh per expiry, no invalid_grant, no lost refresh token.
+fn processes_share_one_refresh_per_expiry() -> TestResult {
+    let emu = Emulator::builder().token_lifetime(Duration::from_secs(4)).start_blocking()?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tokens.json");
+    let authority = emu.authority("organizations");
+    // Align to a second boundary so the expiries fall in the middle of the run.
+    let now = TokioPlatform.now();
+    while TokioPlatform.now() == now {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    rt().block_on(async {
+        let seed = client(&authority, file_cache(&path, Duration::from_secs(2)));
+        seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await
+    })?;
+    let issued_at = TokioPlatform.now();
+    // Each token is used for lifetime (4 s) − margin (2 s) = 2 s. Run until issued_at + 7 s:
+    // refreshes at +2, +4, +6.
+    let deadline = issued_at + 7;
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for _ in 0..3 {
+        children.push(
+            Command::new(&exe)
+                .env("MAILOAUTH_TEST_WORKER", "silent")
+                .env("WORKER_AUTHORITY", &authority)
+                .env("WORKER_CACHE", &path)
+                .env("WORKER_DEADLINE", deadline.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?,
+        );
+    }
+    let mut calls = 0usize;
+    let mut seen = std::collections::HashSet::new();
+    for child in children {
+        let out = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        check(out.status.success(), format!("worker failed: {}\n{}", stdout, String::from_utf8_lossy(&out.stderr)))?;
+        for line in stdout.lines() {
+            if let Some(rest) = line.strip_prefix("calls ") {
+                calls += rest.parse::<usize>()?;
+            } else if let Some(tok) = line.strip_prefix("token ") {
+                seen.insert(tok.to_owned());
+            }
+        }
+    }
+    let refreshes = emu.counters().grant("refresh_token");
+    check(calls > 100, format!("workers made {calls} calls"))?;
+    check(refreshes == 3, format!("expected exactly 3 refreshes (one per expiry), got {refreshes}; {calls} calls"))?;
+    check(seen.len() == 4, format!("expected the initial token and 3 refreshed ones, saw {}", seen.len()))?;
+    // The newest refresh token is the stored one, and it still works.
+    rt().block_on(async {
+        let c = client(&authority, file_cache(&path, Duration::from_secs(3000)));
+        c.acquire_token_silent(&wanted(), None).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Worker process: threads call silent acquisition until the deadline, printing what they saw.
+fn silent_worker() -> i32 {
+    let authority = std::env::var("WORKER_AUTHORITY").expect("authority");
+    let path = PathBuf::from(std::env::var("WORKER_CACHE").expect("cache"));
+    let deadline: i64 = std::env::var("WORKER_DEADLINE").expect("deadline").parse().expect("number");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let failure = rt().block_on(async {
+        let c = Arc::new(client(&authority, file_cache(&path, Duration::from_secs(2))));
+        let mut handles = Vec::new();
+        for _ in 0..4 {
+            let (c, calls, seen) = (c.clone(), calls.clone(), seen.clone());
+            handles.push(tokio::spawn(async move {
+                while TokioPlatform.now() < deadline {
+                    match c.acquire_token_silent(&wanted(), None).await {
+                        Ok(t) => {
+                            calls.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut s) = seen.lock() {
+                                s.insert(t.access_token.expose_secret().to_owned());
+                            }
+                        }
+                        Err(e) => return Some(e.to_string()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                None
+            }));
+        }
+        let mut failure = None;
+        for h in handles {
+            if let Ok(Some(e)) = h.await {
+                failure = Some(e);
+            }
+        }
+        failure
+    });
+    let mut out = format!("calls {}\n", calls.load(Ordering::Relaxed));
+    if let Ok(s) = seen.lock() {
+        for t in s.iter() {
+            out.push_str(&format!("token {t}\n"));
+        }
+    }
+    print_out(&out);
+    match failure {
+        Some(e) => {
+            eprint_out(&format!("silent acquisition failed: {e}\n"));
+            1
+        }
+        None => 0,
+    }
+}
+
+/// SIGKILL while another process writes the cache in a loop: the file is always whole.
+fn sigkill_during_writes_leaves_a_whole_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tokens.json");
+    let exe = std::env::current_exe()?;
+    for round in 0..12u64 {
+        let mut child = Command::new(&exe)
+            .env("MAILOAUTH_TEST_WORKER", "writer")
+            .env("WORKER_CACHE", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let waited = std::time::Instant::now();
+        while !path.exists() && waited.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Let it write for a while (varying), then kill it mid-stream.
+        std::thread::sleep(Duration::from_millis(40 + round * 17));
+        child.kill()?; // SIGKILL
+        child.wait()?;
+        let bytes = std::fs::read(&path)?;
+        let data = CacheData::from_bytes(&bytes).map_err(|e| Failed::from(format!("round {round}: {e}")))?;
+        check(!data.entries.is_empty(), format!("round {round}: entries kept"))?;
+    }
+    // The next writer removes what the killed ones left behind.
+    FileStore::new(&path).save(&CacheData::default().to_bytes())?;
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path())?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    check(names.iter().all(|n| !n.contains(".tmp-")), format!("stale temporary files left: {names:?}"))?;
+    Ok(())
+}
+
+/// Worker process: rewrites a large cache as fast as it can until killed.
+fn writer_worker() -> i32 {
+    let path = PathBuf::from(std::env::var("WORKER_CACHE").expect("cache"));
+    let store = FileStore::new(&path);
+    let mut n = 0u64;
+    loop {
+        let mut data = CacheData::default();
+        for i in 0..200 {
+            data.entries.push(mailoauth::cache::CacheEntry {
+                environment: "https://login.microsoftonline.com".into(),
+                client_id: format!("client-{i}"),
+                tenant: "organizations".into(),
+                account: mailoauth::Account { username: format!("user{i}-{n}@example.com"), ..Default::default() },
+                refresh_token: Some("r".repeat(1500)),
+                updated_at: i64::try_from(n).unwrap_or(0),
+                access_tokens: Vec::new(),
+            });
+        }
+        if store.save(&data.to_bytes()).is_err() {
+            return 1;
+        }
+        n += 1;
+    }
+}
+
+fn print_out(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+fn eprint_out(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
+fn main() {
+    match std::env::var("MAILOAUTH_TEST_WORKER").as_deref() {
+        Ok("silent") => std::process::exit(silent_worker()),
+        Ok("writer") => std::process::exit(writer_worker()),
+        _ => {}
+    }
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test("silent_hits_then_refreshes", silent_hits_then_refreshes),
+        Trial::test(
+            "revoked_sign_in_needs_interaction_and_keeps_the_cache",
+            revoked_sign_in_needs_interaction_and_keeps_the_cache,
+        ),
+        Trial::test("accounts_selection_export_import_and_logout", accounts_selection_export_import_and_logout),
+        Trial::test("corrupt_and_truncated_files_are_kept_aside", corrupt_and_truncated_files_are_kept_aside),
+        Trial::test("readable_by_others_is_refused", readable_by_others_is_refused),
+        Trial::test("command_store_round_trip_with_encryption", command_store_round_trip_with_encryption),
+        Trial::test("msal_cache_migration", msal_cache_migration),
+        Trial::test("threads_share_one_refresh", threads_share_one_refresh),
+        Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
+        Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
+    ];
+    #[cfg(feature = "keyring")]
+    let tests = {
+        let mut tests = tests;
+        tests.push(Trial::test("keyring_store_announces_its_fallback", keyring_store_announces_its_fallback));
+        tests
+    };
+    let conclusion = libtest_mimic::run(&args, tests);
+    conclusion.exit();
+}
