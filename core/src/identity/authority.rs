@@ -276,6 +276,47 @@ impl Authority {
         })
     }
 
+    /// The authority described by the options every binding and the CLI take:
+    /// `provider` (`microsoft` (default), `google`), a full `authority` URL (wins over the
+    /// rest; the emulator's URL works), `tenant` (default `organizations`), `cloud`
+    /// (`global` (default), `usgov`, `usgov-dod`, `china`).
+    pub fn from_options(
+        provider: Option<&str>,
+        authority: Option<&str>,
+        tenant: Option<&str>,
+        cloud: Option<&str>,
+    ) -> Result<Authority, IdentityError> {
+        let provider = match provider.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("microsoft") | Some("entra") | Some("azure") | Some("outlook") => Provider::Microsoft,
+            Some("google") | Some("gmail") => Provider::Google,
+            Some(other) => {
+                return Err(config_error(format!("unknown provider {other:?} (expected microsoft or google)")));
+            }
+        };
+        if let Some(url) = authority.filter(|u| !u.trim().is_empty()) {
+            return match provider {
+                Provider::Google => Err(config_error("--authority is for Microsoft-style authorities".to_owned())),
+                _ => Authority::from_url(url.trim()),
+            };
+        }
+        match provider {
+            Provider::Google => Ok(Authority::google()),
+            _ => {
+                let cloud = match cloud {
+                    None => Cloud::Global,
+                    Some(c) => Cloud::parse(c).ok_or_else(|| {
+                        config_error(format!("unknown cloud {c:?} (expected global, usgov, usgov-dod or china)"))
+                    })?,
+                };
+                let tenant = tenant.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("organizations");
+                if tenant.contains('/') || tenant.contains(' ') {
+                    return Err(config_error(format!("tenant {tenant:?} is not a tenant name, GUID or domain")));
+                }
+                Ok(Authority::microsoft(cloud, tenant))
+            }
+        }
+    }
+
     /// The same authority for another tenant (Microsoft only; others are returned as is).
     pub fn with_tenant(&self, tenant: &str) -> Authority {
         if self.provider != Provider::Microsoft {
@@ -390,6 +431,20 @@ mod tests {
         }
         let us = Authority::from_url("https://login.microsoftonline.us/contoso.us").expect("us");
         assert_eq!(us.cloud(), Cloud::UsGov);
+    }
+
+    #[test]
+    fn from_options() {
+        let a = Authority::from_options(None, None, None, None).expect("default");
+        assert_eq!(a.url(), "https://login.microsoftonline.com/organizations");
+        let a = Authority::from_options(Some("microsoft"), None, Some("contoso.com"), Some("china")).expect("cn");
+        assert_eq!(a.url(), "https://login.partner.microsoftonline.cn/contoso.com");
+        let a = Authority::from_options(None, Some("http://127.0.0.1:9/common"), Some("ignored"), None).expect("url");
+        assert_eq!(a.tenant(), "common");
+        assert_eq!(Authority::from_options(Some("google"), None, None, None).expect("g").provider(), Provider::Google);
+        assert!(Authority::from_options(Some("yahoo"), None, None, None).is_err());
+        assert!(Authority::from_options(None, None, None, Some("mars")).is_err());
+        assert!(Authority::from_options(None, None, Some("a/b"), None).is_err());
     }
 
     #[test]

@@ -55,6 +55,18 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+impl Security {
+    /// Parses `tls`, `starttls`, `plain`.
+    pub fn parse(name: &str) -> Option<Security> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "tls" | "ssl" | "implicit" => Security::Tls,
+            "starttls" | "stls" => Security::StartTls,
+            "plain" | "none" | "plaintext" => Security::Plain,
+            _ => return None,
+        })
+    }
+}
+
 impl Default for TlsOptions {
     fn default() -> Self {
         TlsOptions { webpki_roots: true, os_roots: false, ca_files: Vec::new(), server_name: None }
@@ -93,6 +105,35 @@ impl MailServer {
     /// A server description.
     pub fn new(protocol: Protocol, host: impl Into<String>, port: u16, security: Security) -> Self {
         MailServer { protocol, host: host.into(), port, security }
+    }
+
+    /// The provider's server for `protocol` (Exchange Online's or Gmail's, per cloud), with
+    /// its usual TLS mode (IMAP and POP3 implicit TLS, SMTP STARTTLS), unless `host`, `port`
+    /// or `security` are given. A port of 465/993/995 implies implicit TLS, 587/143/110
+    /// STARTTLS.
+    pub fn for_authority(
+        protocol: Protocol,
+        authority: &crate::Authority,
+        host: Option<&str>,
+        port: Option<u16>,
+        security: Option<Security>,
+    ) -> Self {
+        let hosts = authority.mail_hosts();
+        let default = hosts.server(protocol);
+        let security = security.unwrap_or(match (protocol, port) {
+            (_, Some(465 | 993 | 995)) => Security::Tls,
+            (_, Some(587 | 143 | 110 | 25)) => Security::StartTls,
+            (Protocol::Smtp, _) => Security::StartTls,
+            _ => Security::Tls,
+        });
+        let port = port.unwrap_or_else(|| {
+            if host.is_none() && security == Security::Tls && protocol != Protocol::Smtp {
+                default.port
+            } else {
+                Self::default_port(protocol, security)
+            }
+        });
+        MailServer::new(protocol, host.unwrap_or(&default.host), port, security)
     }
 
     /// The standard port for a protocol and TLS mode (IMAP 993/143, SMTP 465/587, POP3 995/110).
@@ -323,5 +364,29 @@ async fn connect(server: &MailServer, limit: Duration) -> Result<TcpStream, (Mai
             Err((MailErrorKind::Network, format!("could not connect to {}:{}: {e}", server.host, server.port)))
         }
         Ok(Ok(tcp)) => Ok(tcp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Authority, Cloud};
+
+    #[test]
+    fn servers_from_the_authority() {
+        let ms = Authority::microsoft(Cloud::Global, "organizations");
+        let imap = MailServer::for_authority(Protocol::Imap, &ms, None, None, None);
+        assert_eq!((imap.host.as_str(), imap.port, imap.security), ("outlook.office365.com", 993, Security::Tls));
+        let smtp = MailServer::for_authority(Protocol::Smtp, &ms, None, None, None);
+        assert_eq!((smtp.host.as_str(), smtp.port, smtp.security), ("smtp.office365.com", 587, Security::StartTls));
+        let pop = MailServer::for_authority(Protocol::Pop3, &Authority::google(), None, None, None);
+        assert_eq!((pop.host.as_str(), pop.port), ("pop.gmail.com", 995));
+        let local =
+            MailServer::for_authority(Protocol::Imap, &ms, Some("localhost"), Some(10143), Some(Security::Plain));
+        assert_eq!((local.host.as_str(), local.port, local.security), ("localhost", 10143, Security::Plain));
+        let by_port = MailServer::for_authority(Protocol::Smtp, &ms, Some("mx"), Some(465), None);
+        assert_eq!(by_port.security, Security::Tls);
+        assert_eq!(Security::parse("STARTTLS"), Some(Security::StartTls));
+        assert_eq!(Security::parse("x"), None);
     }
 }
