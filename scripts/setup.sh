@@ -43,4 +43,10 @@ if ! command -v cargo-nextest >/dev/null; then
   log "cargo install cargo-nextest $NEXTEST_VERSION"
   cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
 fi
+# --- per-language setup (Python, Node, ...) ----------------------------------------------
+for f in "$(dirname "$0")"/setup.d/*.sh; do
+  [ -e "$f" ] || continue
+  log "$(basename "$f")"
+  bash "$f"
+done
 log "done"

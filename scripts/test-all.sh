@@ -24,4 +24,18 @@ cargo nextest run --workspace --all-features --locked --no-fail-fast
 step "doc tests"
 cargo test --workspace --all-features --doc --locked
 
+# Binaries the other languages' tests drive (the emulator, the Dovecot harness, the CLI).
+step "build the test binaries"
+cargo build --workspace --bins --all-features --locked
+export MAILOAUTH_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export MAILOAUTH_EMULATOR_BIN="$MAILOAUTH_TARGET_DIR/debug/mailoauth-emulator"
+export MAILOAUTH_TESTKIT_BIN="$MAILOAUTH_TARGET_DIR/debug/mailoauth-testkit"
+
+# Each language adds its suite as scripts/tests.d/NN-name.sh (run in order; any failure fails the run).
+for f in scripts/tests.d/*.sh; do
+  [ -e "$f" ] || continue
+  step "$(basename "$f")"
+  bash "$f"
+done
+
 step "all tests passed"
