@@ -117,6 +117,49 @@ impl MailAuthError {
         }
         super::smtp::parse_enhanced(line.get(4..)?)
     }
+
+    /// A one-line hint naming what to change, by kind and protocol (see [`mail_hint`]).
+    pub fn hint(&self) -> &'static str {
+        mail_hint(self.kind, self.protocol)
+    }
+}
+
+/// The one-line hint for a kind of mail-login failure: what the user or the admin changes.
+pub fn mail_hint(kind: MailErrorKind, protocol: Protocol) -> &'static str {
+    match (kind, protocol) {
+        (MailErrorKind::Network, _) => "check the host name and port, and that the network lets the connection through",
+        (MailErrorKind::Timeout, _) => "the server did not answer in time: check the host, the port and any firewall",
+        (MailErrorKind::Tls, _) => {
+            "the server's certificate is not trusted or does not match the host name: check the host, or trust its CA"
+        }
+        (MailErrorKind::Greeting, _) => "the server refused service: check the host and port, or retry later",
+        (MailErrorKind::StartTlsUnavailable, _) => {
+            "the server offers no STARTTLS on this port: use implicit TLS (IMAP 993, POP3 995, SMTP 465) or the right port"
+        }
+        (MailErrorKind::MechanismUnsupported, _) => {
+            "the server does not offer this SASL mechanism here: use XOAUTH2 for Exchange Online, and check host and port"
+        }
+        (MailErrorKind::Rejected, Protocol::Smtp) => {
+            "the token was refused: check its audience (Outlook, not Graph), the SMTP.Send permission and the user, and that SMTP AUTH is enabled for the mailbox"
+        }
+        (MailErrorKind::Rejected, Protocol::Imap) => {
+            "the token was refused: check its audience (Outlook, not Graph), the IMAP.AccessAsUser.All permission and the user, and that IMAP is enabled for the mailbox (Set-CASMailbox -ImapEnabled $true)"
+        }
+        (MailErrorKind::Rejected, Protocol::Pop3) => {
+            "the token was refused: check its audience (Outlook, not Graph), the POP.AccessAsUser.All permission and the user, and that POP is enabled for the mailbox (Set-CASMailbox -PopEnabled $true)"
+        }
+        (MailErrorKind::LoginDisabled, _) => {
+            "SMTP AUTH is disabled for the tenant or the mailbox (5.7.139): an admin runs Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false"
+        }
+        (MailErrorKind::Temporary, _) => "a temporary server failure: retry later",
+        (MailErrorKind::TokenExpired, _) => "the access token expired: get a fresh token and reconnect",
+        (MailErrorKind::NotConnected, _) => {
+            "the login user cannot open this mailbox: log in as the token's own user, or grant FullAccess (Add-MailboxPermission); app-only tokens also need New-ServicePrincipal"
+        }
+        (MailErrorKind::Protocol, _) => {
+            "the server's answer broke the protocol: check that the host and port serve this protocol"
+        }
+    }
 }
 
 impl fmt::Display for MailAuthError {
@@ -133,3 +176,17 @@ impl fmt::Display for MailAuthError {
 }
 
 impl std::error::Error for MailAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_fix() {
+        let e = MailAuthError::new(Protocol::Smtp, Stage::Auth, MailErrorKind::LoginDisabled, "x");
+        assert!(e.hint().contains("SmtpClientAuthenticationDisabled"));
+        assert!(mail_hint(MailErrorKind::Rejected, Protocol::Imap).contains("ImapEnabled"));
+        assert!(mail_hint(MailErrorKind::Rejected, Protocol::Pop3).contains("PopEnabled"));
+        assert!(mail_hint(MailErrorKind::NotConnected, Protocol::Imap).contains("Add-MailboxPermission"));
+    }
+}

@@ -345,15 +345,7 @@ impl Imap {
                     }
                     return self.after_auth(core, line);
                 }
-                let code_name = code.map(|c| split_word(c).0.to_ascii_uppercase());
-                let (kind, msg) = match code_name.as_deref() {
-                    Some("UNAVAILABLE") => (MailErrorKind::Temporary, "temporary authentication failure"),
-                    _ if status == "BAD" => (
-                        MailErrorKind::Protocol,
-                        "the server did not accept the AUTHENTICATE command (if it advertises SASL-IR but rejects it, disable SASL-IR)",
-                    ),
-                    _ => (MailErrorKind::Rejected, "the server rejected the token"),
-                };
+                let (kind, msg) = auth_failure_kind(status, code);
                 let _ = text;
                 Err(core.server_err(kind, msg, line))
             }
@@ -392,6 +384,35 @@ impl Imap {
             }
         }
     }
+}
+
+/// The kind and message of a failed `AUTHENTICATE`, from the tagged status (`NO`, `BAD`) and
+/// its response code (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, ...).
+pub(super) fn auth_failure_kind(status: &str, code: Option<&str>) -> (MailErrorKind, &'static str) {
+    let code_name = code.map(|c| split_word(c).0.to_ascii_uppercase());
+    match code_name.as_deref() {
+        Some("UNAVAILABLE") => (MailErrorKind::Temporary, "temporary authentication failure"),
+        _ if status.eq_ignore_ascii_case("BAD") => (
+            MailErrorKind::Protocol,
+            "the server did not accept the AUTHENTICATE command (if it advertises SASL-IR but rejects it, disable SASL-IR)",
+        ),
+        _ => (MailErrorKind::Rejected, "the server rejected the token"),
+    }
+}
+
+/// [`auth_failure_kind`] for a whole tagged line (`a1 NO [CODE] text`; the tag may be left out).
+pub(super) fn auth_failure_line(line: &str) -> (MailErrorKind, &'static str) {
+    let (first, rest) = split_word(line.trim());
+    let (status, rest) = if ["OK", "NO", "BAD"].iter().any(|s| first.eq_ignore_ascii_case(s)) {
+        (first, rest)
+    } else {
+        split_word(rest)
+    };
+    if !["NO", "BAD"].iter().any(|s| status.eq_ignore_ascii_case(s)) {
+        return (MailErrorKind::Protocol, "unexpected answer to AUTHENTICATE");
+    }
+    let (code, _) = split_code(rest);
+    auth_failure_kind(status, code)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! ```
 
 mod error;
+mod failure;
 mod imap;
 mod line;
 mod pop3;
@@ -30,7 +31,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{MailAuthError, MailErrorKind};
+pub use error::{mail_hint, MailAuthError, MailErrorKind};
+pub use failure::auth_failure;
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
 pub use pop3::Pop3Login;

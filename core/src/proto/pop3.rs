@@ -153,12 +153,25 @@ impl Machine for Pop3 {
 }
 
 fn auth_failure(core: &Core, text: &str, line: &str) -> MailAuthError {
+    let (kind, msg) = auth_failure_kind(text);
+    core.server_err(kind, msg, line)
+}
+
+/// The kind and message of a failed `AUTH`, from the text after `-ERR` (RFC 3206 codes).
+pub(super) fn auth_failure_kind(text: &str) -> (MailErrorKind, &'static str) {
     let code = text.strip_prefix('[').and_then(|t| t.find(']').map(|end| t[..end].to_ascii_uppercase()));
-    let (kind, msg) = match code.as_deref() {
+    match code.as_deref() {
         Some("SYS/TEMP") | Some("IN-USE") => (MailErrorKind::Temporary, "temporary authentication failure"),
         _ => (MailErrorKind::Rejected, "the server rejected the token"),
-    };
-    core.server_err(kind, msg, line)
+    }
+}
+
+/// [`auth_failure_kind`] for a whole reply line (`-ERR [AUTH] Authentication failed.`).
+pub(super) fn auth_failure_line(line: &str) -> (MailErrorKind, &'static str) {
+    match status(line.trim()) {
+        Some(Status::Err(text)) => auth_failure_kind(text),
+        _ => (MailErrorKind::Protocol, "unexpected reply to AUTH"),
+    }
 }
 
 impl Pop3 {

@@ -96,6 +96,28 @@ impl Machine for Smtp {
     }
 }
 
+/// The kind and message of a failed `AUTH`, from the reply code and the last reply line.
+pub(super) fn auth_failure_kind(code: u16, line: &str) -> (MailErrorKind, &'static str) {
+    let enhanced = parse_enhanced(text_of(line));
+    match (code, enhanced) {
+        (_, Some((5, 7, 139))) => {
+            (MailErrorKind::LoginDisabled, "SMTP AUTH is disabled for this mailbox or tenant (Exchange 5.7.139)")
+        }
+        (400..=499, _) => (MailErrorKind::Temporary, "temporary authentication failure"),
+        (504, _) => (MailErrorKind::MechanismUnsupported, "the server does not accept this mechanism"),
+        (500..=503, _) => (MailErrorKind::Protocol, "the server did not accept the AUTH command"),
+        (500..=599, _) => (MailErrorKind::Rejected, "the server rejected the token"),
+        _ => (MailErrorKind::Protocol, "unexpected reply to AUTH"),
+    }
+}
+
+/// [`auth_failure_kind`] for a reply line (`535 5.7.3 Authentication unsuccessful`).
+pub(super) fn auth_failure_line(line: &str) -> (MailErrorKind, &'static str) {
+    let line = line.trim();
+    let code = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+    auth_failure_kind(code, line)
+}
+
 fn code_of(reply: &[String]) -> u16 {
     reply.first().and_then(|l| l.get(..3)).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
@@ -199,17 +221,7 @@ impl Smtp {
     }
 
     fn auth_failure(&self, core: &Core, code: u16, line: &str) -> MailAuthError {
-        let enhanced = parse_enhanced(text_of(line));
-        let (kind, msg) = match (code, enhanced) {
-            (_, Some((5, 7, 139))) => {
-                (MailErrorKind::LoginDisabled, "SMTP AUTH is disabled for this mailbox or tenant (Exchange 5.7.139)")
-            }
-            (400..=499, _) => (MailErrorKind::Temporary, "temporary authentication failure"),
-            (504, _) => (MailErrorKind::MechanismUnsupported, "the server does not accept this mechanism"),
-            (500..=503, _) => (MailErrorKind::Protocol, "the server did not accept the AUTH command"),
-            (500..=599, _) => (MailErrorKind::Rejected, "the server rejected the token"),
-            _ => (MailErrorKind::Protocol, "unexpected reply to AUTH"),
-        };
+        let (kind, msg) = auth_failure_kind(code, line);
         core.server_err(kind, msg, line)
     }
 

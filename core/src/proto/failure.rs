@@ -1,0 +1,71 @@
+//! The error of a SASL exchange that another client ran (Python's imaplib, smtplib, poplib,
+//! a JavaScript socket library, ...), classified exactly as the login machines classify it.
+
+use super::{imap, pop3, smtp, MailAuthError, Protocol, Stage};
+use crate::sasl::ErrorChallenge;
+
+/// The error a login machine reports when the server refuses the authentication, for clients
+/// that run the SASL exchange themselves and want the same kinds, hints and decoded challenge.
+///
+/// `final_line` is the server's final answer: IMAP `a1 NO [AUTHENTICATIONFAILED] ...` (the tag
+/// may be left out), SMTP `535 5.7.3 ...`, POP3 `-ERR [AUTH] ...`. `challenge` is the text of
+/// the error challenge the server sent before it (base64, as after `+ ` or `334 `), if any; a
+/// challenge that is not base64 JSON is kept in `raw`.
+///
+/// ```
+/// use mailoauth::proto::{auth_failure, MailErrorKind, Protocol};
+///
+/// let e = auth_failure(Protocol::Smtp, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled", None);
+/// assert_eq!(e.kind, MailErrorKind::LoginDisabled);
+/// let e = auth_failure(Protocol::Imap, "NO [UNAVAILABLE] Temporary authentication failure", None);
+/// assert_eq!(e.kind, MailErrorKind::Temporary);
+/// ```
+pub fn auth_failure(protocol: Protocol, final_line: &str, challenge: Option<&str>) -> MailAuthError {
+    let (kind, message) = match protocol {
+        Protocol::Imap => imap::auth_failure_line(final_line),
+        Protocol::Smtp => smtp::auth_failure_line(final_line),
+        Protocol::Pop3 => pop3::auth_failure_line(final_line),
+    };
+    let mut e = MailAuthError::new(protocol, Stage::Auth, kind, message).with_server_line(final_line.trim_end());
+    e.challenge = challenge.map(|text| {
+        let text = text.trim();
+        Box::new(ErrorChallenge::decode(text).unwrap_or_else(|_| ErrorChallenge {
+            status: None,
+            schemes: None,
+            scope: None,
+            openid_configuration: None,
+            raw: text.to_owned(),
+        }))
+    });
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MailErrorKind as K;
+
+    #[test]
+    fn classifies_like_the_machines() {
+        let dovecot = "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJtYWlsIn0=";
+        let e = auth_failure(Protocol::Imap, "a1 NO [AUTHENTICATIONFAILED] Authentication failed.", Some(dovecot));
+        assert_eq!((e.kind, e.stage, e.protocol), (K::Rejected, Stage::Auth, Protocol::Imap));
+        assert_eq!(e.server_line.as_deref(), Some("a1 NO [AUTHENTICATIONFAILED] Authentication failed."));
+        let c = e.challenge.expect("challenge");
+        assert_eq!((c.status.as_deref(), c.scope.as_deref()), (Some("401"), Some("mail")));
+
+        assert_eq!(auth_failure(Protocol::Imap, "NO [UNAVAILABLE] Temporary", None).kind, K::Temporary);
+        assert_eq!(auth_failure(Protocol::Imap, "BAD Invalid", None).kind, K::Protocol);
+        assert_eq!(auth_failure(Protocol::Imap, "a1 OK done", None).kind, K::Protocol);
+        assert_eq!(auth_failure(Protocol::Smtp, "535 5.7.3 Authentication unsuccessful", None).kind, K::Rejected);
+        assert_eq!(auth_failure(Protocol::Smtp, "535 5.7.139 disabled", None).kind, K::LoginDisabled);
+        assert_eq!(auth_failure(Protocol::Smtp, "454 4.7.0 Temporary", None).kind, K::Temporary);
+        assert_eq!(auth_failure(Protocol::Smtp, "504 5.5.4 Unrecognized", None).kind, K::MechanismUnsupported);
+        assert_eq!(auth_failure(Protocol::Pop3, "-ERR [AUTH] Authentication failed.", None).kind, K::Rejected);
+        assert_eq!(auth_failure(Protocol::Pop3, "-ERR [SYS/TEMP] try later", None).kind, K::Temporary);
+        assert_eq!(auth_failure(Protocol::Pop3, "+OK", None).kind, K::Protocol);
+
+        let e = auth_failure(Protocol::Smtp, "535 no", Some("not base64!"));
+        assert_eq!(e.challenge.expect("raw").raw, "not base64!");
+    }
+}
