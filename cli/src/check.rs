@@ -1,0 +1,467 @@
+//! `mailoauth check`: get the token, check it, connect, log in, probe; one line per step, a
+//! verdict, and for a failure the likely cause and its fix.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mailoauth::identity::{check_access_token, decode_jwt_claims, MailHosts, TokenWarning};
+use mailoauth::net::{login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions};
+use mailoauth::{AccessToken, Authority, Cloud, MailAuthError, MailErrorKind, Mechanism, Protocol, Provider, Stage};
+use serde_json::Value;
+
+use crate::account;
+use crate::commands::{mechanism, pick_account, sasl_user, silent_token};
+use crate::config::{AccountConfig, Config, ServerConfig};
+use crate::exit::{CliResult, Exit, Failure};
+use crate::{out_line, CheckArgs, CheckWhat, Cli};
+
+fn line(status: &str, what: &str, step: &str, detail: &str) {
+    out_line(&format!("{status:<4} {what:<5} {step:<8} {detail}"));
+}
+
+/// What the token says about itself (decoded, not verified).
+struct TokenFacts {
+    audience: Option<String>,
+    app_only: bool,
+    summary: String,
+}
+
+fn facts(token: &str, now: i64) -> TokenFacts {
+    let Some(c) = decode_jwt_claims(token) else {
+        return TokenFacts {
+            audience: None,
+            app_only: false,
+            summary: "opaque token (not a JWT, usual for personal accounts): its claims cannot be checked".to_owned(),
+        };
+    };
+    let s = |n: &str| c.get(n).and_then(Value::as_str).map(str::to_owned);
+    let list = |n: &str| match c.get(n) {
+        Some(Value::String(v)) => v.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::<String>::new(),
+    };
+    let audience = match c.get("aud") {
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+        _ => s("aud"),
+    };
+    let scp = list("scp");
+    let roles = list("roles");
+    let app_only = scp.is_empty() && !roles.is_empty();
+    let user = ["upn", "preferred_username", "email", "unique_name"].iter().find_map(|n| s(n));
+    let validity = match c.get("exp").and_then(Value::as_i64) {
+        Some(exp) if exp > now => format!("valid for {} min", (exp - now) / 60),
+        Some(exp) => format!("EXPIRED {} s ago", now - exp),
+        None => "no expiry".to_owned(),
+    };
+    let grants = if app_only { format!("roles {}", roles.join(" ")) } else { format!("scopes {}", scp.join(" ")) };
+    let summary = format!(
+        "{validity}; audience {}; {grants}; {}",
+        audience.as_deref().unwrap_or("none"),
+        match &user {
+            Some(u) => format!("user {u}"),
+            None if app_only => "app-only (no user)".to_owned(),
+            None => "no user claim".to_owned(),
+        }
+    );
+    TokenFacts { audience, app_only, summary }
+}
+
+const CLOUDS: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
+
+/// The Microsoft cloud a mail host belongs to, if it is a known one.
+fn cloud_of_host(host: &str) -> Option<Cloud> {
+    CLOUDS.into_iter().find(|c| {
+        let h = MailHosts::for_provider(Provider::Microsoft, *c);
+        [&h.imap, &h.pop, &h.smtp].iter().any(|hp| hp.host.eq_ignore_ascii_case(host))
+    })
+}
+
+/// The Microsoft cloud a token audience belongs to, if it is a known one.
+fn cloud_of_audience(aud: &str) -> Option<Cloud> {
+    let a = aud.trim_end_matches('/');
+    CLOUDS.into_iter().find(|c| {
+        let h = MailHosts::for_provider(Provider::Microsoft, *c);
+        a.eq_ignore_ascii_case(&h.delegated_resource) || a.eq_ignore_ascii_case(&h.app_resource)
+    })
+}
+
+fn wrong_cloud(host: &str, audience: Option<&str>, authority: &Authority) -> Option<String> {
+    let host_cloud = cloud_of_host(host)?;
+    let token_cloud = audience.and_then(cloud_of_audience).or_else(|| {
+        (authority.provider() == Provider::Microsoft && !authority.base_url().starts_with("http://"))
+            .then(|| authority.cloud())
+    })?;
+    // UsGov and UsGovDod share their sign-in host; only a different resource is a mismatch.
+    (host_cloud != token_cloud).then(|| {
+        format!(
+            "wrong cloud: {host} is in the {host_cloud:?} cloud but the token is for the {token_cloud:?} cloud; \
+             sign in with --cloud {} or use that cloud's mail host",
+            match host_cloud {
+                Cloud::Global => "global",
+                Cloud::UsGov => "usgov",
+                Cloud::UsGovDod => "usgov-dod",
+                Cloud::China => "china",
+            }
+        )
+    })
+}
+
+/// The likely cause of a failed login and what fixes it.
+fn explain(
+    e: &MailAuthError,
+    warnings: &[TokenWarning],
+    app_only: bool,
+    cloud: Option<&str>,
+    user: &str,
+) -> (String, String) {
+    let auth_failure = matches!(e.kind, MailErrorKind::Rejected | MailErrorKind::NotConnected);
+    if auth_failure {
+        if let Some(c) = cloud {
+            return (c.to_owned(), "sign in at the mail host's cloud, or connect to your cloud's host".to_owned());
+        }
+        let pick = |f: fn(&TokenWarning) -> bool| warnings.iter().find(|w| f(w));
+        if let Some(w) =
+            pick(|w| matches!(w, TokenWarning::GraphAudience { .. } | TokenWarning::UnexpectedAudience { .. }))
+        {
+            return (
+                w.to_string(),
+                "sign in again asking for https://outlook.office.com/... scopes (`mailoauth login` does by default)"
+                    .to_owned(),
+            );
+        }
+        if let Some(w) = pick(|w| matches!(w, TokenWarning::MissingPermission { .. })) {
+            return (
+                format!("missing scope: {w}"),
+                "add the permission to the app registration (`mailoauth doctor`), then sign in again with it"
+                    .to_owned(),
+            );
+        }
+        if let Some(w) = pick(|w| matches!(w, TokenWarning::Expired { .. })) {
+            return (w.to_string(), "get a fresh token: `mailoauth token <account>` refreshes it".to_owned());
+        }
+        if let Some(w) = pick(|w| matches!(w, TokenWarning::UserMismatch { .. })) {
+            return (
+                format!("user mismatch: {w}"),
+                format!("log in as the token's user, or grant it FullAccess: Add-MailboxPermission -Identity {user} -User <token user> -AccessRights FullAccess"),
+            );
+        }
+        if app_only {
+            return (
+                "app-only token without mailbox permission or Exchange service principal".to_owned(),
+                format!(
+                    "in Exchange Online PowerShell: New-ServicePrincipal -AppId <app id> -ObjectId <enterprise app object id>; \
+                     Add-MailboxPermission -Identity {user} -User <service principal id> -AccessRights FullAccess \
+                     (`mailoauth doctor --flow app-only` prints them filled in)"
+                ),
+            );
+        }
+    }
+    let cause = match (e.kind, e.protocol) {
+        (MailErrorKind::LoginDisabled, _) => "SMTP AUTH is disabled for the tenant or the mailbox (5.7.139)".to_owned(),
+        (MailErrorKind::NotConnected, _) => {
+            "authenticated but not connected: the login user cannot open this mailbox".to_owned()
+        }
+        (MailErrorKind::Rejected, Protocol::Imap) => {
+            "the token looks right, so IMAP is probably disabled for the mailbox (or the account has no mailbox)"
+                .to_owned()
+        }
+        (MailErrorKind::Rejected, Protocol::Pop3) => {
+            "the token looks right, so POP is probably disabled for the mailbox (or the account has no mailbox)"
+                .to_owned()
+        }
+        (MailErrorKind::Rejected, Protocol::Smtp) => {
+            "the token looks right, so SMTP AUTH is probably disabled for the mailbox or the tenant".to_owned()
+        }
+        _ => e.kind.to_string(),
+    };
+    (cause, e.hint().to_owned())
+}
+
+/// The steps a login goes through for a security mode.
+fn steps(security: Security, probe: bool) -> Vec<&'static str> {
+    let mut s = match security {
+        Security::Tls => vec!["connect", "tls", "greeting", "login"],
+        Security::StartTls => vec!["connect", "greeting", "tls", "login"],
+        Security::Plain => vec!["connect", "greeting", "login"],
+    };
+    if probe {
+        s.push("probe");
+    }
+    s
+}
+
+fn step_of(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Connect => "connect",
+        Stage::Tls | Stage::StartTls => "tls",
+        Stage::Greeting | Stage::Capabilities => "greeting",
+        Stage::Auth => "login",
+        Stage::Probe => "probe",
+    }
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Imap => "IMAP",
+        Protocol::Smtp => "SMTP",
+        Protocol::Pop3 => "POP3",
+    }
+}
+
+struct Target<'a> {
+    authority: &'a Authority,
+    account: Option<&'a AccountConfig>,
+    args: &'a CheckArgs,
+}
+
+impl Target<'_> {
+    fn server(&self, protocol: Protocol) -> CliResult<MailServer> {
+        let a = self.args;
+        let saved: Option<&ServerConfig> = self.account.and_then(|c| match protocol {
+            Protocol::Imap => c.imap.as_ref(),
+            Protocol::Smtp => c.smtp.as_ref(),
+            Protocol::Pop3 => c.pop.as_ref(),
+        });
+        let flag = if a.tls {
+            Some(Security::Tls)
+        } else if a.starttls {
+            Some(Security::StartTls)
+        } else if a.plain {
+            Some(Security::Plain)
+        } else {
+            None
+        };
+        let saved_security = match saved.and_then(|s| s.security.as_deref()) {
+            Some(s) => Some(Security::parse(s).ok_or_else(|| {
+                Failure::usage(format!("security {s:?} in the account is not tls, starttls or plain"))
+            })?),
+            None => None,
+        };
+        let host = a.host.clone().or_else(|| saved.and_then(|s| s.host.clone()));
+        let port = a.port.or_else(|| if a.host.is_some() { None } else { saved.and_then(|s| s.port) });
+        let security = flag.or(if a.host.is_some() { None } else { saved_security });
+        Ok(MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security))
+    }
+}
+
+async fn probe(session: &mut MailSession) -> Result<Option<String>, String> {
+    match session.protocol() {
+        // The IMAP probe is the core's (LoginOptions::probe); POP3 has none there: STAT.
+        Protocol::Pop3 => {
+            session.write_line("STAT").await.map_err(|e| e.to_string())?;
+            let l = session.read_line().await.map_err(|e| e.to_string())?;
+            if l.starts_with("+OK") {
+                Ok(Some(format!("STAT: {l}")))
+            } else {
+                Err(format!("STAT answered {l:?}: authenticated but the mailbox cannot be opened"))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn goodbye(session: &mut MailSession) {
+    let cmd = match session.protocol() {
+        Protocol::Imap => "z LOGOUT",
+        Protocol::Smtp | Protocol::Pop3 => "QUIT",
+    };
+    let _ = session.write_line(cmd).await;
+}
+
+struct Checked {
+    failure: Option<Failure>,
+    warned: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check_one(
+    target: &Target<'_>,
+    protocol: Protocol,
+    token: &str,
+    user: &str,
+    mech: Mechanism,
+    tls: &TlsOptions,
+    timeout: Duration,
+    now: i64,
+    facts: &TokenFacts,
+) -> CliResult<Checked> {
+    let name = proto_name(protocol);
+    let server = target.server(protocol)?;
+    let mut warnings = check_access_token(token, protocol, user, now);
+    warnings.retain(|w| !matches!(w, TokenWarning::Opaque));
+    for w in &warnings {
+        line("warn", name, "token", &w.to_string());
+    }
+    let cloud = wrong_cloud(&server.host, facts.audience.as_deref(), target.authority);
+    if let Some(c) = &cloud {
+        line("warn", name, "cloud", c);
+    }
+    if warnings.is_empty() && cloud.is_none() {
+        line("ok", name, "token", &format!("{} permission and user {user} look right", protocol_permission(protocol)));
+    }
+    let with_probe = protocol != Protocol::Smtp;
+    let options = LoginOptions {
+        tls: tls.clone(),
+        timeouts: Timeouts { connect: timeout, io: timeout },
+        probe: protocol == Protocol::Imap,
+        ..Default::default()
+    };
+    let security = match server.security {
+        Security::Tls => "implicit TLS",
+        Security::StartTls => "STARTTLS",
+        Security::Plain => "no TLS",
+    };
+    let all_steps = steps(server.security, with_probe);
+    match login(&server, user, &AccessToken::new(token), mech, &options).await {
+        Ok(mut session) => {
+            for s in &all_steps {
+                let detail = match *s {
+                    "connect" => format!("{}:{} ({security})", server.host, server.port),
+                    "tls" => "handshake ok, certificate trusted".to_owned(),
+                    "greeting" => session.outcome().greeting.clone(),
+                    "login" => format!("{} as {user}: {}", mech.name(), session.outcome().final_line),
+                    _ => String::new(),
+                };
+                if *s == "probe" {
+                    match probe(&mut session).await {
+                        Ok(Some(d)) => line("ok", name, "probe", &d),
+                        Ok(None) => line("ok", name, "probe", "LIST \"\" \"INBOX\": the mailbox answers"),
+                        Err(d) => {
+                            line("FAIL", name, "probe", &d);
+                            let e = MailAuthError::new(protocol, Stage::Probe, MailErrorKind::NotConnected, d);
+                            let (cause, fix) = explain(&e, &warnings, facts.app_only, cloud.as_deref(), user);
+                            line("", "", "cause", &cause);
+                            line("", "", "fix", &fix);
+                            return Ok(Checked { failure: Some(Failure::from(e)), warned: true });
+                        }
+                    }
+                } else {
+                    line("ok", name, s, &detail);
+                }
+            }
+            goodbye(&mut session).await;
+            Ok(Checked { failure: None, warned: !warnings.is_empty() || cloud.is_some() })
+        }
+        Err(e) => {
+            let failed = step_of(e.stage);
+            for s in all_steps.iter().take_while(|s| **s != failed) {
+                let detail = match *s {
+                    "connect" => format!("{}:{} ({security})", server.host, server.port),
+                    _ => String::new(),
+                };
+                line("ok", name, s, &detail);
+            }
+            line("FAIL", name, failed, &e.to_string());
+            let (cause, fix) = explain(&e, &warnings, facts.app_only, cloud.as_deref(), user);
+            line("", "", "cause", &cause);
+            line("", "", "fix", &fix);
+            Ok(Checked { failure: Some(Failure::from(e)), warned: true })
+        }
+    }
+}
+
+fn protocol_permission(p: Protocol) -> &'static str {
+    mailoauth::identity::scopes::delegated_permission(p)
+}
+
+pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> CliResult {
+    let rt = account::runtime()?;
+    let now = mailoauth::identity::Platform::now(&mailoauth::net::TokioPlatform);
+    let config;
+    let (token, user, authority, cfg) = if a.token_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+        let token = s.trim().to_owned();
+        if token.is_empty() {
+            return Err(Failure::usage("--token-stdin: no token on stdin"));
+        }
+        let authority = Authority::from_options(a.provider.map(|p| p.name()), None, None, a.cloud.map(|c| c.name()))?;
+        line("ok", "", "token", "read from stdin");
+        (token, a.user.clone().unwrap_or_default(), authority, None)
+    } else {
+        config = Config::load(cli.config_path()?)?;
+        let (name, cfg) = pick_account(&config, a.account.as_deref())?;
+        let authority = account::authority(cfg)?;
+        let t = match silent_token(cli, name, cfg) {
+            Ok(t) => t,
+            Err(f) => {
+                line("FAIL", "", "token", &format!("account {name}: {}", f.message.lines().next().unwrap_or("")));
+                out_line(&format!("verdict: FAILED: no token for {name} (exit {})", f.exit.code()));
+                return Err(f);
+            }
+        };
+        let user = match &a.user {
+            Some(u) => u.clone(),
+            None => sasl_user(cfg, &t)?,
+        };
+        line("ok", "", "token", &format!("account {name}, from {}", authority.url()));
+        (t.access_token.expose_secret().to_owned(), user, authority, Some(cfg))
+    };
+    let mech = mechanism(a.mechanism, cfg)?;
+    let f = facts(&token, now);
+    line("ok", "", "claims", &f.summary);
+    let ca: Option<PathBuf> = a.ca_file.clone().or_else(|| cfg.and_then(|c| c.ca_file.clone()));
+    let tls = TlsOptions { ca_files: ca.into_iter().collect(), ..Default::default() };
+    let protocols: &[Protocol] = match a.what {
+        CheckWhat::Imap => &[Protocol::Imap],
+        CheckWhat::Smtp => &[Protocol::Smtp],
+        CheckWhat::Pop => &[Protocol::Pop3],
+        CheckWhat::All => &[Protocol::Imap, Protocol::Smtp, Protocol::Pop3],
+    };
+    let target = Target { authority: &authority, account: cfg, args: a };
+    let timeout = Duration::from_secs(a.timeout.max(1));
+    let mut verdicts = Vec::new();
+    let mut first: Option<Failure> = None;
+    let mut warned = false;
+    for p in protocols {
+        let r = rt.block_on(check_one(&target, *p, &token, &user, mech, &tls, timeout, now, &f))?;
+        warned |= r.warned;
+        match r.failure {
+            None => verdicts.push(format!("{} ok", proto_name(*p))),
+            Some(fail) => {
+                verdicts.push(format!("{} FAILED", proto_name(*p)));
+                first.get_or_insert(fail);
+            }
+        }
+    }
+    match first {
+        None => {
+            let note = if warned { " (see the warnings above)" } else { "" };
+            out_line(&format!("verdict: OK: {} for {user}{note}", verdicts.join(", ")));
+            Ok(())
+        }
+        Some(f) => {
+            let what = match f.exit {
+                Exit::Rejected => "rejected by the mail server",
+                Exit::Network => "network or TLS failure",
+                _ => "failed",
+            };
+            out_line(&format!("verdict: FAILED: {} ({what}, exit {})", verdicts.join(", "), f.exit.code()));
+            Err(Failure::new(f.exit, format!("check failed: {}", f.message)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clouds_of_hosts_and_audiences() {
+        assert_eq!(cloud_of_host("outlook.office365.us"), Some(Cloud::UsGov));
+        assert_eq!(cloud_of_host("smtp.office365.com"), Some(Cloud::Global));
+        assert_eq!(cloud_of_host("127.0.0.1"), None);
+        assert_eq!(cloud_of_audience("https://outlook.office.com/"), Some(Cloud::Global));
+        assert_eq!(cloud_of_audience("https://partner.outlook.cn"), Some(Cloud::China));
+        let global = Authority::microsoft(Cloud::Global, "organizations");
+        assert!(wrong_cloud("outlook.office365.us", Some("https://outlook.office.com"), &global).is_some());
+        assert!(wrong_cloud("outlook.office365.com", Some("https://outlook.office.com"), &global).is_none());
+    }
+
+    #[test]
+    fn steps_follow_the_security_mode() {
+        assert_eq!(steps(Security::StartTls, false), ["connect", "greeting", "tls", "login"]);
+        assert_eq!(steps(Security::Tls, true), ["connect", "tls", "greeting", "login", "probe"]);
+    }
+}

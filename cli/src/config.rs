@@ -1,0 +1,234 @@
+//! The configuration file (TOML, one table per account) and the XDG locations.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{CliResult, Failure};
+
+/// `$XDG_CONFIG_HOME/mailoauth/config.toml` (default `~/.config/mailoauth/config.toml`).
+pub(crate) fn default_config_path() -> CliResult<PathBuf> {
+    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("mailoauth").join("config.toml"))
+}
+
+/// `$MAILOAUTH_STATE_DIR`, else `$XDG_STATE_HOME/mailoauth` (default `~/.local/state/mailoauth`).
+pub(crate) fn state_dir() -> CliResult<PathBuf> {
+    if let Some(d) = std::env::var_os("MAILOAUTH_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    Ok(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("mailoauth"))
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> CliResult<PathBuf> {
+    if let Some(d) = std::env::var_os(var).map(PathBuf::from).filter(|d| d.is_absolute()) {
+        return Ok(d);
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(fallback)),
+        None => Err(Failure::usage(format!("neither {var} nor HOME is set: pass --config and --store"))),
+    }
+}
+
+/// Where an account's tokens are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum StoreKind {
+    /// A JSON file, mode 0600 (default: `$XDG_STATE_HOME/mailoauth/tokens.json`).
+    #[default]
+    File,
+    /// The OS keyring (Secret Service, Keychain, Credential Manager).
+    Keyring,
+    /// Two shell commands: `load_command` prints the cache, `save_command` reads it on stdin.
+    Command,
+}
+
+/// How the user signs in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Flow {
+    /// Device code: a code to type on another device's browser.
+    #[default]
+    DeviceCode,
+    /// Browser with a loopback redirect (authorization code + PKCE).
+    Browser,
+}
+
+/// A mail server override for `check` (and mail clients' configuration snippets).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<u16>,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) security: Option<String>,
+}
+
+/// One account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountConfig {
+    /// `microsoft` (default) or `google`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) provider: Option<String>,
+    /// The app registration's application (client) id.
+    pub(crate) client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cloud: Option<String>,
+    /// A full authority URL (wins over tenant and cloud); the emulator's URL works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) authority: Option<String>,
+    #[serde(default)]
+    pub(crate) flow: Flow,
+    /// The scopes asked for at sign-in (and for every token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) scopes: Vec<String>,
+    /// The SASL user (the mailbox address; a shared mailbox's address works with Exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<String>,
+    /// The signed-in account in the token cache (written by `login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) login: Option<String>,
+    #[serde(default)]
+    pub(crate) store: StoreKind,
+    /// For `store = "file"`: the token file (default: the shared one in the state dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) store_file: Option<PathBuf>,
+    /// For `store = "command"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) load_command: Option<String>,
+    /// For `store = "command"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) save_command: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the authority and the mail servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// `xoauth2` (default) or `oauthbearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mechanism: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) imap: Option<ServerConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) smtp: Option<ServerConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pop: Option<ServerConfig>,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    #[serde(default)]
+    pub(crate) accounts: BTreeMap<String, AccountConfig>,
+}
+
+/// The configuration file and where it lives.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) path: PathBuf,
+    pub(crate) file: ConfigFile,
+}
+
+impl Config {
+    /// Reads the file; a missing file is an empty configuration.
+    pub(crate) fn load(path: PathBuf) -> CliResult<Config> {
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config { path, file: ConfigFile::default() })
+            }
+            Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", path.display()))),
+        };
+        let file: ConfigFile =
+            toml::from_str(&text).map_err(|e| Failure::usage(format!("{} is not valid: {e}", path.display())))?;
+        Ok(Config { path, file })
+    }
+
+    /// The named account, or a usage error listing the known ones.
+    pub(crate) fn account(&self, name: &str) -> CliResult<&AccountConfig> {
+        self.file.accounts.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.file.accounts.keys().map(String::as_str).collect();
+            Failure::usage(format!(
+                "no account {name:?} in {} ({}); add it with: mailoauth login {name} --client-id <app id>",
+                self.path.display(),
+                if known.is_empty() { "no accounts yet".to_owned() } else { format!("known: {}", known.join(", ")) }
+            ))
+        })
+    }
+
+    /// Writes the file atomically, mode 0600, in a private directory.
+    pub(crate) fn save(&self) -> CliResult {
+        let text =
+            toml::to_string_pretty(&self.file).map_err(|e| Failure::usage(format!("cannot write the config: {e}")))?;
+        let header = "# mailoauth accounts (see `mailoauth --help`). `mailoauth login` rewrites this file.\n\n";
+        write_private(&self.path, format!("{header}{text}").as_bytes())
+    }
+}
+
+/// Writes `data` to `path` through a private temporary file and a rename.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> CliResult {
+    let err = |what: &str, p: &Path, e: std::io::Error| Failure::usage(format!("cannot {what} {}: {e}", p.display()));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(|e| err("create", dir, e))?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = opts.open(&tmp).map_err(|e| err("create", &tmp, e))?;
+        f.write_all(data).map_err(|e| err("write", &tmp, e))?;
+        f.sync_all().map_err(|e| err("sync", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| err("replace", path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_defaults() {
+        let text = r#"
+[accounts.work]
+client_id = "c0ffee00-0000-4000-8000-000000000002"
+tenant = "contoso.example"
+store = "command"
+load_command = "gpg -d tokens.gpg"
+save_command = "gpg -e -r me -o tokens.gpg"
+imap = { host = "127.0.0.1", port = 1143, security = "plain" }
+"#;
+        let f: ConfigFile = toml::from_str(text).expect("parses");
+        let a = &f.accounts["work"];
+        assert_eq!(a.flow, Flow::DeviceCode);
+        assert_eq!(a.store, StoreKind::Command);
+        assert_eq!(a.imap.as_ref().and_then(|s| s.port), Some(1143));
+        let back: ConfigFile = toml::from_str(&toml::to_string_pretty(&f).expect("writes")).expect("parses again");
+        assert_eq!(back, f);
+        assert!(toml::from_str::<ConfigFile>("[accounts.x]\nclient_id='a'\nbogus=1\n").is_err());
+    }
+}
