@@ -11,18 +11,17 @@
 //! `MAILOAUTH_IMAP` and `MAILOAUTH_CA_FILE` as in the `device_code` example.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use mailoauth::identity::{scopes, CertificateCredential, ClientCredential, ClientSecret};
-use mailoauth::net::{login, LoginOptions, MailServer, ReqwestHttp, Security, TlsOptions, TokioPlatform};
-use mailoauth::{Authority, Cloud, ConfidentialClient, Mechanism, Protocol};
+use mailoauth::net::{login, ReqwestHttp, TokioPlatform};
+use mailoauth::{ConfidentialClient, Mechanism};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = |k: &str| std::env::var(k).map_err(|_| format!("set {k}"));
-    let authority = match std::env::var("MAILOAUTH_AUTHORITY") {
-        Ok(url) => Authority::from_url(&url)?,
-        Err(_) => Authority::microsoft(Cloud::Global, &env("MAILOAUTH_TENANT")?),
-    };
+    let authority = common::authority()?;
     let credential = match (std::env::var("MAILOAUTH_CERT"), std::env::var("MAILOAUTH_KEY")) {
         (Ok(cert), Ok(key)) => ClientCredential::Certificate(Box::new(CertificateCredential::from_pem(
             &std::fs::read_to_string(cert)?,
@@ -42,26 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mailbox = env("MAILOAUTH_MAILBOX")?;
     println!("app-only token acquired for app {}; logging in to {mailbox}", client.client_id());
 
-    let imap = authority.mail_hosts().imap;
-    let (host, port) = match std::env::var("MAILOAUTH_IMAP") {
-        Ok(hp) => {
-            let (h, p) = hp.rsplit_once(':').ok_or("MAILOAUTH_IMAP is host:port")?;
-            (h.to_owned(), p.parse()?)
-        }
-        Err(_) => (imap.host, imap.port),
-    };
-    let mut options = LoginOptions { probe: true, ..Default::default() };
-    if let Ok(ca) = std::env::var("MAILOAUTH_CA_FILE") {
-        options.tls = TlsOptions { ca_files: vec![ca.into()], ..Default::default() };
-    }
-    let session = login(
-        &MailServer::new(Protocol::Imap, host, port, Security::Tls),
-        &mailbox,
-        &token.access_token,
-        Mechanism::XOAuth2,
-        &options,
-    )
-    .await?;
+    let server = common::imap_server(&authority)?;
+    let options = common::login_options();
+    let session = login(&server, &mailbox, &token.access_token, Mechanism::XOAuth2, &options).await?;
     println!("IMAP login OK; capabilities: {}", session.capabilities().join(" "));
     Ok(())
 }

@@ -5,7 +5,8 @@ use std::fmt;
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
+        #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -43,6 +44,16 @@ macro_rules! secret_type {
 secret_type!(
     /// An OAuth 2.0 access (bearer) token.
     AccessToken
+);
+
+secret_type!(
+    /// A refresh token.
+    RefreshToken
+);
+
+secret_type!(
+    /// A client secret of a confidential client.
+    ClientSecret
 );
 
 /// Bytes that carry a secret (a SASL response holds the token). `Debug` prints only the length.

@@ -13,27 +13,7 @@ use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{form_post, send_with_retry, HttpClient, Platform, RetryPolicy};
 use super::token::{parse_token_response, Token};
 
-/// A client secret. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        ClientSecret(value.into())
-    }
-
-    /// The secret value.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
-}
+pub use crate::secret::ClientSecret;
 
 /// The signature scheme of a client assertion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,7 +1,6 @@
 //! Token results and the parsing of token-endpoint answers (success and Microsoft's error
 //! JSON).
 
-use std::fmt;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -12,29 +11,7 @@ use serde_json::{Map, Value};
 use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{retry_after, HttpResponse};
 use crate::secret::AccessToken;
-
-/// A refresh token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RefreshToken(String);
-
-impl RefreshToken {
-    /// Wraps a refresh token.
-    pub fn new(value: impl Into<String>) -> Self {
-        RefreshToken(value.into())
-    }
-
-    /// The secret value.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RefreshToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshToken([redacted])")
-    }
-}
+pub use crate::secret::RefreshToken;
 
 /// Who signed in, from the id token and `client_info` (read, not signature-verified: they
 /// come straight from the token endpoint over TLS).

@@ -1,7 +1,7 @@
 //! IMAP login: greeting, CAPABILITY, STARTTLS, AUTHENTICATE (with SASL-IR), probe.
 
 use super::{
-    split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage,
+    split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage,
 };
 
 /// Longest `AUTHENTICATE` line sent with an inline initial response. Dovecot reads SASL
@@ -143,31 +143,14 @@ impl Imap {
             return Ok(());
         }
         core.stage = Stage::Auth;
-        let mech = core.cfg.mechanism.name();
-        if !self.has_cap(&format!("AUTH={mech}")) {
-            let offered: Vec<&str> = self
-                .caps
-                .iter()
-                .filter_map(|c| c.get(..5).filter(|p| p.eq_ignore_ascii_case("AUTH=")).map(|_| &c[5..]))
-                .collect();
-            return Err(core.err(
-                MailErrorKind::MechanismUnsupported,
-                format!("the server does not offer AUTH={mech} (it offers: {})", offered.join(" ")),
-            ));
-        }
+        let offered: Vec<String> = self
+            .caps
+            .iter()
+            .filter_map(|c| c.get(..5).filter(|p| p.eq_ignore_ascii_case("AUTH=")).map(|_| c[5..].to_owned()))
+            .collect();
+        core.require_mechanism(&offered, "AUTH=")?;
         let tag = self.tag();
-        let response = core.cfg.sasl_response_b64();
-        let prefix = format!("{tag} AUTHENTICATE {mech} ");
-        let inline = match core.cfg.sasl_ir {
-            SaslIr::Always => true,
-            SaslIr::Never => false,
-            SaslIr::Auto => self.has_cap("SASL-IR") && prefix.len() + response.0.len() + 2 <= MAX_INLINE_LINE,
-        };
-        if inline {
-            core.send_secret_line(&prefix, &response);
-        } else {
-            core.send_line(&format!("{tag} AUTHENTICATE {mech}"));
-        }
+        let inline = core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"), MAX_INLINE_LINE);
         self.state = State::Auth { tag, response_sent: inline, challenge_answered: false };
         Ok(())
     }

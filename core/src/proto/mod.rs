@@ -353,6 +353,39 @@ impl Core {
         self.send(v);
     }
 
+    /// Fails (before anything secret is sent) unless `offered` contains the mechanism.
+    /// `what` names where servers list mechanisms (`AUTH=`, `AUTH`, `SASL`).
+    fn require_mechanism(&self, offered: &[String], what: &str) -> Result<(), MailAuthError> {
+        let mech = self.cfg.mechanism.name();
+        if offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
+            return Ok(());
+        }
+        Err(self.err(
+            MailErrorKind::MechanismUnsupported,
+            format!("the server does not offer {what}{mech} (it offers: {})", offered.join(" ")),
+        ))
+    }
+
+    /// Sends `<command> <MECH> <initial response>` when the SASL-IR policy, the server
+    /// (`ir_allowed`) and the protocol's line limit allow it, else `<command> <MECH>` to wait
+    /// for a continuation. Returns whether the response went inline.
+    fn send_auth(&mut self, command: &str, ir_allowed: bool, max_line: usize) -> bool {
+        let response = self.cfg.sasl_response_b64();
+        let prefix = format!("{command} {} ", self.cfg.mechanism.name());
+        let inline = match self.cfg.sasl_ir {
+            SaslIr::Always => true,
+            SaslIr::Never => false,
+            SaslIr::Auto => ir_allowed && prefix.len() + response.0.len() + 2 <= max_line,
+        };
+        if inline {
+            self.send_secret_line(&prefix, &response);
+        } else {
+            let bare = prefix.trim_end().to_owned();
+            self.send_line(&bare);
+        }
+        inline
+    }
+
     fn err(&self, kind: MailErrorKind, message: impl Into<String>) -> MailAuthError {
         MailAuthError::new(self.protocol, self.stage, kind, message)
     }

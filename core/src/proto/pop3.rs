@@ -1,6 +1,6 @@
 //! POP3 login: +OK greeting, CAPA, STLS, AUTH (RFC 5034).
 
-use super::{split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
+use super::{split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
 
 /// RFC 5034 / RFC 2449: a command, initial response included, is at most 255 octets.
 const MAX_COMMAND: usize = 255;
@@ -225,30 +225,14 @@ impl Pop3 {
             return Ok(());
         }
         core.stage = Stage::Auth;
-        let mech = core.cfg.mechanism.name();
         if self.caps_known {
-            let offered = self.sasl_mechanisms();
-            if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
-                return Err(core.err(
-                    MailErrorKind::MechanismUnsupported,
-                    format!("the server does not offer SASL {mech} (it offers: {})", offered.join(" ")),
-                ));
-            }
+            core.require_mechanism(&self.sasl_mechanisms(), "SASL ")?;
         }
-        let response = core.cfg.sasl_response_b64();
-        let prefix = format!("AUTH {mech} ");
-        let inline = match core.cfg.sasl_ir {
-            SaslIr::Always => true,
-            SaslIr::Never => false,
-            SaslIr::Auto => prefix.len() + response.0.len() + 2 <= MAX_COMMAND,
-        };
-        if inline {
-            core.send_secret_line(&prefix, &response);
-            self.state = State::AuthResponse { challenge_answered: false };
+        self.state = if core.send_auth("AUTH", true, MAX_COMMAND) {
+            State::AuthResponse { challenge_answered: false }
         } else {
-            core.send_line(&format!("AUTH {mech}"));
-            self.state = State::AuthPrompt;
-        }
+            State::AuthPrompt
+        };
         Ok(())
     }
 }

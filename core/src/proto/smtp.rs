@@ -1,6 +1,6 @@
 //! SMTP submission login: 220 greeting, EHLO, STARTTLS, AUTH (RFC 4954).
 
-use super::{Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
+use super::{Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
 
 /// RFC 5321 command line limit, CRLF included; RFC 4954 forbids longer inline responses.
 const MAX_COMMAND: usize = 512;
@@ -239,28 +239,12 @@ impl Smtp {
             return Ok(());
         }
         core.stage = Stage::Auth;
-        let mech = core.cfg.mechanism.name();
-        let offered = self.auth_mechanisms();
-        if !offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
-            return Err(core.err(
-                MailErrorKind::MechanismUnsupported,
-                format!("the server does not offer AUTH {mech} (it offers: {})", offered.join(" ")),
-            ));
-        }
-        let response = core.cfg.sasl_response_b64();
-        let prefix = format!("AUTH {mech} ");
-        let inline = match core.cfg.sasl_ir {
-            SaslIr::Always => true,
-            SaslIr::Never => false,
-            SaslIr::Auto => prefix.len() + response.0.len() + 2 <= MAX_COMMAND,
-        };
-        if inline {
-            core.send_secret_line(&prefix, &response);
-            self.state = State::AuthResponse { challenge_answered: false };
+        core.require_mechanism(&self.auth_mechanisms(), "AUTH ")?;
+        self.state = if core.send_auth("AUTH", true, MAX_COMMAND) {
+            State::AuthResponse { challenge_answered: false }
         } else {
-            core.send_line(&format!("AUTH {mech}"));
-            self.state = State::AuthPrompt;
-        }
+            State::AuthPrompt
+        };
         Ok(())
     }
 }
