@@ -20,6 +20,7 @@ pub(crate) fn random_string<const N: usize>() -> Result<String, IdentityError> {
 }
 
 /// A short random suffix for temporary file names (time-based if no random source).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // only the native file stores use it
 pub(crate) fn random_suffix() -> String {
     random_string::<6>().unwrap_or_else(|_| {
         format!(

@@ -1,0 +1,237 @@
+// The public API shared by the Node and browser entry points. Each method hands its work to
+// the Rust core (compiled to wasm); what lives here is host glue: options, the pending
+// authorization requests between a redirect and its return, AbortSignals.
+
+import * as wasm from '../dist/mailoauth_wasm.js';
+import { IdentityError } from './errors.js';
+
+export { MailoauthError, IdentityError, MailAuthError, StoreError } from './errors.js';
+export { MemoryStore, LocalStorageStore, IndexedDbStore } from './stores.js';
+
+/** The base64 SASL XOAUTH2 string for `user` and `accessToken`. */
+export function xoauth2(user, accessToken) {
+  return wasm.xoauth2(user, accessToken);
+}
+
+/** The base64 SASL OAUTHBEARER string (RFC 7628); `host` and `port` are optional. */
+export function oauthbearer(user, accessToken, host, port) {
+  return wasm.oauthbearer(user, accessToken, host ?? undefined, port ?? undefined);
+}
+
+/** Decodes a server's base64 SASL error challenge. */
+export function decodeChallenge(base64Text) {
+  return wasm.decodeChallenge(base64Text);
+}
+
+/** Delegated mail scopes for `protocols` at the authority named by `options`. */
+export function mailScopes(protocols = ['imap', 'smtp'], options = {}) {
+  return wasm.mailScopes(authorityOptions(options), protocols, options.refresh ?? true);
+}
+
+/** The app-only scope of the authority's mail resource (`https://outlook.office365.com/.default`). */
+export function appOnlyScope(options = {}) {
+  return wasm.appOnlyScope(authorityOptions(options));
+}
+
+/** The mail servers of the authority's cloud. */
+export function mailHosts(options = {}) {
+  return wasm.mailHosts(authorityOptions(options));
+}
+
+/** Warnings about an access token for `protocol` and `user` (decoded, not verified). */
+export function checkAccessToken(accessToken, protocol, user) {
+  return wasm.checkAccessToken(accessToken, protocol, user);
+}
+
+function authorityOptions(o) {
+  return { provider: o.provider, authority: o.authority, tenant: o.tenant, cloud: o.cloud };
+}
+
+function clientOptions(o) {
+  if (!o || typeof o !== 'object') throw new TypeError('options are required ({ clientId, ... })');
+  return {
+    ...authorityOptions(o),
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    fetch: o.fetch,
+    timeoutMs: o.timeoutMs,
+    refreshMarginSecs: o.refreshMarginSecs,
+  };
+}
+
+function abortPromise(signal) {
+  if (!signal) return undefined;
+  return new Promise((_, reject) => {
+    const fail = () =>
+      reject(signal.reason instanceof Error && signal.reason.name !== 'AbortError'
+        ? signal.reason
+        : new IdentityError({ kind: 'cancelled', message: 'cancelled by the caller', display: 'cancelled: cancelled by the caller' }));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+/** Pending authorization requests by state: sessionStorage in a browser, memory elsewhere. */
+function defaultRequestStore() {
+  const storage = globalThis.sessionStorage;
+  if (storage) {
+    const prefix = 'mailoauth.request.';
+    return {
+      get: (state) => storage.getItem(prefix + state),
+      set: (state, text) => storage.setItem(prefix + state, text),
+      delete: (state) => storage.removeItem(prefix + state),
+    };
+  }
+  const map = new Map();
+  return { get: (s) => map.get(s) ?? null, set: (s, t) => map.set(s, t), delete: (s) => map.delete(s) };
+}
+
+function redirectParams(url) {
+  const u = new URL(url, globalThis.location?.href ?? 'http://localhost/');
+  const params = new URLSearchParams(u.search);
+  for (const [k, v] of new URLSearchParams(u.hash.replace(/^#/, ''))) if (!params.has(k)) params.set(k, v);
+  return params;
+}
+
+/**
+ * A public client: a browser page, a Node script, a desktop app. Tokens go to `cache` (a
+ * store: `MemoryStore`, `LocalStorageStore`, `IndexedDbStore`, Node's `FileStore`, or your
+ * own `{load, save}`), which enables `acquireTokenSilent`.
+ */
+export class PublicClient {
+  #inner;
+  #requests;
+
+  constructor(options) {
+    this.#inner = new wasm.WasmPublicClient(clientOptions(options), options.cache ?? undefined);
+    this.#requests = options.requestStore ?? defaultRequestStore();
+  }
+
+  get clientId() {
+    return this.#inner.clientId;
+  }
+
+  get authority() {
+    return this.#inner.authority;
+  }
+
+  /** Device-code sign-in: `onMessage(flow)` shows `flow.message` to the user. */
+  async acquireTokenByDeviceCode(scopes, onMessage, { signal } = {}) {
+    const flow = await this.startDeviceFlow(scopes);
+    await onMessage?.(flow);
+    return this.waitDeviceFlow(flow, { signal });
+  }
+
+  /** Starts a device-code flow: `{userCode, verificationUri, message, expiresAt, interval}`. */
+  startDeviceFlow(scopes) {
+    return this.#inner.startDeviceFlow(scopes);
+  }
+
+  /** Waits for the user to finish a device-code flow (cancel with an AbortSignal). */
+  waitDeviceFlow(flow, { signal } = {}) {
+    return this.#inner.waitDeviceFlow(flow, abortPromise(signal));
+  }
+
+  /**
+   * Starts an authorization-code + PKCE sign-in: returns the URL to send the browser to. The
+   * PKCE verifier and state are kept (sessionStorage in a browser) until `handleRedirect`.
+   */
+  getAuthorizationUrl(scopes, { redirectUri, loginHint, prompt, domainHint, claims } = {}) {
+    if (!redirectUri) throw new TypeError('redirectUri is required');
+    const request = this.#inner.authorizationUrl(scopes, redirectUri, { loginHint, prompt, domainHint, claims });
+    this.#requests.set(request.state, JSON.stringify(request));
+    return request.url;
+  }
+
+  /**
+   * Finishes a sign-in from the URL the browser came back to (query or fragment). Resolves to
+   * the token, or to `null` if the URL is not a redirect of a request this client started.
+   */
+  async handleRedirect(url = globalThis.location?.href) {
+    const state = redirectParams(url).get('state');
+    const saved = state ? this.#requests.get(state) : null;
+    if (!saved) return null;
+    this.#requests.delete(state);
+    return this.#inner.redeemRedirect(JSON.parse(saved), url);
+  }
+
+  /**
+   * Browser only: signs in in a popup window and resolves to the token. `redirectUri` must be
+   * a page of this origin (it need not run any script).
+   */
+  async acquireTokenPopup(scopes, { redirectUri, timeoutMs = 300_000, ...rest } = {}) {
+    const url = this.getAuthorizationUrl(scopes, { redirectUri, ...rest });
+    const popup = globalThis.open(url, 'mailoauth', 'popup,width=500,height=650');
+    if (!popup) throw new IdentityError({ kind: 'cancelled', message: 'the popup was blocked', display: 'cancelled: the popup was blocked' });
+    const target = new URL(redirectUri, globalThis.location.href);
+    const started = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (popup.closed) throw new IdentityError({ kind: 'cancelled', message: 'the popup was closed', display: 'cancelled: the popup was closed' });
+      if (Date.now() - started > timeoutMs) {
+        popup.close();
+        throw new IdentityError({ kind: 'cancelled', message: 'no sign-in in time', display: 'cancelled: no sign-in in time' });
+      }
+      let href;
+      try {
+        href = popup.location.href; // throws while the popup shows the sign-in page (cross-origin)
+      } catch {
+        continue;
+      }
+      if (href && href.startsWith(target.origin + target.pathname)) {
+        popup.close();
+        return this.handleRedirect(href);
+      }
+    }
+  }
+
+  /** Redeems a refresh token; the rotated one is kept (in the cache too). */
+  refresh(refreshToken, scopes) {
+    return this.#inner.refresh(refreshToken, scopes);
+  }
+
+  /** A token without user interaction: cached, else refreshed, else `interaction_required`. */
+  acquireTokenSilent(scopes, { account } = {}) {
+    return this.#inner.acquireTokenSilent(scopes, account ?? undefined);
+  }
+
+  /** ROPC: discouraged (no MFA, no personal accounts); `organizations` or a tenant only. */
+  acquireTokenByUsernamePassword(username, password, scopes) {
+    return this.#inner.acquireTokenByUsernamePassword(username, password, scopes);
+  }
+
+  /** The accounts in the cache for this client and authority. */
+  accounts() {
+    return this.#inner.accounts();
+  }
+
+  /** Forgets an account's tokens; resolves to whether there were any. */
+  removeAccount(account) {
+    return this.#inner.removeAccount(typeof account === 'string' ? account : account.username);
+  }
+
+  /** Stores a refresh token obtained elsewhere for `account`, for the next silent call. */
+  importRefreshToken(account, refreshToken) {
+    return this.#inner.importRefreshToken(typeof account === 'string' ? { username: account } : account, refreshToken);
+  }
+
+  /** The scopes a sign-in asks for: normalized, plus the OpenID scopes. */
+  userScopes(scopes) {
+    return this.#inner.userScopes(scopes);
+  }
+}
+
+/** A confidential client (daemon, server) with a client secret: app-only tokens. */
+export class ConfidentialClient {
+  #inner;
+  constructor(options) {
+    this.#inner = new wasm.WasmConfidentialClient(clientOptions(options));
+  }
+  /** Client credentials grant, e.g. `[appOnlyScope()]`. */
+  acquireTokenForClient(scopes) {
+    return this.#inner.acquireTokenForClient(scopes);
+  }
+}
+
+/** @internal the login state machine, for the Node driver */
+export const LoginMachine = wasm.LoginMachine;

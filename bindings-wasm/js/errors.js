@@ -1,0 +1,73 @@
+// Errors thrown by mailoauth. The wasm module builds them through the two factories at the
+// bottom (imported by the generated glue), so `instanceof` works with the classes exported
+// from the package.
+
+/** Base class of every mailoauth error. */
+export class MailoauthError extends Error {
+  constructor(message, kind, options) {
+    super(message, options);
+    this.name = 'MailoauthError';
+    /** What went wrong, as a value to branch on (`interaction_required`, `rejected`, ...). */
+    this.kind = kind;
+  }
+}
+
+/**
+ * A failed token request: `kind` says what to do next; `codes` are the AADSTS codes;
+ * `hint` is one line naming what to change. Never contains a secret.
+ */
+export class IdentityError extends MailoauthError {
+  constructor(details) {
+    super(details.display ?? details.message, details.kind);
+    this.name = 'IdentityError';
+    this.reason = details.message;
+    this.error = details.error ?? null;
+    this.errorDescription = details.errorDescription ?? null;
+    this.codes = details.codes ?? [];
+    this.suberror = details.suberror ?? null;
+    this.correlationId = details.correlationId ?? null;
+    this.traceId = details.traceId ?? null;
+    this.claims = details.claims ?? null;
+    this.retryAfter = details.retryAfter ?? null;
+    this.httpStatus = details.httpStatus ?? null;
+    this.hint = details.hint ?? '';
+    this.temporary = Boolean(details.temporary);
+  }
+}
+
+/**
+ * A failed IMAP/SMTP/POP3 login: `kind` (`rejected`, `temporary`, `tls`, `timeout`, ...),
+ * `protocol`, `stage`, the server's last line and its decoded SASL error challenge. Never
+ * contains the token.
+ */
+export class MailAuthError extends MailoauthError {
+  constructor(details) {
+    super(details.display ?? details.message, details.kind);
+    this.name = 'MailAuthError';
+    this.reason = details.message;
+    this.protocol = details.protocol;
+    this.stage = details.stage;
+    this.serverLine = details.serverLine ?? null;
+    this.challenge = details.challenge ?? null;
+    this.enhancedStatus = details.enhancedStatus ?? null;
+    this.temporary = Boolean(details.temporary);
+  }
+}
+
+/** A token store failed (`kind`: `io`, `permissions`, `corrupt`, `lock_timeout`, `unavailable`). */
+export class StoreError extends MailoauthError {
+  constructor(kind, message, options) {
+    super(message, kind, options);
+    this.name = 'StoreError';
+  }
+}
+
+/** @internal used by the wasm glue */
+export function identityErrorFromJson(text) {
+  return new IdentityError(JSON.parse(text));
+}
+
+/** @internal used by the wasm glue */
+export function mailAuthErrorFromJson(text) {
+  return new MailAuthError(JSON.parse(text));
+}

@@ -1,0 +1,220 @@
+// Type declarations of the `mailoauth` package (browser and bundler entry; Node adds the
+// declarations in node.d.ts).
+
+/** Which identity platform and tenant: `{ provider?, authority?, tenant?, cloud? }`. */
+export interface AuthorityOptions {
+  /** `microsoft` (default) or `google`. */
+  provider?: 'microsoft' | 'google' | string;
+  /** A full authority URL (wins over tenant/cloud), e.g. `https://login.microsoftonline.com/contoso.com` or the emulator's. */
+  authority?: string;
+  /** `organizations` (default), `common`, `consumers`, a tenant GUID or domain. */
+  tenant?: string;
+  /** `global` (default), `usgov`, `usgov-dod`, `china`. */
+  cloud?: 'global' | 'usgov' | 'usgov-dod' | 'china' | string;
+}
+
+/** Where the token cache keeps its JSON document. */
+export interface TokenStore {
+  load(): string | Uint8Array | null | undefined;
+  save(text: string): void;
+  describe?(): string;
+  /** Moves unreadable data aside; returns where it went. */
+  quarantine?(): string | null;
+  /** Takes a lock shared with other processes; `null` if another holder has it. */
+  tryLock?(): { release(): void } | null;
+}
+
+export interface ClientOptions extends AuthorityOptions {
+  /** The application (client) id of the app registration. */
+  clientId: string;
+  /** A `fetch` to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** Per-request time-out in milliseconds (default 30000). */
+  timeoutMs?: number;
+}
+
+export interface PublicClientOptions extends ClientOptions {
+  /** Keeps tokens and enables `acquireTokenSilent`. */
+  cache?: TokenStore;
+  /** Refresh cached access tokens this many seconds before they expire (default 300). */
+  refreshMarginSecs?: number;
+  /** Where authorization requests wait for their redirect (default: sessionStorage in a browser, memory elsewhere). */
+  requestStore?: {
+    get(state: string): string | null | undefined;
+    set(state: string, text: string): void;
+    delete(state: string): void;
+  };
+}
+
+export interface ConfidentialClientOptions extends ClientOptions {
+  clientSecret: string;
+}
+
+export interface Account {
+  username: string;
+  email: string | null;
+  name: string | null;
+  oid: string | null;
+  tid: string | null;
+  /** `uid.utid` from client_info (MSAL's home account id). */
+  homeAccountId: string | null;
+}
+
+export interface Token {
+  accessToken: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** When to refresh proactively (Unix seconds), if the server said. */
+  refreshAt: number | null;
+  scopes: string[];
+  refreshToken: string | null;
+  idToken: string | null;
+  account: Account | null;
+}
+
+export interface DeviceCodeFlow {
+  userCode: string;
+  verificationUri: string;
+  /** The provider's instruction for the user: show it. */
+  message: string;
+  expiresAt: number;
+  interval: number;
+  scopes: string[];
+  deviceCode: string;
+}
+
+export interface AuthorizationUrlOptions {
+  redirectUri: string;
+  loginHint?: string;
+  prompt?: 'login' | 'none' | 'consent' | 'select_account' | string;
+  domainHint?: string;
+  claims?: string;
+}
+
+export class PublicClient {
+  constructor(options: PublicClientOptions);
+  readonly clientId: string;
+  readonly authority: string;
+  acquireTokenByDeviceCode(
+    scopes: string[],
+    onMessage: (flow: DeviceCodeFlow) => void | Promise<void>,
+    options?: { signal?: AbortSignal },
+  ): Promise<Token>;
+  startDeviceFlow(scopes: string[]): Promise<DeviceCodeFlow>;
+  waitDeviceFlow(flow: DeviceCodeFlow, options?: { signal?: AbortSignal }): Promise<Token>;
+  getAuthorizationUrl(scopes: string[], options: AuthorizationUrlOptions): string;
+  handleRedirect(url?: string): Promise<Token | null>;
+  acquireTokenPopup(scopes: string[], options: AuthorizationUrlOptions & { timeoutMs?: number }): Promise<Token | null>;
+  refresh(refreshToken: string, scopes: string[]): Promise<Token>;
+  acquireTokenSilent(scopes: string[], options?: { account?: string }): Promise<Token>;
+  acquireTokenByUsernamePassword(username: string, password: string, scopes: string[]): Promise<Token>;
+  accounts(): Account[];
+  removeAccount(account: string | Account): Promise<boolean>;
+  importRefreshToken(account: string | Partial<Account>, refreshToken: string): Promise<void>;
+  userScopes(scopes: string[]): string[];
+}
+
+export class ConfidentialClient {
+  constructor(options: ConfidentialClientOptions);
+  acquireTokenForClient(scopes: string[]): Promise<Token>;
+}
+
+export type IdentityErrorKind =
+  | 'interaction_required' | 'consent_required' | 'mfa_required' | 'invalid_client' | 'invalid_grant'
+  | 'declined' | 'expired' | 'throttled' | 'blocked_by_policy' | 'network' | 'protocol'
+  | 'configuration' | 'cancelled' | 'storage';
+
+export type MailErrorKind =
+  | 'network' | 'timeout' | 'tls' | 'greeting' | 'starttls_unavailable' | 'mechanism_unsupported'
+  | 'rejected' | 'login_disabled' | 'temporary' | 'token_expired' | 'not_connected' | 'protocol';
+
+export class MailoauthError extends Error {
+  kind: string;
+}
+
+export class IdentityError extends MailoauthError {
+  name: 'IdentityError';
+  kind: IdentityErrorKind;
+  /** The core's message without the kind prefix. */
+  reason: string;
+  error: string | null;
+  errorDescription: string | null;
+  /** AADSTS codes. */
+  codes: number[];
+  suberror: string | null;
+  correlationId: string | null;
+  traceId: string | null;
+  claims: string | null;
+  /** Seconds the server asked to wait. */
+  retryAfter: number | null;
+  httpStatus: number | null;
+  /** One line naming what to change. */
+  hint: string;
+  temporary: boolean;
+}
+
+export interface ErrorChallenge {
+  status: string | null;
+  schemes: string | null;
+  scope: string | null;
+  openidConfiguration: string | null;
+  raw: string;
+}
+
+export class MailAuthError extends MailoauthError {
+  name: 'MailAuthError';
+  kind: MailErrorKind;
+  reason: string;
+  protocol: 'imap' | 'smtp' | 'pop3';
+  stage: 'connect' | 'tls' | 'greeting' | 'capabilities' | 'starttls' | 'auth' | 'probe';
+  serverLine: string | null;
+  challenge: ErrorChallenge | null;
+  /** SMTP enhanced status code, e.g. `5.7.139`. */
+  enhancedStatus: string | null;
+  temporary: boolean;
+}
+
+export class StoreError extends MailoauthError {
+  constructor(kind: string, message: string, options?: { cause?: unknown });
+  kind: 'io' | 'permissions' | 'corrupt' | 'lock_timeout' | 'unavailable' | string;
+}
+
+export class MemoryStore implements TokenStore {
+  load(): string | null;
+  save(text: string): void;
+  describe(): string;
+}
+
+export class LocalStorageStore implements TokenStore {
+  constructor(key?: string, storage?: Storage);
+  load(): string | null;
+  save(text: string): void;
+  quarantine(): string;
+  describe(): string;
+}
+
+export class IndexedDbStore implements TokenStore {
+  static open(options?: { database?: string; key?: string; indexedDB?: IDBFactory }): Promise<IndexedDbStore>;
+  load(): string | null;
+  save(text: string): void;
+  /** Waits until every save so far is written. */
+  flush(): Promise<void>;
+  describe(): string;
+}
+
+export function xoauth2(user: string, accessToken: string): string;
+export function oauthbearer(user: string, accessToken: string, host?: string, port?: number): string;
+export function decodeChallenge(base64Text: string): ErrorChallenge;
+export function mailScopes(protocols?: Array<'imap' | 'smtp' | 'pop3'>, options?: AuthorityOptions & { refresh?: boolean }): string[];
+export function appOnlyScope(options?: AuthorityOptions): string;
+export interface HostPort {
+  host: string;
+  port: number;
+}
+export function mailHosts(options?: AuthorityOptions): { imap: HostPort; pop3: HostPort; smtp: HostPort; verified: boolean };
+export interface TokenWarning {
+  kind: 'graph_audience' | 'unexpected_audience' | 'missing_permission' | 'user_mismatch' | 'expired' | 'opaque';
+  message: string;
+  [field: string]: unknown;
+}
+export function checkAccessToken(accessToken: string, protocol: 'imap' | 'smtp' | 'pop3', user: string): TokenWarning[];

@@ -1,0 +1,80 @@
+// Type declarations of the `mailoauth` package's Node entry point.
+export * from './index.js';
+import type { PublicClient, TokenStore } from './index.js';
+
+/** The CLI's token file: $MAILOAUTH_STATE_DIR/tokens.json, else $XDG_STATE_HOME/mailoauth/tokens.json, else ~/.local/state/mailoauth/tokens.json. */
+export function defaultCachePath(env?: Record<string, string | undefined>): string;
+
+/** A JSON token file shared with the CLI and Python (mode 0600, atomic replace). */
+export class FileStore implements TokenStore {
+  constructor(path?: string);
+  readonly path: string;
+  load(): string | null;
+  save(text: string): void;
+  quarantine(): string;
+  describe(): string;
+}
+
+export interface LoginOptions {
+  protocol: 'imap' | 'smtp' | 'pop3';
+  host: string;
+  /** Default 993 (IMAP), 995 (POP3), 587 (SMTP). */
+  port?: number;
+  /** Default implicit TLS for IMAP/POP3, STARTTLS for SMTP. */
+  security?: 'tls' | 'starttls' | 'plain';
+  /** The SASL user: the mailbox address. */
+  user: string;
+  accessToken: string;
+  mechanism?: 'XOAUTH2' | 'OAUTHBEARER';
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  /** Other node:tls options (e.g. `servername`). */
+  tlsOptions?: Record<string, unknown>;
+  /** Per connect, read, write and handshake (default 30000 ms). */
+  timeoutMs?: number;
+  /** IMAP: after login, check that the mailbox can be used (Exchange's "authenticated but not connected"). */
+  probe?: boolean;
+  saslIr?: 'auto' | 'always' | 'never';
+  /** SMTP EHLO name (default `localhost`). */
+  clientName?: string;
+  maxLine?: number;
+}
+
+export interface MailSession {
+  /** The authenticated socket (paused); continue the session on it, then `end()` it. */
+  socket: import('node:net').Socket;
+  protocol: 'imap' | 'smtp' | 'pop3';
+  greeting: string;
+  capabilities: string[];
+  finalLine: string;
+  preauthenticated: boolean;
+  upgradedToTls: boolean;
+  /** Bytes the server sent after the login's final line. */
+  leftover: Uint8Array;
+}
+
+/** Logs in to IMAP, SMTP or POP3 with an access token; throws a `MailAuthError`. */
+export function login(options: LoginOptions): Promise<MailSession>;
+
+export interface HelperOptions {
+  scopes: string[];
+  /** Which cached account (username or home account id), if several. */
+  account?: string;
+  /** The SASL user, if not the account's username. */
+  user?: string;
+}
+
+/** nodemailer `auth` (type OAuth2) kept fresh by `provisionCallback`. */
+export function nodemailerAuth(
+  client: PublicClient,
+  options: HelperOptions,
+): Promise<{
+  type: 'OAuth2';
+  user: string;
+  accessToken: string;
+  expires: number;
+  provisionCallback: (user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => void;
+}>;
+
+/** imapflow `auth`: `{ user, accessToken }`. */
+export function imapflowAuth(client: PublicClient, options: HelperOptions): Promise<{ user: string; accessToken: string }>;

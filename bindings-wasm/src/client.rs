@@ -1,0 +1,262 @@
+//! `PublicClient` and `ConfidentialClient`: each method is one call into the core plus one
+//! conversion of its result or error. The JS classes of the package wrap these.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use mailoauth::cache::TokenCache;
+use mailoauth::identity::{ClientCredential, ClientSecret, HttpClient, Platform, RefreshToken};
+use mailoauth::{ConfidentialClient, PublicClient};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use crate::convert::{self, from_js, identity_error, string_list, token_js, type_error};
+use crate::host::{FetchHttp, JsPlatform};
+use crate::store::JsStore;
+
+/// The HTTP client and clock for `options` (`fetch`: a fetch function to use instead of the
+/// global one; `timeoutMs`: per request, default 30 s).
+#[allow(clippy::arc_with_non_send_sync)] // wasm is single-threaded; the core's traits are not Send there
+fn host(options: &JsValue) -> (Arc<dyn HttpClient>, Arc<dyn Platform>) {
+    let get = |n: &str| js_sys::Reflect::get(options, &JsValue::from_str(n)).unwrap_or(JsValue::UNDEFINED);
+    let timeout = get("timeoutMs").as_f64().filter(|t| *t > 0.0).unwrap_or(30_000.0);
+    let http = FetchHttp::new(get("fetch"), Duration::from_millis(timeout as u64));
+    (Arc::new(http), Arc::new(JsPlatform))
+}
+
+fn client_id(options: &Value) -> Result<String, JsValue> {
+    options
+        .get("clientId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| type_error("clientId is required"))
+}
+
+/// Runs `fut` unless `abort` (a promise that rejects when the caller aborts) settles first.
+async fn or_abort<T>(
+    fut: impl Future<Output = Result<T, JsValue>>,
+    abort: Option<js_sys::Promise>,
+) -> Result<T, JsValue> {
+    let Some(abort) = abort else { return fut.await };
+    let mut fut = std::pin::pin!(fut);
+    let mut abort = JsFuture::from(abort);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        match std::pin::Pin::new(&mut abort).poll(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(_)) => Poll::Ready(Err(identity_error(mailoauth::IdentityError::new(
+                mailoauth::IdentityErrorKind::Cancelled,
+                "cancelled",
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A public client (browser page, Node script, desktop app): device code, authorization code
+/// with PKCE, refresh, silent acquisition from the cache.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmPublicClient {
+    inner: Rc<PublicClient>,
+}
+
+#[wasm_bindgen]
+impl WasmPublicClient {
+    /// `options`: `{clientId, provider?, authority?, tenant?, cloud?, fetch?, timeoutMs?}`;
+    /// `store`: a token store object (`load`/`save`), or nothing for no cache.
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::arc_with_non_send_sync)]
+    pub fn new(options: JsValue, store: JsValue) -> Result<WasmPublicClient, JsValue> {
+        let o = from_js(&options)?;
+        let authority = convert::authority(&options)?;
+        let (http, platform) = host(&options);
+        let mut client = PublicClient::new(client_id(&o)?, authority, http, platform);
+        if !store.is_undefined() && !store.is_null() {
+            let mut cache = TokenCache::new(Arc::new(JsStore::new(store)));
+            if let Some(m) = o.get("refreshMarginSecs").and_then(Value::as_u64) {
+                cache = cache.with_refresh_margin(Duration::from_secs(m));
+            }
+            client = client.with_cache(Arc::new(cache));
+        }
+        Ok(WasmPublicClient { inner: Rc::new(client) })
+    }
+
+    /// The client id.
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.inner.client_id().to_owned()
+    }
+
+    /// The authority URL.
+    #[wasm_bindgen(getter)]
+    pub fn authority(&self) -> String {
+        self.inner.authority().url()
+    }
+
+    /// The scopes a user sign-in asks for (normalized, plus the OpenID scopes).
+    #[wasm_bindgen(js_name = userScopes)]
+    pub fn user_scopes(&self, scopes: JsValue) -> Result<Vec<String>, JsValue> {
+        self.inner.user_scopes(&string_list(&scopes)?).map_err(identity_error)
+    }
+
+    /// Starts an authorization-code flow: `{url, state, redirectUri, scopes, codeVerifier}`.
+    #[wasm_bindgen(js_name = authorizationUrl)]
+    pub fn authorization_url(&self, scopes: JsValue, redirect_uri: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let options = convert::auth_options_from_js(&options)?;
+        let request =
+            self.inner.authorization_url(&string_list(&scopes)?, redirect_uri, &options).map_err(identity_error)?;
+        Ok(convert::auth_request_js(&request))
+    }
+
+    /// Redeems the URL the browser came back to (state checked, error redirects typed).
+    #[wasm_bindgen(js_name = redeemRedirect)]
+    pub fn redeem_redirect(&self, request: JsValue, redirect_url: String) -> Result<js_sys::Promise, JsValue> {
+        let request = convert::auth_request_from_js(&request)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.redeem_redirect(&request, &redirect_url).await.map(|t| token_js(&t)).map_err(identity_error)
+        }))
+    }
+
+    /// Starts a device-code flow; resolves to `{userCode, verificationUri, message, ...}`.
+    #[wasm_bindgen(js_name = startDeviceFlow)]
+    pub fn start_device_flow(&self, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
+        let scopes = string_list(&scopes)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.start_device_flow(&scopes).await.map(|f| convert::device_flow_js(&f)).map_err(identity_error)
+        }))
+    }
+
+    /// Polls until the user signs in, declines or the code expires. `abort`: a promise that
+    /// settles when the caller gives up (an `AbortSignal` turned into a promise).
+    #[wasm_bindgen(js_name = waitDeviceFlow)]
+    pub fn wait_device_flow(&self, flow: JsValue, abort: Option<js_sys::Promise>) -> Result<js_sys::Promise, JsValue> {
+        let flow = convert::device_flow_from_js(&flow)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            let wait = async { c.wait_device_flow(&flow).await.map(|t| token_js(&t)).map_err(identity_error) };
+            or_abort(wait, abort).await
+        }))
+    }
+
+    /// Redeems a refresh token (the rotated one is kept, in the cache too).
+    pub fn refresh(&self, refresh_token: String, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
+        let scopes = string_list(&scopes)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.refresh(&RefreshToken::new(refresh_token), &scopes).await.map(|t| token_js(&t)).map_err(identity_error)
+        }))
+    }
+
+    /// A token without user interaction: cached, else refreshed, else `interaction_required`.
+    #[wasm_bindgen(js_name = acquireTokenSilent)]
+    pub fn acquire_token_silent(&self, scopes: JsValue, account: Option<String>) -> Result<js_sys::Promise, JsValue> {
+        let scopes = string_list(&scopes)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.acquire_token_silent(&scopes, account.as_deref()).await.map(|t| token_js(&t)).map_err(identity_error)
+        }))
+    }
+
+    /// Resource owner password credentials (discouraged: no MFA, no personal accounts).
+    #[wasm_bindgen(js_name = acquireTokenByUsernamePassword)]
+    pub fn acquire_token_by_username_password(
+        &self,
+        username: String,
+        password: String,
+        scopes: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let scopes = string_list(&scopes)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.acquire_token_by_username_password(&username, &password, &scopes)
+                .await
+                .map(|t| token_js(&t))
+                .map_err(identity_error)
+        }))
+    }
+
+    /// The accounts in the cache for this client and authority.
+    pub fn accounts(&self) -> Result<JsValue, JsValue> {
+        let accounts = self.inner.accounts().map_err(identity_error)?;
+        Ok(convert::to_js(&Value::Array(accounts.iter().map(convert::account_json).collect())))
+    }
+
+    /// Forgets an account (username or home account id); resolves to whether it was there.
+    #[wasm_bindgen(js_name = removeAccount)]
+    pub fn remove_account(&self, account: String) -> js_sys::Promise {
+        let c = self.inner.clone();
+        future_to_promise(
+            async move { c.remove_account(&account).await.map(JsValue::from_bool).map_err(identity_error) },
+        )
+    }
+
+    /// Stores a refresh token obtained elsewhere for `account` (`{username, ...}`), so the
+    /// next silent call redeems it.
+    #[wasm_bindgen(js_name = importRefreshToken)]
+    pub fn import_refresh_token(&self, account: JsValue, refresh_token: String) -> Result<js_sys::Promise, JsValue> {
+        let account = convert::account_from_json(&from_js(&account)?);
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            let Some(cache) = c.cache() else {
+                return Err(type_error("importRefreshToken needs a token cache"));
+            };
+            cache
+                .import_refresh_token(
+                    c.authority(),
+                    c.client_id(),
+                    account,
+                    RefreshToken::new(refresh_token),
+                    c.platform().as_ref(),
+                )
+                .await
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(|e| identity_error(e.into()))
+        }))
+    }
+}
+
+/// A confidential client (daemon, server): client credentials with a secret.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmConfidentialClient {
+    inner: Rc<ConfidentialClient>,
+}
+
+#[wasm_bindgen]
+impl WasmConfidentialClient {
+    /// `options`: `{clientId, clientSecret, provider?, authority?, tenant?, cloud?, fetch?,
+    /// timeoutMs?}`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<WasmConfidentialClient, JsValue> {
+        let o = from_js(&options)?;
+        let authority = convert::authority(&options)?;
+        let (http, platform) = host(&options);
+        let Some(secret) = o.get("clientSecret").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+            return Err(type_error("clientSecret is required"));
+        };
+        let credential = ClientCredential::Secret(ClientSecret::new(secret));
+        let client = ConfidentialClient::new(client_id(&o)?, authority, credential, http, platform);
+        Ok(WasmConfidentialClient { inner: Rc::new(client) })
+    }
+
+    /// App-only token (client credentials grant), e.g. for `https://outlook.office365.com/.default`.
+    #[wasm_bindgen(js_name = acquireTokenForClient)]
+    pub fn acquire_token_for_client(&self, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
+        let scopes = string_list(&scopes)?;
+        let c = self.inner.clone();
+        Ok(future_to_promise(async move {
+            c.acquire_token_for_client(&scopes).await.map(|t| token_js(&t)).map_err(identity_error)
+        }))
+    }
+}

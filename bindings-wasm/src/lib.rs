@@ -1,0 +1,88 @@
+//! mailoauth for JavaScript: the Rust core compiled to WebAssembly with wasm-bindgen.
+//!
+//! This crate is the thin layer between the core and the npm package `mailoauth` (see
+//! `README.md` beside it). Everything here is one delegation to core plus one conversion:
+//!
+//! - HTTP is `fetch` and the clock is `Date.now()` / `setTimeout` ([`host`]),
+//! - the token cache stores its JSON document in a JS object with `load()` / `save()`
+//!   ([`store`]),
+//! - results cross as plain JS objects (serialized with the core's serde types and parsed
+//!   with `JSON.parse`, which keeps the wasm small), errors as the JS `Error` subclasses of
+//!   `js/errors.js` ([`convert`]),
+//! - the mail login state machines are driven by a JS socket driver ([`mail`]).
+//!
+//! On other targets the crate is empty, so the native workspace build does not pull in the
+//! wasm toolchain.
+#![cfg(target_arch = "wasm32")]
+
+mod client;
+mod convert;
+mod host;
+mod mail;
+mod store;
+
+use wasm_bindgen::prelude::*;
+
+/// The base64 SASL XOAUTH2 client response (`user=...^Aauth=Bearer ...^A^A`).
+#[wasm_bindgen]
+pub fn xoauth2(user: &str, access_token: &str) -> String {
+    mailoauth::sasl::xoauth2(user, access_token)
+}
+
+/// The base64 SASL OAUTHBEARER client response (RFC 7628); `host` and `port` are optional.
+#[wasm_bindgen]
+pub fn oauthbearer(user: &str, access_token: &str, host: Option<String>, port: Option<u16>) -> String {
+    mailoauth::sasl::oauthbearer(user, access_token, host.as_deref(), port)
+}
+
+/// Decodes a server's base64 SASL error challenge (`+ eyJ...` / `334 eyJ...`).
+#[wasm_bindgen(js_name = decodeChallenge)]
+pub fn decode_challenge(base64_text: &str) -> Result<JsValue, JsValue> {
+    mailoauth::ErrorChallenge::decode(base64_text)
+        .map(|c| convert::to_js(&convert::challenge_json(&c)))
+        .map_err(|e| convert::plain_error("ChallengeError", &e.to_string()))
+}
+
+/// Delegated mail scopes for `protocols` (`imap`, `smtp`, `pop3`) at the authority given by
+/// the options (`provider`, `authority`, `tenant`, `cloud`), with `offline_access` if
+/// `refresh`.
+#[wasm_bindgen(js_name = mailScopes)]
+pub fn mail_scopes(options: JsValue, protocols: Vec<String>, refresh: bool) -> Result<Vec<String>, JsValue> {
+    let authority = convert::authority(&options)?;
+    let protocols = protocols.iter().map(|p| convert::protocol(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(mailoauth::identity::scopes::mail_scopes(authority.provider(), authority.cloud(), &protocols, refresh))
+}
+
+/// The app-only (client credentials) scope of the authority's mail resource.
+#[wasm_bindgen(js_name = appOnlyScope)]
+pub fn app_only_scope(options: JsValue) -> Result<String, JsValue> {
+    let authority = convert::authority(&options)?;
+    Ok(mailoauth::identity::scopes::app_only_scope(authority.provider(), authority.cloud()))
+}
+
+/// The mail servers of the authority's cloud: `{imap, pop3, smtp: {host, port}, verified}`.
+#[wasm_bindgen(js_name = mailHosts)]
+pub fn mail_hosts(options: JsValue) -> Result<JsValue, JsValue> {
+    let authority = convert::authority(&options)?;
+    Ok(convert::to_js(&convert::mail_hosts_json(&authority.mail_hosts())))
+}
+
+/// Warnings about an access token before a mail login (decoded, not verified): Graph
+/// audience, missing permission, another user, expired, opaque.
+#[wasm_bindgen(js_name = checkAccessToken)]
+pub fn check_access_token(access_token: &str, protocol: &str, sasl_user: &str) -> Result<JsValue, JsValue> {
+    let protocol = convert::protocol(protocol)?;
+    let now = host::now_secs();
+    let warnings = mailoauth::identity::check_access_token(access_token, protocol, sasl_user, now);
+    let out: Vec<serde_json::Value> = warnings
+        .iter()
+        .map(|w| {
+            let mut v = serde_json::to_value(w).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("message".into(), w.to_string().into());
+            }
+            v
+        })
+        .collect();
+    Ok(convert::to_js(&serde_json::Value::Array(out)))
+}

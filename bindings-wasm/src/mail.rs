@@ -1,0 +1,124 @@
+//! The core's sans-IO login machines for a JS socket driver (`js/mail.js` over `node:net` /
+//! `node:tls`): the driver feeds what the server sent and does what `poll()` says.
+
+use mailoauth::proto::{Action, Login, LoginConfig, SaslIr};
+use mailoauth::{MailAuthError, MailErrorKind, Mechanism};
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{self, from_js, mail_error, type_error};
+
+/// One IMAP, SMTP or POP3 login.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct LoginMachine {
+    inner: Login,
+}
+
+fn field<'a>(o: &'a Value, name: &str) -> Option<&'a Value> {
+    o.get(name).filter(|v| !v.is_null())
+}
+
+#[wasm_bindgen]
+impl LoginMachine {
+    /// `protocol`: `imap`, `smtp` or `pop3`. `config`: `{user, token, mechanism?: 'XOAUTH2' |
+    /// 'OAUTHBEARER', starttls?, saslIr?: 'auto' | 'always' | 'never', probe?, host?, port?,
+    /// clientName?, maxLine?}`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(protocol: &str, config: JsValue) -> Result<LoginMachine, JsValue> {
+        let protocol = convert::protocol(protocol)?;
+        let o = from_js(&config)?;
+        let s = |n: &str| field(&o, n).and_then(Value::as_str);
+        let (Some(user), Some(token)) = (s("user"), s("token")) else {
+            return Err(type_error("user and token are required"));
+        };
+        let mechanism = match s("mechanism") {
+            None => Mechanism::XOAuth2,
+            Some(m) => m.parse::<Mechanism>().map_err(|e| type_error(&e.to_string()))?,
+        };
+        let mut cfg = LoginConfig::new(user, token, mechanism);
+        cfg.starttls = field(&o, "starttls").and_then(Value::as_bool).unwrap_or(false);
+        cfg.probe = field(&o, "probe").and_then(Value::as_bool).unwrap_or(false);
+        cfg.sasl_ir = match s("saslIr") {
+            None | Some("auto") => SaslIr::Auto,
+            Some("always") => SaslIr::Always,
+            Some("never") => SaslIr::Never,
+            Some(other) => return Err(type_error(&format!("saslIr {other:?}: expected auto, always or never"))),
+        };
+        cfg.host = s("host").map(str::to_owned);
+        cfg.port = field(&o, "port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok());
+        if let Some(name) = s("clientName") {
+            cfg.client_name = name.to_owned();
+        }
+        if let Some(max) = field(&o, "maxLine").and_then(Value::as_u64) {
+            cfg.max_line = usize::try_from(max).unwrap_or(usize::MAX);
+        }
+        Ok(LoginMachine { inner: Login::new(protocol, cfg) })
+    }
+
+    /// Hands bytes read from the server to the machine.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.inner.feed(bytes);
+    }
+
+    /// What to do next: `{action: 'send', bytes}` (may contain the token: never log it),
+    /// `{action: 'need_input'}`, `{action: 'start_tls'}` or `{action: 'done'}`. Throws a
+    /// `MailAuthError` when the login failed.
+    pub fn poll(&mut self) -> Result<JsValue, JsValue> {
+        let action = self.inner.poll().map_err(|e| mail_error(&e))?;
+        let obj = js_sys::Object::new();
+        let (name, bytes) = match action {
+            Action::Send(b) => ("send", Some(b)),
+            Action::NeedInput => ("need_input", None),
+            Action::StartTls => ("start_tls", None),
+            Action::Done => ("done", None),
+        };
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&obj, &JsValue::from_str(k), v);
+        set("action", &JsValue::from_str(name))?;
+        if let Some(b) = bytes {
+            set("bytes", &js_sys::Uint8Array::from(b.as_slice()).into())?;
+        }
+        Ok(obj.into())
+    }
+
+    /// Tells the machine the TLS handshake asked for by `start_tls` succeeded.
+    #[wasm_bindgen(js_name = tlsEstablished)]
+    pub fn tls_established(&mut self) {
+        self.inner.tls_established();
+    }
+
+    /// The current stage (`greeting`, `capabilities`, `starttls`, `tls`, `auth`, `probe`).
+    #[wasm_bindgen(getter)]
+    pub fn stage(&self) -> String {
+        self.inner.stage().to_string()
+    }
+
+    /// The protocol (`imap`, `smtp`, `pop3`).
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        serde_json::to_value(self.inner.protocol()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// After `done`: `{greeting, capabilities, finalLine, preauthenticated, upgradedToTls,
+    /// leftover: Uint8Array}`.
+    pub fn outcome(&self) -> JsValue {
+        let Some(o) = self.inner.outcome() else { return JsValue::NULL };
+        let v = convert::to_js(&json!({
+            "greeting": o.greeting,
+            "capabilities": o.capabilities,
+            "finalLine": o.final_line,
+            "preauthenticated": o.preauthenticated,
+            "upgradedToTls": o.upgraded_to_tls,
+        }));
+        let _ = js_sys::Reflect::set(&v, &"leftover".into(), &js_sys::Uint8Array::from(o.leftover.as_slice()).into());
+        v
+    }
+
+    /// A `MailAuthError` of `kind` (`network`, `timeout`, `tls`, ...) at the machine's current
+    /// stage, for failures the driver sees (connect, I/O, time-out, TLS handshake).
+    pub fn error(&self, kind: &str, message: &str) -> Result<JsValue, JsValue> {
+        let kind: MailErrorKind =
+            serde_json::from_value(Value::String(kind.to_owned())).map_err(|_| type_error("unknown error kind"))?;
+        Ok(mail_error(&MailAuthError::new(self.inner.protocol(), self.inner.stage(), kind, message)))
+    }
+}
