@@ -20,9 +20,19 @@ fn line(status: &str, what: &str, step: &str, detail: &str) {
     out_line(&format!("{status:<4} {what:<5} {step:<8} {detail}"));
 }
 
+/// A server line shortened for a one-line report (capability lists run long).
+fn short(text: &str) -> String {
+    const MAX: usize = 110;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
 /// What the token says about itself (decoded, not verified).
 struct TokenFacts {
     audience: Option<String>,
+    user: Option<String>,
     app_only: bool,
     summary: String,
 }
@@ -31,6 +41,7 @@ fn facts(token: &str, now: i64) -> TokenFacts {
     let Some(c) = decode_jwt_claims(token) else {
         return TokenFacts {
             audience: None,
+            user: None,
             app_only: false,
             summary: "opaque token (not a JWT, usual for personal accounts): its claims cannot be checked".to_owned(),
         };
@@ -64,7 +75,7 @@ fn facts(token: &str, now: i64) -> TokenFacts {
             None => "no user claim".to_owned(),
         }
     );
-    TokenFacts { audience, app_only, summary }
+    TokenFacts { audience, user, app_only, summary }
 }
 
 const CLOUDS: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
@@ -111,10 +122,12 @@ fn wrong_cloud(host: &str, audience: Option<&str>, authority: &Authority) -> Opt
 fn explain(
     e: &MailAuthError,
     warnings: &[TokenWarning],
-    app_only: bool,
+    facts: &TokenFacts,
     cloud: Option<&str>,
     user: &str,
 ) -> (String, String) {
+    let app_only = facts.app_only;
+    let token_user = facts.user.as_deref().unwrap_or("<token user>");
     let auth_failure = matches!(e.kind, MailErrorKind::Rejected | MailErrorKind::NotConnected);
     if auth_failure {
         if let Some(c) = cloud {
@@ -143,7 +156,7 @@ fn explain(
         if let Some(w) = pick(|w| matches!(w, TokenWarning::UserMismatch { .. })) {
             return (
                 format!("user mismatch: {w}"),
-                format!("log in as the token's user, or grant it FullAccess: Add-MailboxPermission -Identity {user} -User <token user> -AccessRights FullAccess"),
+                format!("log in as the token's user, or grant it FullAccess: Add-MailboxPermission -Identity {user} -User {token_user} -AccessRights FullAccess"),
             );
         }
         if app_only {
@@ -319,8 +332,8 @@ async fn check_one(
                 let detail = match *s {
                     "connect" => format!("{}:{} ({security})", server.host, server.port),
                     "tls" => "handshake ok, certificate trusted".to_owned(),
-                    "greeting" => session.outcome().greeting.clone(),
-                    "login" => format!("{} as {user}: {}", mech.name(), session.outcome().final_line),
+                    "greeting" => short(&session.outcome().greeting),
+                    "login" => format!("{} as {user}: {}", mech.name(), short(&session.outcome().final_line)),
                     _ => String::new(),
                 };
                 if *s == "probe" {
@@ -330,7 +343,7 @@ async fn check_one(
                         Err(d) => {
                             line("FAIL", name, "probe", &d);
                             let e = MailAuthError::new(protocol, Stage::Probe, MailErrorKind::NotConnected, d);
-                            let (cause, fix) = explain(&e, &warnings, facts.app_only, cloud.as_deref(), user);
+                            let (cause, fix) = explain(&e, &warnings, facts, cloud.as_deref(), user);
                             line("", "", "cause", &cause);
                             line("", "", "fix", &fix);
                             return Ok(Checked { failure: Some(Failure::from(e)), warned: true });
@@ -353,7 +366,7 @@ async fn check_one(
                 line("ok", name, s, &detail);
             }
             line("FAIL", name, failed, &e.to_string());
-            let (cause, fix) = explain(&e, &warnings, facts.app_only, cloud.as_deref(), user);
+            let (cause, fix) = explain(&e, &warnings, facts, cloud.as_deref(), user);
             line("", "", "cause", &cause);
             line("", "", "fix", &fix);
             Ok(Checked { failure: Some(Failure::from(e)), warned: true })
