@@ -1,8 +1,33 @@
-//! The error of a SASL exchange that another client ran (Python's imaplib, smtplib, poplib,
-//! a JavaScript socket library, ...), classified exactly as the login machines classify it.
+//! For clients that run the SASL exchange themselves (Python's imaplib, smtplib, poplib, a
+//! JavaScript socket library, ...): the login machines' rules for sending the initial response
+//! inline, and their classification of a refused login.
 
 use super::{imap, pop3, smtp, MailAuthError, Protocol, Stage};
-use crate::sasl::ErrorChallenge;
+use crate::sasl::{ErrorChallenge, Mechanism};
+
+/// Whether the initial response may go inline with the command (`AUTH XOAUTH2 <response>`, IMAP
+/// `AUTHENTICATE XOAUTH2 <response>` when the server offers SASL-IR), as the login machines
+/// decide it: the whole command line must fit the protocol's limit (SMTP 512 octets, RFC 4954
+/// section 4 and Dovecot's submission service; POP3 255, RFC 5034; IMAP 8192, Dovecot's SASL
+/// buffer). Otherwise send the bare command and the response after the server's continuation.
+/// `response_b64_len` is the length of the base64 response.
+///
+/// ```
+/// use mailoauth::proto::{initial_response_fits, Protocol};
+/// use mailoauth::Mechanism;
+///
+/// assert!(initial_response_fits(Protocol::Smtp, Mechanism::XOAuth2, 400));
+/// assert!(!initial_response_fits(Protocol::Smtp, Mechanism::XOAuth2, 2000)); // a typical JWT
+/// ```
+pub fn initial_response_fits(protocol: Protocol, mechanism: Mechanism, response_b64_len: usize) -> bool {
+    let (command, max) = match protocol {
+        // The machine's tags are at most a few characters ("m1").
+        Protocol::Imap => ("m1 AUTHENTICATE", imap::MAX_INLINE_LINE),
+        Protocol::Smtp => ("AUTH", smtp::MAX_COMMAND),
+        Protocol::Pop3 => ("AUTH", pop3::MAX_COMMAND),
+    };
+    command.len() + 1 + mechanism.name().len() + 1 + response_b64_len + 2 <= max
+}
 
 /// The error a login machine reports when the server refuses the authentication, for clients
 /// that run the SASL exchange themselves and want the same kinds, hints and decoded challenge.
@@ -44,6 +69,15 @@ pub fn auth_failure(protocol: Protocol, final_line: &str, challenge: Option<&str
 mod tests {
     use super::*;
     use crate::MailErrorKind as K;
+
+    #[test]
+    fn inline_limits() {
+        // "AUTH XOAUTH2 " is 13 octets and CRLF 2: 497 base64 characters fill an SMTP line.
+        assert!(initial_response_fits(Protocol::Smtp, Mechanism::XOAuth2, 497));
+        assert!(!initial_response_fits(Protocol::Smtp, Mechanism::XOAuth2, 498));
+        assert!(!initial_response_fits(Protocol::Pop3, Mechanism::XOAuth2, 300));
+        assert!(initial_response_fits(Protocol::Imap, Mechanism::OAuthBearer, 4000));
+    }
 
     #[test]
     fn classifies_like_the_machines() {

@@ -6,7 +6,7 @@ use super::{
 
 /// Longest `AUTHENTICATE` line sent with an inline initial response. Dovecot reads SASL
 /// responses into an 8 KiB buffer; longer responses go through a continuation.
-const MAX_INLINE_LINE: usize = 8192;
+pub(super) const MAX_INLINE_LINE: usize = 8192;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {

@@ -32,7 +32,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use error::{mail_hint, MailAuthError, MailErrorKind};
-pub use failure::auth_failure;
+pub use failure::{auth_failure, initial_response_fits};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
 pub use pop3::Pop3Login;

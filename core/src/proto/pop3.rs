@@ -3,7 +3,7 @@
 use super::{split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
 
 /// RFC 5034 / RFC 2449: a command, initial response included, is at most 255 octets.
-const MAX_COMMAND: usize = 255;
+pub(super) const MAX_COMMAND: usize = 255;
 /// Bound on the number of CAPA lines.
 const MAX_CAPA_LINES: usize = 1000;
 

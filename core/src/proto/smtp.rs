@@ -3,7 +3,7 @@
 use super::{Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
 
 /// RFC 5321 command line limit, CRLF included; RFC 4954 forbids longer inline responses.
-const MAX_COMMAND: usize = 512;
+pub(super) const MAX_COMMAND: usize = 512;
 /// Bound on the number of lines in one multi-line reply.
 const MAX_REPLY_LINES: usize = 1000;
 
