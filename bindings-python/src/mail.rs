@@ -97,6 +97,13 @@ fn _challenge_reply(mechanism_name: &str) -> PyResult<&'static str> {
     Ok(mechanism(mechanism_name)?.challenge_reply())
 }
 
+/// Whether the initial response (`response_b64_len` base64 characters) may go inline with the
+/// command, by the protocol's line limit (SMTP 512 octets).
+#[pyfunction]
+fn _initial_response_fits(protocol_name: &str, mechanism_name: &str, response_b64_len: usize) -> PyResult<bool> {
+    Ok(mailoauth::proto::initial_response_fits(protocol(protocol_name)?, mechanism(mechanism_name)?, response_b64_len))
+}
+
 /// The exception a failed login raises: `final_line` is the server's final answer, `challenge`
 /// the base64 error challenge it sent before, if any.
 #[pyfunction]
@@ -150,6 +157,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(app_only_scope, m)?)?;
     m.add_function(wrap_pyfunction!(_sasl_response, m)?)?;
     m.add_function(wrap_pyfunction!(_challenge_reply, m)?)?;
+    m.add_function(wrap_pyfunction!(_initial_response_fits, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_auth_error, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_server, m)?)?;
     Ok(())

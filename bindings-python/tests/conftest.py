@@ -61,6 +61,10 @@ def testkit_bin() -> str:
     return _binary("MAILOAUTH_TESTKIT_BIN", "mailoauth-testkit")
 
 
+def cli_bin() -> str:
+    return _binary("MAILOAUTH_CLI_BIN", "mailoauth")
+
+
 def _stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         proc.terminate()

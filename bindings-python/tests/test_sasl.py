@@ -48,11 +48,25 @@ def test_authobjects_send_the_vector_response_first() -> None:
     imap_auth = mailoauth.imaplib_auth(v["user"], v["token"])
     assert base64.b64encode(imap_auth(b"")).decode() == v["expected"]
     smtp_auth = mailoauth.smtplib_auth(v["user"], v["token"])
-    assert base64.b64encode(smtp_auth().encode("ascii")).decode() == v["expected"]
+    inline = smtp_auth()
+    assert inline is not None and base64.b64encode(inline.encode("ascii")).decode() == v["expected"]
     b = VECTORS["oauthbearer"][0]
     ob = mailoauth.imaplib_auth(b["user"], b["token"], "oauthbearer", host=b["host"], port=b["port"])
     assert base64.b64encode(ob(b"")).decode() == b["expected"]
     assert v["token"] not in repr(imap_auth)
+
+
+def test_smtplib_auth_waits_for_the_continuation_when_the_line_would_be_too_long() -> None:
+    import base64
+
+    long_token = "x" * 2000  # Entra ID tokens are JWTs well over SMTP's 512-octet line
+    auth = mailoauth.smtplib_auth("alice@example.com", long_token)
+    assert auth() is None  # smtplib then sends a bare "AUTH XOAUTH2"
+    response = auth(b"")  # the server's empty 334 continuation
+    assert response is not None
+    assert base64.b64encode(response.encode()).decode() == mailoauth.xoauth2("alice@example.com", long_token)
+    assert auth(b'{"status":"401"}') == ""  # the error challenge gets the empty reply
+    assert auth.challenge is not None and auth.challenge["status"] == "401"
 
 
 def test_bad_input_is_a_value_error() -> None:

@@ -119,9 +119,29 @@ class ImaplibAuth(SaslAuthObject):
 
 
 class SmtplibAuth(SaslAuthObject):
-    """An smtplib authobject: ``smtp.auth(auth.mechanism, auth)``."""
+    """An smtplib authobject: ``smtp.auth(auth.mechanism, auth)``.
 
-    def __call__(self, challenge: bytes | None = None) -> str:
+    The response goes inline (``AUTH XOAUTH2 <response>``, one round trip) when it fits SMTP's
+    512-octet command line; a longer one (a typical Entra ID token) waits for the server's
+    ``334`` continuation, as servers that enforce the limit (Dovecot) require.
+    """
+
+    def __init__(
+        self,
+        user: str,
+        access_token: AccessToken,
+        mechanism: str = "XOAUTH2",
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        super().__init__(user, access_token, mechanism, host=host, port=port)
+        b64_len = (len(self._response) + 2) // 3 * 4
+        self._inline: bool = _native._initial_response_fits("smtp", self.mechanism, b64_len)
+
+    def __call__(self, challenge: bytes | None = None) -> str | None:
+        if challenge is None and not self._sent and not self._inline:
+            return None  # smtplib sends a bare AUTH and calls again with the continuation
         return _Utf8Str(self._step(challenge).decode("utf-8"))
 
 

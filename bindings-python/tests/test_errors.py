@@ -1,0 +1,187 @@
+"""Each identity error kind is raised as its own exception class, with the server's details and
+no secret in the message."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+
+import mailoauth
+from conftest import (
+    ALICE,
+    ALICE_PASSWORD,
+    BOB,
+    BOB_PASSWORD,
+    CLIENT_SECRET,
+    CONFIDENTIAL_CLIENT,
+    MAIL_SCOPES,
+    PUBLIC_CLIENT,
+    TENANT_DOMAIN,
+    Emulator,
+)
+
+
+def ropc(emulator: Emulator, user: str = ALICE, password: str = ALICE_PASSWORD, **kw: Any) -> mailoauth.Token:
+    app = mailoauth.PublicClient(kw.pop("client_id", PUBLIC_CLIENT), authority=emulator.authority(), **kw)
+    return app.acquire_token_by_username_password(user, password, MAIL_SCOPES)
+
+
+def assert_no_secrets(e: BaseException, *secrets: str) -> None:
+    for text in (str(e), repr(e), *(str(v) for v in vars(e).values())):
+        for s in secrets:
+            assert s not in text
+
+
+def test_exception_tree() -> None:
+    assert issubclass(mailoauth.IdentityError, mailoauth.Error)
+    assert issubclass(mailoauth.MailError, mailoauth.Error)
+    assert issubclass(mailoauth.Error, Exception)
+    for c in (mailoauth.ConsentRequired, mailoauth.MfaRequired):
+        assert issubclass(c, mailoauth.InteractionRequired)
+    for c in (
+        mailoauth.InteractionRequired,
+        mailoauth.InvalidClient,
+        mailoauth.InvalidGrant,
+        mailoauth.Declined,
+        mailoauth.Expired,
+        mailoauth.Throttled,
+        mailoauth.BlockedByPolicy,
+        mailoauth.NetworkError,
+        mailoauth.ProtocolError,
+        mailoauth.ConfigurationError,
+        mailoauth.Cancelled,
+        mailoauth.TokenStoreError,
+    ):
+        assert issubclass(c, mailoauth.IdentityError), c
+        assert c.__module__ == "mailoauth" and c.__doc__
+    for c in (mailoauth.MailLoginDisabled, mailoauth.MailTokenExpired):
+        assert issubclass(c, mailoauth.MailAuthRejected)
+    for c in (
+        mailoauth.MailAuthRejected,
+        mailoauth.MailTemporaryFailure,
+        mailoauth.MailNotConnected,
+        mailoauth.MailConnectionError,
+        mailoauth.MailUnsupported,
+        mailoauth.MailProtocolError,
+    ):
+        assert issubclass(c, mailoauth.MailError), c
+
+
+def test_mfa_required(emulator: Emulator) -> None:
+    with pytest.raises(mailoauth.MfaRequired) as e:
+        ropc(emulator, BOB, BOB_PASSWORD)
+    err = e.value
+    assert err.kind == "mfa_required" and err.codes == [50076] and err.error == "invalid_grant"
+    assert err.suberror == "basic_action"
+    assert "MFA" in err.hint and "device" in err.hint
+    assert err.correlation_id and err.trace_id and err.http_status == 400
+    assert err.error_description and err.error_description.startswith("AADSTS50076")
+    assert "AADSTS50076" in str(err)
+    assert_no_secrets(err, BOB_PASSWORD)
+
+
+def test_wrong_password_is_invalid_grant(emulator: Emulator) -> None:
+    with pytest.raises(mailoauth.InvalidGrant) as e:
+        ropc(emulator, ALICE, "wrong-password")
+    assert e.value.codes == [50126] and e.value.kind == "invalid_grant"
+    assert_no_secrets(e.value, "wrong-password")
+
+
+def test_consent_required(emulator: Emulator) -> None:
+    emulator.fault(endpoint="token", kind="aadsts", code=65001)
+    with pytest.raises(mailoauth.ConsentRequired) as e:
+        ropc(emulator)
+    assert e.value.codes == [65001] and e.value.suberror == "consent_required"
+    assert "consent" in e.value.hint
+
+
+def test_interaction_required_with_claims(emulator: Emulator) -> None:
+    emulator.fault(endpoint="token", kind="aadsts", code=50079)
+    with pytest.raises(mailoauth.InteractionRequired) as e:
+        ropc(emulator)
+    assert e.value.codes == [50079]
+    assert isinstance(e.value, mailoauth.MfaRequired)
+
+
+def test_blocked_by_policy(emulator: Emulator) -> None:
+    emulator.fault(endpoint="token", kind="aadsts", code=53003)
+    with pytest.raises(mailoauth.BlockedByPolicy) as e:
+        ropc(emulator)
+    assert e.value.codes == [53003] and "Conditional Access" in e.value.hint
+
+
+def test_invalid_client(emulator: Emulator) -> None:
+    with pytest.raises(mailoauth.InvalidClient) as e:
+        ropc(emulator, client_id="11111111-2222-3333-4444-555555555555")
+    assert e.value.codes == [700016] and e.value.error == "unauthorized_client"
+    assert "client id" in e.value.hint
+
+    app = mailoauth.ConfidentialClient(
+        CONFIDENTIAL_CLIENT, authority=emulator.authority(TENANT_DOMAIN), client_secret="not-the-secret"
+    )
+    with pytest.raises(mailoauth.InvalidClient) as e:
+        app.acquire_token_for_client([mailoauth.app_only_scope()])
+    assert e.value.codes == [7000215] and e.value.http_status == 401
+    assert_no_secrets(e.value, "not-the-secret", CLIENT_SECRET)
+
+
+def test_throttled_with_retry_after(emulator: Emulator) -> None:
+    emulator.fault(endpoint="token", kind="status", status=429, retry_after=120)
+    with pytest.raises(mailoauth.Throttled) as e:
+        ropc(emulator)
+    assert e.value.retry_after == 120.0 and e.value.http_status == 429
+    assert e.value.kind == "throttled"
+
+
+def test_server_errors_after_retries_are_network_errors(emulator: Emulator) -> None:
+    emulator.fault(endpoint="token", kind="status", status=503, times=3)
+    with pytest.raises(mailoauth.NetworkError) as e:
+        ropc(emulator)
+    assert e.value.http_status == 503
+    assert emulator.grants("password") == 3  # two retries
+
+
+def test_unreachable_authority_is_a_network_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = mailoauth.PublicClient(PUBLIC_CLIENT, authority=f"http://127.0.0.1:{port}/organizations", timeout=5)
+    started = time.monotonic()
+    with pytest.raises(mailoauth.NetworkError):
+        app.acquire_token_by_username_password(ALICE, ALICE_PASSWORD, MAIL_SCOPES)
+    assert time.monotonic() - started < 20
+
+
+def test_configuration_errors() -> None:
+    with pytest.raises(mailoauth.ConfigurationError, match="loopback"):
+        mailoauth.PublicClient(PUBLIC_CLIENT, authority="http://login.example.com/organizations")
+    with pytest.raises(mailoauth.ConfigurationError):
+        mailoauth.PublicClient(PUBLIC_CLIENT, cloud="mars")
+    app = mailoauth.PublicClient(PUBLIC_CLIENT)
+    with pytest.raises(mailoauth.ConfigurationError, match="[Gg]raph"):
+        app.initiate_auth_code_flow(["https://graph.microsoft.com/IMAP.AccessAsUser.All"], "http://localhost")
+    with pytest.raises(mailoauth.ConfigurationError):
+        mailoauth.ConfidentialClient(CONFIDENTIAL_CLIENT)  # neither secret nor certificate
+    with pytest.raises(mailoauth.ConfigurationError):
+        mailoauth.ConfidentialClient(CONFIDENTIAL_CLIENT, certificate="not a PEM")
+    common = mailoauth.ConfidentialClient(CONFIDENTIAL_CLIENT, tenant="common", client_secret="x")
+    with pytest.raises(mailoauth.ConfigurationError):
+        common.acquire_token_for_client([mailoauth.app_only_scope()])
+
+
+def test_invalid_grant_for_a_bad_refresh_token(emulator: Emulator) -> None:
+    app = mailoauth.PublicClient(PUBLIC_CLIENT, authority=emulator.authority())
+    with pytest.raises(mailoauth.InvalidGrant) as e:
+        app.acquire_token_by_refresh_token("not-a-refresh-token", MAIL_SCOPES)
+    assert e.value.codes and e.value.error == "invalid_grant"
+    assert_no_secrets(e.value, "not-a-refresh-token")
+
+
+def test_errors_are_catchable_by_base_class(emulator: Emulator) -> None:
+    with pytest.raises(mailoauth.Error) as e:
+        ropc(emulator, BOB, BOB_PASSWORD)
+    assert isinstance(e.value, mailoauth.IdentityError)
+    assert e.value.message and e.value.hint
