@@ -189,6 +189,8 @@ pub(crate) fn login(cli: &Cli, a: &LoginArgs) -> CliResult {
     let scopes = account::scopes(&cfg, &authority);
     verbose!("authority {} client {} scopes {}", authority.url(), cfg.client_id, scopes.join(" "));
     let store = account::store(&a.account, &cfg, cli.store.as_deref())?;
+    // Fail before the user signs in, not after, if the store cannot be read.
+    store.load()?;
     let store_desc = store.describe();
     let client = account::client(&cfg, authority, store);
     let rt = account::runtime()?;

@@ -316,3 +316,39 @@ fn device_flow_declined_is_sign_in_needed() {
     assert!(r.stderr.contains("declined"), "{}", r.stderr);
     assert!(!home.config_file().exists(), "a failed sign-in saves nothing");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn keyring_store_announces_its_fallback_and_keeps_tokens() {
+    // Like a login session (pam_keyinit): a session keyring the child processes inherit.
+    linux_keyutils::KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, true)
+        .expect("a kernel session keyring");
+    let emu = emulator(HOUR);
+    let home = Home::new();
+    let name = format!("kr{}", std::process::id());
+    let r = home.login(&emu, &name, &["--token-store", "keyring"]);
+    r.ok();
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(r.stderr.contains("kernel keyring"), "the fallback is announced: {}", r.stderr);
+    }
+    assert!(!home.token_file().exists(), "nothing in the file store");
+    let t = home.run(&["token", &name]);
+    assert!(t.ok().stdout.starts_with("eyJ"));
+    assert!(introspect_active(&emu, t.stdout.trim()));
+    home.run(&["logout", &name]).ok();
+    home.run(&["token", &name]).code(2);
+}
+
+#[test]
+fn unusable_store_fails_before_the_sign_in() {
+    let emu = emulator(HOUR);
+    let home = Home::new();
+    let r = home.login(
+        &emu,
+        "x",
+        &["--token-store", "command", "--load-command", "exit 7", "--save-command", "cat >/dev/null"],
+    );
+    r.code(1);
+    assert!(!r.stderr.contains("enter the code"), "no sign-in was started: {}", r.stderr);
+    assert!(emu.pending_device_codes().is_empty());
+}
