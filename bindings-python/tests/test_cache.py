@@ -217,3 +217,9 @@ def test_cli_reads_and_refreshes_a_cache_the_binding_wrote(emulator: Emulator, t
     assert emulator.grants("refresh_token") == 1
     refreshed = out.stdout.strip()
     assert refreshed != first.access_token and refreshed in path.read_text()
+    # ... and the binding reads what the CLI wrote (margin 0: the 60-second token is still valid).
+    reader = mailoauth.PublicClient(
+        PUBLIC_CLIENT, authority=emulator.authority(), cache=mailoauth.TokenCache(path, refresh_margin=0)
+    )
+    assert reader.acquire_token_silent(MAIL_SCOPES).access_token == refreshed
+    assert emulator.grants("refresh_token") == 1

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import smtplib
     import socket
     import ssl
-    from typing import Union
+    from typing import Union, overload
 
     from ._native import Token
 
@@ -139,10 +139,24 @@ class SmtplibAuth(SaslAuthObject):
         b64_len = (len(self._response) + 2) // 3 * 4
         self._inline: bool = _native._initial_response_fits("smtp", self.mechanism, b64_len)
 
-    def __call__(self, challenge: bytes | None = None) -> str | None:
+    def _respond(self, challenge: bytes | None = None) -> str | None:
         if challenge is None and not self._sent and not self._inline:
             return None  # smtplib sends a bare AUTH and calls again with the continuation
         return _Utf8Str(self._step(challenge).decode("utf-8"))
+
+    if TYPE_CHECKING:  # smtplib's authobject protocol, as typeshed spells it
+
+        @overload
+        def __call__(self, challenge: None = None, /) -> str | None: ...
+
+        @overload
+        def __call__(self, challenge: bytes, /) -> str: ...
+
+        def __call__(self, challenge: bytes | None = None, /) -> str | None:
+            return self._respond(challenge)
+
+    else:
+        __call__ = _respond
 
 
 def imaplib_auth(
