@@ -117,8 +117,12 @@ impl HttpClient for LazyHttp {
 /// A public client for the account, with its token cache.
 pub(crate) fn client(cfg: &AccountConfig, authority: Authority, store: Arc<dyn TokenStore>) -> PublicClient {
     let http = Arc::new(LazyHttp::new(cfg.ca_file.iter().cloned().collect()));
-    PublicClient::new(cfg.client_id.clone(), authority, http, Arc::new(TokioPlatform))
-        .with_cache(Arc::new(TokenCache::new(store)))
+    let client = PublicClient::new(cfg.client_id.clone(), authority, http, Arc::new(TokioPlatform))
+        .with_cache(Arc::new(TokenCache::new(store)));
+    match &cfg.client_secret {
+        Some(secret) => client.with_client_secret(mailoauth::identity::ClientSecret::new(secret.clone())),
+        None => client,
+    }
 }
 
 /// A single-threaded runtime: starting it costs microseconds, unlike the multi-thread one.

@@ -40,6 +40,9 @@ fn login_config(existing: Option<&AccountConfig>, a: &LoginArgs) -> CliResult<Ac
     if let Some(id) = &au.client_id {
         cfg.client_id = id.clone();
     }
+    if let Some(secret) = &au.client_secret {
+        cfg.client_secret = Some(secret.clone());
+    }
     if changed_authority {
         // A new authority replaces the old one entirely.
         cfg.tenant = au.tenant.clone();

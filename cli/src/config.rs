@@ -78,6 +78,9 @@ pub(crate) struct AccountConfig {
     pub(crate) provider: Option<String>,
     /// The app registration's application (client) id.
     pub(crate) client_id: String,
+    /// Google Desktop-app clients: the (non-confidential) client secret Google requires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

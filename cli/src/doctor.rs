@@ -139,6 +139,9 @@ fn google(name: &str) {
     w("1. APIs & Services > Enabled APIs: enable the Gmail API.");
     w("2. OAuth consent screen: add the scope https://mail.google.com/ and, while in testing, your address as a test user.");
     w("3. Credentials > Create credentials > OAuth client ID > Desktop app.");
-    w("Note: Google's token endpoint also wants the desktop client's (non-secret) client secret, which");
-    w("`mailoauth login` does not send yet: Gmail sign-in from this CLI is not supported in this version.");
+    w("4. Sign in with the client id AND the desktop client's client secret (Google requires it; for");
+    w(&format!("   installed apps it is not confidential): mailoauth login {name} --provider google --browser \\"));
+    w("   --client-id <id>.apps.googleusercontent.com --client-secret <secret> --user you@gmail.com");
+    w("Google refuses mail scopes in the device flow: use --browser (over SSH, open the printed URL");
+    w("on your desktop and forward the loopback port with ssh -L).");
 }

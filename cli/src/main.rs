@@ -150,6 +150,10 @@ pub(crate) struct AuthorityArgs {
     /// emulator's http://127.0.0.1:PORT/organizations works.
     #[arg(long, value_name = "URL")]
     pub(crate) authority: Option<String>,
+    /// Google only: the client secret of a Desktop-app OAuth client (Google requires it; it
+    /// is not confidential for installed apps). Microsoft public clients must not use one.
+    #[arg(long, env = "MAILOAUTH_CLIENT_SECRET", value_name = "SECRET")]
+    pub(crate) client_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -458,3 +458,30 @@ async fn every_grant_token_logs_in_to_dovecot() {
         login(&imap, DEMO_USER, &tokens[0].1.access_token, Mechanism::XOAuth2, &options).await.expect_err("expired");
     assert_eq!(e.kind, mailoauth::MailErrorKind::Rejected, "{e}");
 }
+
+/// Google's installed apps send their (non-confidential) client secret; Microsoft public
+/// clients must not.
+#[tokio::test]
+async fn public_client_secret_only_for_non_microsoft_providers() {
+    let emu = emulator().await;
+    let ms = public(&emu, "organizations").with_client_secret(ClientSecret::new("installed-app-secret"));
+    let before = emu.counters().endpoint("token");
+    let e = ms.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &imap_scopes()).await.expect_err("local");
+    assert_eq!(e.kind, IdentityErrorKind::Configuration, "{e}");
+    assert_eq!(emu.counters().endpoint("token"), before, "nothing was sent");
+    // A non-Microsoft provider (here with the emulator's endpoints) sends it; the emulator,
+    // being Microsoft, answers AADSTS700025 — which proves the secret went out.
+    let custom = Authority::custom(
+        &emu.authority("organizations"),
+        &emu.authorize_endpoint("organizations"),
+        &emu.token_endpoint("organizations"),
+        Some(&emu.devicecode_endpoint("organizations")),
+    )
+    .expect("custom");
+    let client = PublicClient::new(DEMO_PUBLIC_CLIENT_ID, custom, http(), platform())
+        .with_client_secret(ClientSecret::new("installed-app-secret"));
+    let e =
+        client.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &imap_scopes()).await.expect_err("700025");
+    assert!(e.codes.contains(&700025), "{e:?}");
+    assert!(!format!("{e} {e:?} {client:?}").contains("installed-app-secret"));
+}

@@ -102,6 +102,7 @@ pub struct PublicClient {
     platform: Arc<dyn Platform>,
     retry: RetryPolicy,
     cache: Option<Arc<TokenCache>>,
+    client_secret: Option<super::ClientSecret>,
 }
 
 impl fmt::Debug for PublicClient {
@@ -128,6 +129,7 @@ impl PublicClient {
             platform,
             retry: RetryPolicy::default(),
             cache: None,
+            client_secret: None,
         }
     }
 
@@ -141,6 +143,14 @@ impl PublicClient {
     /// [`PublicClient::acquire_token_silent`].
     pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Sends this "secret" with token requests, as Google requires of installed (desktop)
+    /// apps, whose client secret is not confidential. Microsoft public clients must not send
+    /// one (AADSTS700025), so requests to a Microsoft authority then fail locally.
+    pub fn with_client_secret(mut self, secret: super::ClientSecret) -> Self {
+        self.client_secret = Some(secret);
         self
     }
 
@@ -230,8 +240,22 @@ impl PublicClient {
             // Ask for client_info (uid, utid), the account's home id, as MSAL does.
             pairs.push(("client_info", "1"));
         }
+        self.add_client_secret(&mut pairs)?;
         let resp = self.post(form_post(self.authority.token_endpoint(), &pairs)).await?;
         parse_token_response(&resp, self.platform.now(), scopes)
+    }
+
+    fn add_client_secret<'a>(&'a self, pairs: &mut Vec<(&'a str, &'a str)>) -> Result<(), IdentityError> {
+        if let Some(secret) = &self.client_secret {
+            if self.authority.provider() == Provider::Microsoft {
+                return Err(IdentityError::new(
+                    IdentityErrorKind::Configuration,
+                    "a Microsoft public client must not send a client secret (AADSTS700025); remove it, or use a confidential client",
+                ));
+            }
+            pairs.push(("client_secret", secret.expose_secret()));
+        }
+        Ok(())
     }
 
     // ---- authorization code + PKCE ------------------------------------------------------
@@ -375,17 +399,12 @@ impl PublicClient {
             ));
         }
         let grant = "urn:ietf:params:oauth:grant-type:device_code";
-        let resp = self
-            .post(form_post(
-                self.authority.token_endpoint(),
-                &[
-                    ("grant_type", grant),
-                    ("client_id", &self.client_id),
-                    ("device_code", &flow.device_code),
-                    ("client_info", "1"),
-                ],
-            ))
-            .await?;
+        let mut pairs = vec![("grant_type", grant), ("client_id", &self.client_id), ("device_code", &flow.device_code)];
+        if self.authority.provider() == Provider::Microsoft {
+            pairs.push(("client_info", "1"));
+        }
+        self.add_client_secret(&mut pairs)?;
+        let resp = self.post(form_post(self.authority.token_endpoint(), &pairs)).await?;
         match parse_token_response(&resp, self.platform.now(), &flow.scopes) {
             Ok(t) => Ok(DevicePoll::Done(Box::new(self.remember(t).await?))),
             Err(e) => match e.error.as_deref() {
