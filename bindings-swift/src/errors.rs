@@ -1,0 +1,333 @@
+//! The one error type every call throws ([`MailOAuthError`]: a Swift `Error` enum with a case
+//! per kind) and the one conversion from each core error to it.
+//!
+//! Every case carries the same [`ErrorDetails`] record: the kind's name, the message, a
+//! one-line hint, the server's OAuth details (AADSTS codes, correlation id, claims,
+//! Retry-After) for token requests, and the protocol, stage, server line and decoded SASL
+//! challenge for mail logins. None of it ever holds a secret: the core errors never do.
+
+use mailoauth::cache::StoreError;
+use mailoauth::proto::mail_hint;
+use mailoauth::{ErrorChallenge, IdentityError, IdentityErrorKind, MailAuthError, MailErrorKind, Protocol};
+
+use crate::mail::MailProtocol;
+
+/// A server's decoded SASL error challenge (the JSON Gmail, Dovecot and RFC 7628 servers send
+/// before failing an XOAUTH2 / OAUTHBEARER login).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SaslChallenge {
+    /// `status`: `"401"`, `"400"` (XOAUTH2) or `invalid_token`, `insufficient_scope` (OAUTHBEARER).
+    pub status: Option<String>,
+    /// `schemes`, e.g. `"bearer"`.
+    pub schemes: Option<String>,
+    /// The `scope` the server wants the token to carry.
+    pub scope: Option<String>,
+    /// `openid-configuration`: where the server says its identity provider lives.
+    pub openid_configuration: Option<String>,
+    /// The decoded JSON text (for a challenge that was not base64 JSON: the text as sent).
+    pub raw: String,
+}
+
+impl From<&ErrorChallenge> for SaslChallenge {
+    fn from(c: &ErrorChallenge) -> Self {
+        SaslChallenge {
+            status: c.status.clone(),
+            schemes: c.schemes.clone(),
+            scope: c.scope.clone(),
+            openid_configuration: c.openid_configuration.clone(),
+            raw: c.raw.clone(),
+        }
+    }
+}
+
+/// What went wrong, in detail. Token-request fields are empty for mail errors and the other
+/// way round.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct ErrorDetails {
+    /// The kind as a snake_case name (`invalid_grant`, `rejected`, `corrupt`, ...).
+    pub kind: String,
+    /// What happened, in words.
+    pub message: String,
+    /// One line naming what to change (from the AADSTS code when there is one, else the kind).
+    pub hint: String,
+    /// The full one-line description (kind, message, AADSTS code, correlation id, hint).
+    pub description: String,
+    /// Whether retrying the same thing later can help (throttling, network, temporary failures).
+    pub is_temporary: bool,
+    /// Token requests: the OAuth `error` value (`invalid_grant`, `authorization_pending`, ...).
+    pub error: Option<String>,
+    /// Token requests: the server's `error_description`.
+    pub error_description: Option<String>,
+    /// Token requests: Microsoft's AADSTS codes (`error_codes`), e.g. `[70000]`.
+    pub codes: Vec<u32>,
+    /// Token requests: `suberror` (`consent_required`, `bad_token`, ...).
+    pub suberror: Option<String>,
+    /// Token requests: `correlation_id`, for support requests.
+    pub correlation_id: Option<String>,
+    /// Token requests: `trace_id`.
+    pub trace_id: Option<String>,
+    /// Token requests: a claims challenge to pass to the next interactive sign-in.
+    pub claims: Option<String>,
+    /// Token requests: how long the server asked to wait (HTTP `Retry-After`), in seconds.
+    pub retry_after_secs: Option<f64>,
+    /// Token requests: the HTTP status of the answer.
+    pub http_status: Option<u16>,
+    /// Mail: the protocol of the failed login or session.
+    pub protocol: Option<MailProtocol>,
+    /// Mail: where it failed (`connect`, `tls`, `greeting`, `capabilities`, `starttls`, `auth`,
+    /// `probe`; `session` for a command after the login).
+    pub stage: Option<String>,
+    /// Mail: the server's last line, if it said something.
+    pub server_line: Option<String>,
+    /// Mail: the server's decoded SASL error challenge, if it sent one.
+    pub challenge: Option<SaslChallenge>,
+    /// Mail: the challenge's JSON text, if it sent one.
+    pub challenge_json: Option<String>,
+    /// Token store: the store's failure kind (`corrupt`, `permissions`, `io`, `lock_timeout`,
+    /// `command`, `unavailable`).
+    pub store_kind: Option<String>,
+}
+
+/// Every error of the library, one case per kind; each carries [`ErrorDetails`].
+///
+/// Token acquisition: `InteractionRequired` ... `Storage`. Mail login and session:
+/// `Mail...`. `Other` is a kind a newer core added that this binding does not name yet.
+#[derive(Clone, Debug, thiserror::Error, uniffi::Error)]
+pub enum MailOAuthError {
+    /// A person must sign in interactively (browser or device code).
+    #[error("{}", details.description)]
+    InteractionRequired { details: ErrorDetails },
+    /// The user or a tenant admin must consent to the app's mail permissions (AADSTS65001).
+    #[error("{}", details.description)]
+    ConsentRequired { details: ErrorDetails },
+    /// Multi-factor authentication is required: use the browser or device-code flow.
+    #[error("{}", details.description)]
+    MfaRequired { details: ErrorDetails },
+    /// The app registration or the client's configuration is wrong (client id, tenant, secret,
+    /// certificate, redirect URI, public/confidential mismatch).
+    #[error("{}", details.description)]
+    InvalidClient { details: ErrorDetails },
+    /// The refresh token, code or password is invalid, expired or revoked: sign in again.
+    #[error("{}", details.description)]
+    InvalidGrant { details: ErrorDetails },
+    /// The user declined the sign-in.
+    #[error("{}", details.description)]
+    Declined { details: ErrorDetails },
+    /// The device code or authorization code expired before it was used.
+    #[error("{}", details.description)]
+    Expired { details: ErrorDetails },
+    /// The identity platform asks to slow down: wait `retryAfterSecs`, then retry.
+    #[error("{}", details.description)]
+    Throttled { details: ErrorDetails },
+    /// A tenant policy (Conditional Access, AADSTS53003) blocks the sign-in.
+    #[error("{}", details.description)]
+    BlockedByPolicy { details: ErrorDetails },
+    /// The identity platform could not be reached, or answered 5xx after retries.
+    #[error("{}", details.description)]
+    NetworkError { details: ErrorDetails },
+    /// The identity platform's answer was malformed, or a redirect's state did not match.
+    #[error("{}", details.description)]
+    ProtocolError { details: ErrorDetails },
+    /// The input is unusable (bad authority URL, `http://` to a non-loopback host, Graph
+    /// scopes, both or neither credential, ...).
+    #[error("{}", details.description)]
+    ConfigurationError { details: ErrorDetails },
+    /// The sign-in was cancelled or timed out waiting for the user.
+    #[error("{}", details.description)]
+    Cancelled { details: ErrorDetails },
+    /// The token store failed (a foreign store threw, a corrupt cache, permissions).
+    #[error("{}", details.description)]
+    Storage { details: ErrorDetails },
+    /// The mail server rejected the token (IMAP NO, SMTP 535, POP3 -ERR).
+    #[error("{}", details.description)]
+    MailRejected { details: ErrorDetails },
+    /// The server or tenant has this kind of login switched off (SMTP 5.7.139).
+    #[error("{}", details.description)]
+    MailLoginDisabled { details: ErrorDetails },
+    /// The server ended the session because the access token expired.
+    #[error("{}", details.description)]
+    MailTokenExpired { details: ErrorDetails },
+    /// A temporary server failure: retry later.
+    #[error("{}", details.description)]
+    MailTemporaryFailure { details: ErrorDetails },
+    /// Logged in, but the mailbox cannot be used ("authenticated but not connected").
+    #[error("{}", details.description)]
+    MailNotConnected { details: ErrorDetails },
+    /// The connection could not be opened, or broke.
+    #[error("{}", details.description)]
+    MailNetworkError { details: ErrorDetails },
+    /// A connect, read or write took longer than its time-out.
+    #[error("{}", details.description)]
+    MailTimeout { details: ErrorDetails },
+    /// The TLS handshake failed (untrusted certificate, wrong name).
+    #[error("{}", details.description)]
+    MailTlsError { details: ErrorDetails },
+    /// The server refused service in its greeting.
+    #[error("{}", details.description)]
+    MailGreetingRefused { details: ErrorDetails },
+    /// STARTTLS was asked for but the server does not offer it; nothing secret was sent.
+    #[error("{}", details.description)]
+    MailStartTlsUnavailable { details: ErrorDetails },
+    /// The server does not offer the SASL mechanism; nothing secret was sent.
+    #[error("{}", details.description)]
+    MailMechanismUnsupported { details: ErrorDetails },
+    /// The server's answer broke the protocol.
+    #[error("{}", details.description)]
+    MailProtocolError { details: ErrorDetails },
+    /// A kind this binding does not name yet (a newer core); `details.kind` says which.
+    #[error("{}", details.description)]
+    Other { details: ErrorDetails },
+}
+
+/// The error a foreign token store ([`crate::TokenStoreCallback`]) throws. Any other error
+/// thrown by the foreign code arrives as `Failed` with its description.
+#[derive(Clone, Debug, thiserror::Error, uniffi::Error)]
+pub enum TokenStoreError {
+    /// Loading or saving failed (Keychain error, file error, ...); the message is shown to the
+    /// caller in a `MailOAuthError.Storage`.
+    #[error("{message}")]
+    Failed { message: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for TokenStoreError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TokenStoreError::Failed { message: format!("unexpected error from the foreign token store: {}", e.reason) }
+    }
+}
+
+/// The snake_case name serde gives a kind (`interaction_required`, `login_disabled`, ...).
+fn kind_name<K: serde::Serialize>(kind: &K) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// Details with only the common fields set.
+fn base(kind: String, message: String, hint: String, description: String, is_temporary: bool) -> ErrorDetails {
+    ErrorDetails {
+        kind,
+        message,
+        hint,
+        description,
+        is_temporary,
+        error: None,
+        error_description: None,
+        codes: Vec::new(),
+        suberror: None,
+        correlation_id: None,
+        trace_id: None,
+        claims: None,
+        retry_after_secs: None,
+        http_status: None,
+        protocol: None,
+        stage: None,
+        server_line: None,
+        challenge: None,
+        challenge_json: None,
+        store_kind: None,
+    }
+}
+
+impl From<IdentityError> for MailOAuthError {
+    fn from(e: IdentityError) -> Self {
+        use IdentityErrorKind as K;
+        let details = ErrorDetails {
+            error: e.error.clone(),
+            error_description: e.error_description.clone(),
+            codes: e.codes.clone(),
+            suberror: e.suberror.clone(),
+            correlation_id: e.correlation_id.clone(),
+            trace_id: e.trace_id.clone(),
+            claims: e.claims.clone(),
+            retry_after_secs: e.retry_after.map(|d| d.as_secs_f64()),
+            http_status: e.http_status,
+            ..base(kind_name(&e.kind), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
+        };
+        match e.kind {
+            K::InteractionRequired => MailOAuthError::InteractionRequired { details },
+            K::ConsentRequired => MailOAuthError::ConsentRequired { details },
+            K::MfaRequired => MailOAuthError::MfaRequired { details },
+            K::InvalidClient => MailOAuthError::InvalidClient { details },
+            K::InvalidGrant => MailOAuthError::InvalidGrant { details },
+            K::Declined => MailOAuthError::Declined { details },
+            K::Expired => MailOAuthError::Expired { details },
+            K::Throttled => MailOAuthError::Throttled { details },
+            K::BlockedByPolicy => MailOAuthError::BlockedByPolicy { details },
+            K::Network => MailOAuthError::NetworkError { details },
+            K::Protocol => MailOAuthError::ProtocolError { details },
+            K::Configuration => MailOAuthError::ConfigurationError { details },
+            K::Cancelled => MailOAuthError::Cancelled { details },
+            K::Storage => MailOAuthError::Storage { details },
+            // IdentityErrorKind is #[non_exhaustive]: a kind added later arrives as `Other`.
+            _ => MailOAuthError::Other { details },
+        }
+    }
+}
+
+impl From<MailAuthError> for MailOAuthError {
+    fn from(e: MailAuthError) -> Self {
+        use MailErrorKind as K;
+        let details = ErrorDetails {
+            protocol: Some(e.protocol.into()),
+            stage: Some(kind_name(&e.stage)),
+            server_line: e.server_line.clone(),
+            challenge: e.challenge.as_deref().map(SaslChallenge::from),
+            challenge_json: e.challenge.as_ref().map(|c| c.raw.clone()),
+            ..base(kind_name(&e.kind), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
+        };
+        match e.kind {
+            K::Rejected => MailOAuthError::MailRejected { details },
+            K::LoginDisabled => MailOAuthError::MailLoginDisabled { details },
+            K::TokenExpired => MailOAuthError::MailTokenExpired { details },
+            K::Temporary => MailOAuthError::MailTemporaryFailure { details },
+            K::NotConnected => MailOAuthError::MailNotConnected { details },
+            K::Network => MailOAuthError::MailNetworkError { details },
+            K::Timeout => MailOAuthError::MailTimeout { details },
+            K::Tls => MailOAuthError::MailTlsError { details },
+            K::Greeting => MailOAuthError::MailGreetingRefused { details },
+            K::StartTlsUnavailable => MailOAuthError::MailStartTlsUnavailable { details },
+            K::MechanismUnsupported => MailOAuthError::MailMechanismUnsupported { details },
+            K::Protocol => MailOAuthError::MailProtocolError { details },
+            // MailErrorKind is #[non_exhaustive]: a kind added later arrives as `Other`.
+            _ => MailOAuthError::Other { details },
+        }
+    }
+}
+
+impl From<StoreError> for MailOAuthError {
+    fn from(e: StoreError) -> Self {
+        let hint = mailoauth::identity::kind_hint(IdentityErrorKind::Storage);
+        let details = ErrorDetails {
+            store_kind: Some(kind_name(&e.kind)),
+            ..base(kind_name(&IdentityErrorKind::Storage), e.message.clone(), hint.to_owned(), e.to_string(), false)
+        };
+        MailOAuthError::Storage { details }
+    }
+}
+
+/// An I/O failure of an authenticated session (a command after the login), as the mail error
+/// of its kind, with stage `session`.
+pub(crate) fn session_io(protocol: Protocol, e: std::io::Error) -> MailOAuthError {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut => MailErrorKind::Timeout,
+        std::io::ErrorKind::InvalidData => MailErrorKind::Protocol,
+        _ => MailErrorKind::Network,
+    };
+    let details = ErrorDetails {
+        protocol: Some(protocol.into()),
+        stage: Some("session".to_owned()),
+        ..base(
+            kind_name(&kind),
+            e.to_string(),
+            mail_hint(kind, protocol).to_owned(),
+            format!("{protocol} session: {kind}: {e}"),
+            kind.is_temporary(),
+        )
+    };
+    match kind {
+        MailErrorKind::Timeout => MailOAuthError::MailTimeout { details },
+        MailErrorKind::Protocol => MailOAuthError::MailProtocolError { details },
+        _ => MailOAuthError::MailNetworkError { details },
+    }
+}
