@@ -11,7 +11,18 @@ from typing import Iterator
 import pytest
 
 import mailoauth
-from conftest import ALICE, ALICE_PASSWORD, CLIENT_SECRET, CONFIDENTIAL_CLIENT, MAIL_SCOPES, PUBLIC_CLIENT, REPO, TENANT_DOMAIN, Dovecot, Emulator
+from conftest import (
+    ALICE,
+    ALICE_PASSWORD,
+    CLIENT_SECRET,
+    CONFIDENTIAL_CLIENT,
+    MAIL_SCOPES,
+    PUBLIC_CLIENT,
+    REPO,
+    TENANT_DOMAIN,
+    Dovecot,
+    Emulator,
+)
 
 EXAMPLES = REPO / "examples" / "python"
 
@@ -47,10 +58,11 @@ def example_env(emu: Emulator, dc: Dovecot, tmp: pathlib.Path) -> dict[str, str]
 def test_unread_count(auto_emulator: Emulator, auto_dovecot: Dovecot, tmp_path: pathlib.Path) -> None:
     env = example_env(auto_emulator, auto_dovecot, tmp_path)
     # Put one unread message into alice's INBOX first.
-    token = mailoauth.PublicClient(PUBLIC_CLIENT, authority=auto_emulator.authority()).acquire_token_by_username_password(
-        ALICE, ALICE_PASSWORD, MAIL_SCOPES
+    app = mailoauth.PublicClient(PUBLIC_CLIENT, authority=auto_emulator.authority())
+    token = app.acquire_token_by_username_password(ALICE, ALICE_PASSWORD, MAIL_SCOPES)
+    imap = mailoauth.connect_imap(
+        ALICE, token, host=auto_dovecot.host, port=auto_dovecot.port("imap"), security="plain"
     )
-    imap = mailoauth.connect_imap(ALICE, token, host=auto_dovecot.host, port=auto_dovecot.port("imap"), security="plain")
     imap.append("INBOX", None, None, b"From: bob@example.net\r\nSubject: hi\r\n\r\nhello\r\n")
     imap.logout()
 

@@ -13,7 +13,17 @@ import socket
 import pytest
 
 import mailoauth
-from conftest import ALICE, ALICE_PASSWORD, CLIENT_SECRET, CONFIDENTIAL_CLIENT, MAIL_SCOPES, PUBLIC_CLIENT, TENANT_DOMAIN, Dovecot, Emulator
+from conftest import (
+    ALICE,
+    ALICE_PASSWORD,
+    CLIENT_SECRET,
+    CONFIDENTIAL_CLIENT,
+    MAIL_SCOPES,
+    PUBLIC_CLIENT,
+    TENANT_DOMAIN,
+    Dovecot,
+    Emulator,
+)
 
 
 @pytest.fixture

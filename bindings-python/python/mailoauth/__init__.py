@@ -5,9 +5,10 @@ Get a token from the Microsoft identity platform (all clouds) or Google with
 ``mailoauth`` CLI, the split authorization-code flow for web apps) or ``ConfidentialClient``
 (app-only, secret or certificate), then log in with the standard library::
 
-    import mailoauth
+    import os, mailoauth
 
-    app = mailoauth.PublicClient("<app id>", tenant="organizations", cache="~/.cache/mail-tokens.json")
+    tokens = os.path.expanduser("~/.local/state/mailoauth/tokens.json")  # shared with the CLI
+    app = mailoauth.PublicClient("<app id>", tenant="organizations", cache=tokens)
     scopes = mailoauth.mail_scopes(["imap"])
     try:
         token = app.acquire_token_silent(scopes)
