@@ -488,9 +488,9 @@ RustBuffer uniffi_mailoauth_ffi_fn_method_mailsession_greeting(uint64_t ptr, Rus
 int8_t uniffi_mailoauth_ffi_fn_method_mailsession_is_tls(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_MAILSESSION_PROTOCOL
-#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_MAILSESSION_PROTOCOL
-RustBuffer uniffi_mailoauth_ffi_fn_method_mailsession_protocol(uint64_t ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_MAILSESSION_MAIL_PROTOCOL
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_MAILSESSION_MAIL_PROTOCOL
+RustBuffer uniffi_mailoauth_ffi_fn_method_mailsession_mail_protocol(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_MAILSESSION_READ_LINE
@@ -1185,9 +1185,9 @@ uint16_t uniffi_mailoauth_ffi_checksum_method_mailsession_is_tls(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_MAILSESSION_PROTOCOL
-#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_MAILSESSION_PROTOCOL
-uint16_t uniffi_mailoauth_ffi_checksum_method_mailsession_protocol(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_MAILSESSION_MAIL_PROTOCOL
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_MAILSESSION_MAIL_PROTOCOL
+uint16_t uniffi_mailoauth_ffi_checksum_method_mailsession_mail_protocol(void
     
 );
 #endif

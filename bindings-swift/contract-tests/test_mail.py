@@ -34,7 +34,7 @@ async def read_until(session, prefix):
 def test_imap_login_returns_capabilities_and_a_usable_session(ffi, dovecot, token, tls):
     async def scenario():
         session = await ffi.connect_imap(USER, token.access_token(), dovecot.options(ffi, "imap", tls=tls))
-        assert session.protocol() == ffi.MailProtocol.IMAP
+        assert session.mail_protocol() == ffi.MailProtocol.IMAP
         assert session.is_tls()
         caps = session.capabilities()
         await session.send_line("a1 SELECT INBOX")
@@ -66,7 +66,7 @@ def test_smtp_submission_login(ffi, dovecot, token):
         await session.send_line(f"MAIL FROM:<{USER}>")
         reply = await session.read_line()
         await session.send_line("QUIT")
-        return session.capabilities(), reply, session.protocol()
+        return session.capabilities(), reply, session.mail_protocol()
 
     caps, reply, protocol = run(scenario())
     assert protocol == ffi.MailProtocol.SMTP
@@ -81,7 +81,7 @@ def test_pop3_login(ffi, dovecot, token, tls):
         await session.send_line("STAT")
         stat = await session.read_line()
         await session.send_line("QUIT")
-        return stat, session.protocol()
+        return stat, session.mail_protocol()
 
     stat, protocol = run(scenario())
     assert protocol == ffi.MailProtocol.POP3
@@ -94,7 +94,7 @@ def test_rejected_token_raises_mail_rejected_with_challenge(ffi, dovecot, emulat
         run(ffi.connect_imap(USER, token.access_token(), dovecot.options(ffi, "imap")))
     d = info.value.details
     assert d.kind == "rejected"
-    assert d.protocol == ffi.MailProtocol.IMAP
+    assert d.mail_protocol == ffi.MailProtocol.IMAP
     assert d.stage == "auth"
     assert d.server_line and "NO" in d.server_line
     assert d.challenge is not None and d.challenge.status

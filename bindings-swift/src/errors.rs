@@ -73,7 +73,7 @@ pub struct ErrorDetails {
     /// Token requests: the HTTP status of the answer.
     pub http_status: Option<u16>,
     /// Mail: the protocol of the failed login or session.
-    pub protocol: Option<MailProtocol>,
+    pub mail_protocol: Option<MailProtocol>,
     /// Mail: where it failed (`connect`, `tls`, `greeting`, `capabilities`, `starttls`, `auth`,
     /// `probe`; `session` for a command after the login).
     pub stage: Option<String>,
@@ -220,7 +220,7 @@ fn base(kind: String, message: String, hint: String, description: String, is_tem
         claims: None,
         retry_after_secs: None,
         http_status: None,
-        protocol: None,
+        mail_protocol: None,
         stage: None,
         server_line: None,
         challenge: None,
@@ -269,7 +269,7 @@ impl From<MailAuthError> for MailOAuthError {
     fn from(e: MailAuthError) -> Self {
         use MailErrorKind as K;
         let details = ErrorDetails {
-            protocol: Some(e.protocol.into()),
+            mail_protocol: Some(e.protocol.into()),
             stage: Some(kind_name(&e.stage)),
             server_line: e.server_line.clone(),
             challenge: e.challenge.as_deref().map(SaslChallenge::from),
@@ -315,7 +315,7 @@ pub(crate) fn session_io(protocol: Protocol, e: std::io::Error) -> MailOAuthErro
         _ => MailErrorKind::Network,
     };
     let details = ErrorDetails {
-        protocol: Some(protocol.into()),
+        mail_protocol: Some(protocol.into()),
         stage: Some("session".to_owned()),
         ..base(
             kind_name(&kind),

@@ -212,7 +212,7 @@ impl MailSession {
 #[uniffi::export(async_runtime = "tokio")]
 impl MailSession {
     /// IMAP, SMTP or POP3.
-    pub fn protocol(&self) -> MailProtocol {
+    pub fn mail_protocol(&self) -> MailProtocol {
         self.protocol.into()
     }
 

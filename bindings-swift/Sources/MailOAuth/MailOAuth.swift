@@ -1559,7 +1559,7 @@ public protocol MailSessionProtocol: AnyObject, Sendable {
     /**
      * IMAP, SMTP or POP3.
      */
-    func `protocol`()  -> MailProtocol
+    func mailProtocol()  -> MailProtocol
     
     /**
      * Reads one line of the server's answer (without CRLF).
@@ -1688,10 +1688,10 @@ open func isTls() -> Bool  {
     /**
      * IMAP, SMTP or POP3.
      */
-open func `protocol`() -> MailProtocol  {
+open func mailProtocol() -> MailProtocol  {
     return try!  FfiConverterTypeMailProtocol_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_mailoauth_ffi_fn_method_mailsession_protocol(
+    uniffi_mailoauth_ffi_fn_method_mailsession_mail_protocol(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3343,7 +3343,7 @@ public struct ErrorDetails: Equatable, Hashable {
     /**
      * Mail: the protocol of the failed login or session.
      */
-    public var `protocol`: MailProtocol?
+    public var mailProtocol: MailProtocol?
     /**
      * Mail: where it failed (`connect`, `tls`, `greeting`, `capabilities`, `starttls`, `auth`,
      * `probe`; `session` for a command after the login).
@@ -3414,7 +3414,7 @@ public struct ErrorDetails: Equatable, Hashable {
          */httpStatus: UInt16?, 
         /**
          * Mail: the protocol of the failed login or session.
-         */`protocol`: MailProtocol?, 
+         */mailProtocol: MailProtocol?, 
         /**
          * Mail: where it failed (`connect`, `tls`, `greeting`, `capabilities`, `starttls`, `auth`,
          * `probe`; `session` for a command after the login).
@@ -3446,7 +3446,7 @@ public struct ErrorDetails: Equatable, Hashable {
         self.claims = claims
         self.retryAfterSecs = retryAfterSecs
         self.httpStatus = httpStatus
-        self.`protocol` = `protocol`
+        self.mailProtocol = mailProtocol
         self.stage = stage
         self.serverLine = serverLine
         self.challenge = challenge
@@ -3484,7 +3484,7 @@ public struct FfiConverterTypeErrorDetails: FfiConverterRustBuffer {
                 claims: FfiConverterOptionString.read(from: &buf), 
                 retryAfterSecs: FfiConverterOptionDouble.read(from: &buf), 
                 httpStatus: FfiConverterOptionUInt16.read(from: &buf), 
-                protocol: FfiConverterOptionTypeMailProtocol.read(from: &buf), 
+                mailProtocol: FfiConverterOptionTypeMailProtocol.read(from: &buf), 
                 stage: FfiConverterOptionString.read(from: &buf), 
                 serverLine: FfiConverterOptionString.read(from: &buf), 
                 challenge: FfiConverterOptionTypeSaslChallenge.read(from: &buf), 
@@ -3508,7 +3508,7 @@ public struct FfiConverterTypeErrorDetails: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.claims, into: &buf)
         FfiConverterOptionDouble.write(value.retryAfterSecs, into: &buf)
         FfiConverterOptionUInt16.write(value.httpStatus, into: &buf)
-        FfiConverterOptionTypeMailProtocol.write(value.`protocol`, into: &buf)
+        FfiConverterOptionTypeMailProtocol.write(value.mailProtocol, into: &buf)
         FfiConverterOptionString.write(value.stage, into: &buf)
         FfiConverterOptionString.write(value.serverLine, into: &buf)
         FfiConverterOptionTypeSaslChallenge.write(value.challenge, into: &buf)
@@ -5392,7 +5392,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mailoauth_ffi_checksum_method_mailsession_is_tls() != 45987) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mailoauth_ffi_checksum_method_mailsession_protocol() != 29221) {
+    if (uniffi_mailoauth_ffi_checksum_method_mailsession_mail_protocol() != 35433) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_method_mailsession_read_line() != 24569) {
