@@ -1,4 +1,5 @@
 // Ready-made `auth` options for nodemailer and imapflow, fed from a mailoauth client's cache.
+import { xoauth2 } from './api.js';
 
 // nodemailer asks for a new token once this time has passed: 5 minutes before expiry, the
 // cache's default refresh margin (the cache decides whether a refresh is due).
@@ -58,3 +59,33 @@ export async function imapflowAuth(client, { scopes, account, user } = {}) {
   const t = await client.acquireTokenSilent(scopes, { account });
   return { user: userOf(t, user), accessToken: t.accessToken };
 }
+
+/**
+ * nodemailer `customAuth` that sends XOAUTH2 as the core's SMTP machine does: `AUTH XOAUTH2`,
+ * then the response after the server's `334`, instead of nodemailer's one long `AUTH XOAUTH2
+ * <response>` line. Real access tokens make that line about 2-3 KB; RFC 4954 allows servers to
+ * cap command lines at 512 octets and Dovecot's submission does ("500 5.5.2 Line too long").
+ * The token still comes from nodemailer's OAuth2 handler, i.e. from `provisionCallback`.
+ *
+ * ```js
+ * nodemailer.createTransport({ host, port, auth: await nodemailerAuth(client, { scopes }), customAuth: nodemailerCustomAuth });
+ * ```
+ */
+export const nodemailerCustomAuth = {
+  async XOAUTH2(ctx) {
+    const oauth2 = ctx.auth.oauth2;
+    const token = await new Promise((resolve, reject) =>
+      oauth2.getToken(false, (err, accessToken) => (err ? reject(err) : resolve(accessToken))),
+    );
+    const go = await ctx.sendCommand('AUTH XOAUTH2');
+    if (go.status !== 334) return ctx.reject(new Error(`AUTH XOAUTH2 refused: ${go.response}`));
+    const done = await ctx.sendCommand(xoauth2(ctx.auth.user ?? oauth2.options.user, token));
+    if (done.status === 235) return ctx.resolve();
+    if (done.status === 334) {
+      // an error challenge: answer it with the empty line XOAUTH2 requires, then fail
+      const last = await ctx.sendCommand('');
+      return ctx.reject(new Error(`XOAUTH2 rejected: ${last.response} (challenge: ${Buffer.from(done.text ?? '', 'base64')})`));
+    }
+    return ctx.reject(new Error(`XOAUTH2 rejected: ${done.response}`));
+  },
+};

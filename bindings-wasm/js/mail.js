@@ -154,6 +154,10 @@ class Connection {
       const socket = tlsOptions
         ? tls.connect({ host, port, ...tlsOptions })
         : net.connect({ host, port });
+      let tcpUp = false;
+      socket.once('connect', () => {
+        tcpUp = true;
+      });
       const done = (err) => {
         clearTimeout(timer);
         socket.off('error', onError);
@@ -164,7 +168,7 @@ class Connection {
         }
       };
       const onError = (e) => {
-        const kind = tlsOptions && socket.connecting === false ? 'tls' : 'network';
+        const kind = tlsOptions && tcpUp ? 'tls' : 'network';
         done(this.#fail(kind, `${host}:${port}: ${e.message}`));
       };
       socket.once('error', onError);

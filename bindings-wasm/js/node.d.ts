@@ -76,5 +76,8 @@ export function nodemailerAuth(
   provisionCallback: (user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => void;
 }>;
 
+/** nodemailer `customAuth`: XOAUTH2 with the response after `334` (servers with a 512-octet command line limit, e.g. Dovecot). */
+export const nodemailerCustomAuth: { XOAUTH2(ctx: unknown): Promise<void> };
+
 /** imapflow `auth`: `{ user, accessToken }`. */
 export function imapflowAuth(client: PublicClient, options: HelperOptions): Promise<{ user: string; accessToken: string }>;

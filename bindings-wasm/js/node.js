@@ -9,4 +9,4 @@ initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_bg.wasm', import
 export * from './api.js';
 export { FileStore, defaultCachePath } from './file-store.js';
 export { login } from './mail.js';
-export { nodemailerAuth, imapflowAuth } from './integrations.js';
+export { nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from './integrations.js';

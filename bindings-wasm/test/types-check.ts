@@ -2,7 +2,7 @@
 // the API the examples and README use (self-reference through package.json "exports").
 import {
   PublicClient, ConfidentialClient, IdentityError, MailAuthError, MemoryStore, FileStore, login,
-  nodemailerAuth, imapflowAuth, xoauth2, oauthbearer, mailScopes, appOnlyScope, checkAccessToken,
+  nodemailerAuth, nodemailerCustomAuth, imapflowAuth, xoauth2, oauthbearer, mailScopes, appOnlyScope, checkAccessToken,
   type Token, type DeviceCodeFlow, type TokenStore,
 } from 'mailoauth';
 import * as browser from 'mailoauth/browser';
@@ -31,6 +31,6 @@ async function usage(): Promise<void> {
     if (e instanceof IdentityError) console.log(e.kind, e.codes, e.hint, e.retryAfter);
     if (e instanceof MailAuthError) console.log(e.kind, e.stage, e.serverLine, e.challenge?.status);
   }
-  void [sasl, back, mailer.provisionCallback, imap];
+  void [sasl, back, mailer.provisionCallback, imap, nodemailerCustomAuth.XOAUTH2];
 }
 void usage;
