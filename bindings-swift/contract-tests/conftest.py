@@ -89,8 +89,10 @@ class Emulator:
         return self._request("DELETE", path)
 
     def reset(self):
-        """Default settings, no faults, the real clock, zeroed counters."""
+        """Default settings, no faults, the real clock, no pending device codes, zeroed counters."""
         self.delete("/_emulator/faults")
+        for pending in self.pending_codes():
+            self.deny(pending["user_code"])
         self.settings(**DEFAULT_SETTINGS)
         offset = self.post("/_emulator/clock", {"advance_secs": 0})["clock_offset_secs"]
         if offset:

@@ -87,8 +87,10 @@ def _polls_stop(emulator, start_wait):
 
     async def scenario():
         task, stop = await start_wait()
-        # Let it poll a few times (interval 1 s), while nobody approves.
-        await asyncio.sleep(2.6)
+        # Let it poll twice (interval 1 s) while nobody approves.
+        deadline = time.monotonic() + 20
+        while emulator.grants("device_code") < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         polls_while_waiting = emulator.grants("device_code")
         result = await stop(task)
         polls_at_stop = emulator.grants("device_code")

@@ -94,8 +94,13 @@ final class IdentityTests: XCTestCase {
         try await emulator.settings(["device_code_interval_secs": 1])
         let flow = try await client.startDeviceFlow(scopes: [Demo.imapScope])
         let task = Task { try await flow.waitCancellable() }
-        try await Task.sleep(nanoseconds: 2_600_000_000)
-        let whileWaiting = try await emulator.grants("device_code")
+        var whileWaiting = 0
+        var tries = 0
+        while whileWaiting < 2 && tries < 200 {  // until it has polled twice (interval 1 s), 20 s at most
+            tries += 1
+            try await Task.sleep(nanoseconds: 100_000_000)
+            whileWaiting = try await emulator.grants("device_code")
+        }
         XCTAssertGreaterThanOrEqual(whileWaiting, 2)
         await stop(task, flow)
         let atStop = try await emulator.grants("device_code")
@@ -142,6 +147,24 @@ final class IdentityTests: XCTestCase {
         XCTAssertNotEqual(refreshed.refreshToken(), token.refreshToken())
         let issued = try await emulator.issued("refresh_token")
         XCTAssertEqual(issued, 1)
+    }
+
+    func testConcurrentSilentCallsShareOneRefresh() async throws {
+        try await emulator.settings(["token_lifetime_secs": 120])  // inside the 300 s margin: due at once
+        let first = try await signIn()
+        try await emulator.settings(["token_lifetime_secs": 3599])  // the refreshed token is not due
+        try await emulator.request("DELETE", "/_emulator/counters")
+        let client = self.client!
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await client.acquireTokenSilent(scopes: [Demo.imapScope]).accessToken() }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        XCTAssertEqual(tokens.count, 1)
+        XCTAssertFalse(tokens.contains(first.accessToken()))
+        let refreshes = try await emulator.grants("refresh_token")
+        XCTAssertEqual(refreshes, 1)
     }
 
     func testSilentWithoutSignInNeedsInteraction() async throws {

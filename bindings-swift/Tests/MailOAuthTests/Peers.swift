@@ -106,9 +106,12 @@ final class Emulator: @unchecked Sendable {
         return data.isEmpty ? nil : try JSONSerialization.jsonObject(with: data)
     }
 
-    /// Default settings, no faults, the real clock, zeroed counters.
+    /// Default settings, no faults, the real clock, no pending device codes, zeroed counters.
     func reset() async throws {
         try await request("DELETE", "/_emulator/faults")
+        for code in try await pendingCodes() {
+            try await deny(code)
+        }
         try await settings([
             "token_lifetime_secs": 3599, "device_code_interval_secs": 0,
             "device_code_lifetime_secs": 900, "auto_approve_as": "",
