@@ -28,8 +28,14 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::get_authorize).post(authorize::post_authorize))
-        .route("/{tenant}/oauth2/v2.0/devicecode", get(post_only).post(device::devicecode))
-        .route("/{tenant}/oauth2/v2.0/token", get(post_only).post(token::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            get(post_only).post(device::devicecode).layer(axum::middleware::from_fn(allow_origin)),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            get(post_only).post(token::token).layer(axum::middleware::from_fn(allow_origin)),
+        )
         .route("/devicelogin", get(device::device_page).post(device::device_submit))
         .route("/error", get(error_page))
         .route("/common/userrealm/{username}", get(user_realm))
@@ -37,6 +43,20 @@ pub(crate) fn router(shared: AppState) -> Router {
         .merge(control::router())
         .fallback(not_found)
         .with_state(shared)
+}
+
+/// Single-page apps call the token and device-code endpoints from the browser with `fetch`:
+/// like Microsoft's endpoints for SPA redirect URIs, the answer names the calling origin in
+/// `Access-Control-Allow-Origin` (requests with only CORS-safelisted headers need no
+/// preflight, so none is served).
+async fn allow_origin(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let origin = request.headers().get(axum::http::header::ORIGIN).cloned();
+    let mut response = next.run(request).await;
+    if let Some(origin) = origin {
+        response.headers_mut().insert(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response.headers_mut().insert(axum::http::header::VARY, axum::http::HeaderValue::from_static("Origin"));
+    }
+    response
 }
 
 /// A minimal form/query parameter bag: first value wins, empty values count as absent.

@@ -65,6 +65,23 @@ fn token_endpoint_never_redirects() {
 }
 
 #[test]
+fn token_endpoint_allows_the_calling_origin() {
+    let emu = emu();
+    let body =
+        http::form(&[("client_id", DEMO_PUBLIC_CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", "x")]);
+    let r = client().request(
+        "POST",
+        &token_url(&emu, "common"),
+        &[("Origin", "http://localhost:8400")],
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:8400"));
+    let r = client().post_form(&token_url(&emu, "common"), &[("grant_type", "refresh_token")]);
+    assert!(r.header("access-control-allow-origin").is_none(), "no Origin, no CORS header");
+}
+
+#[test]
 fn single_tenant_app_on_common_is_50194_and_elsewhere_700016() {
     let emu = emu();
     let r = client().post_form(

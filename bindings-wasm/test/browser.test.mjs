@@ -1,0 +1,148 @@
+// The browser package in headless Chromium (Debian's, driven by playwright-core): a page
+// served from http://localhost signs in with authorization code + PKCE through a full-page
+// redirect to the emulator over HTTPS, redeems the code with fetch (CORS), keeps the tokens
+// in localStorage and builds the XOAUTH2 string; IndexedDB store; error classes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { extname, join, normalize } from 'node:path';
+import tls from 'node:tls';
+import { chromium } from 'playwright-core';
+import { startEmulator, ALICE, ALICE_PASSWORD } from './helpers.mjs';
+
+const PKG = new URL('..', import.meta.url).pathname;
+const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8' };
+
+let emu;
+let server;
+let appUrl;
+let browser;
+
+/** base64 SHA-256 of a certificate's public key, the form Chromium's SPKI allow-list takes. */
+const spki = (cert) => createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+
+function leafCertificate(url, ca) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: hostname, port: Number(port), ca, servername: hostname === '127.0.0.1' ? undefined : hostname }, () => {
+      const der = s.getPeerCertificate().raw;
+      s.end();
+      resolve(new X509Certificate(der));
+    });
+    s.on('error', reject);
+  });
+}
+
+before(async () => {
+  emu = await startEmulator(['--https']);
+  assert.ok(emu.url.startsWith('https://'));
+  server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    let file;
+    if (path === '/') file = join(PKG, 'test/browser/app.html');
+    else if (path.startsWith('/pkg/')) file = normalize(join(PKG, path.slice(5)));
+    if (!file || !file.startsWith(PKG) || !/^\/pkg\/(js|dist)\//.test(path) && path !== '/') {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  appUrl = `http://localhost:${server.address().port}/`;
+
+  // Trust the emulator's certificate for this browser only: its SPKI hashes (leaf and CA).
+  const leaf = await leafCertificate(emu.url, emu.ca);
+  const pins = [spki(leaf), spki(new X509Certificate(emu.ca))].join(',');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', // CI runs as root
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--disable-gpu', `--ignore-certificate-errors-spki-list=${pins}`,
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  emu?.stop();
+});
+
+async function newPage() {
+  const context = await browser.newContext();
+  await context.addCookies([{ name: 'authority', value: encodeURIComponent(emu.authority), url: appUrl }]);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // favicon 404s and the deliberate 400 below are logged as resource errors: not counted
+  page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+  return { context, page, errors };
+}
+
+test('authorization code + PKCE redirect flow in Chromium against the emulator over HTTPS', async () => {
+  const { context, page, errors } = await newPage();
+  try {
+    await page.goto(appUrl);
+    await page.waitForFunction('window.ready === true');
+    assert.equal(await page.textContent('#out'), 'not signed in', errors.join('\n'));
+
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(emu.url)), page.evaluate('window.signIn()')]);
+    const authorize = new URL(page.url());
+    assert.equal(authorize.protocol, 'https:');
+    assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(authorize.searchParams.get('redirect_uri'), appUrl);
+
+    // the emulator's sign-in page, filled in like a user would
+    await page.fill('input[name=login]', ALICE);
+    await page.fill('input[name=passwd]', ALICE_PASSWORD);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(appUrl)), page.click('button[value=accept]')]);
+    await page.waitForFunction('window.ready === true');
+    const failure = await page.evaluate('window.failure');
+    assert.equal(failure, undefined, JSON.stringify(failure));
+    const result = await page.evaluate('window.result');
+    assert.ok(result, `no result; page errors: ${errors.join('\n')}`);
+    assert.equal(result.username, ALICE);
+    assert.equal(Buffer.from(result.sasl, 'base64').toString(), `user=${ALICE}\x01auth=Bearer ${result.accessToken}\x01\x01`);
+    assert.equal(page.url(), appUrl, 'the code is removed from the address bar');
+    assert.match(await page.textContent('#out'), /signed in as alice@contoso\.example/);
+
+    // the PKCE request is consumed; tokens are in localStorage, silent works after a reload
+    const stored = JSON.parse(await page.evaluate(() => localStorage.getItem('mailoauth.tokens')));
+    assert.equal(stored.version, 1);
+    assert.equal(stored.entries[0].account.username, ALICE);
+    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('mailoauth.request.'))), []);
+    await page.reload();
+    await page.waitForFunction('window.ready === true');
+    const silent = await page.evaluate('window.silent()');
+    assert.equal(silent.accessToken, result.accessToken);
+
+    // a refresh with a bad token: a real IdentityError subclass crosses into page code
+    const shape = await page.evaluate('window.errorShape()');
+    assert.deepEqual({ ...shape, hint: undefined }, { isIdentityError: true, name: 'IdentityError', kind: 'invalid_grant', codes: shape.codes, hint: undefined });
+    assert.ok(shape.codes.length > 0 && shape.hint.length > 0, JSON.stringify(shape));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('IndexedDbStore persists across opens', async () => {
+  const { context, page } = await newPage();
+  try {
+    await page.goto(appUrl);
+    await page.waitForFunction('window.ready === true');
+    assert.equal(await page.evaluate('window.indexedDbRoundTrip()'), '{"version":1,"entries":[]}');
+  } finally {
+    await context.close();
+  }
+});
