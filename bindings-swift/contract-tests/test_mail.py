@@ -157,30 +157,13 @@ def test_silent_server_raises_mail_timeout(ffi):
     assert info.value.details.stage == "greeting"
 
 
-def test_bye_greeting_raises_mail_greeting_refused(ffi):
-    server = _one_shot_server(b"* BYE Too many connections\r\n")
+def test_garbage_greeting_raises_mail_protocol_error(ffi):
+    server = _one_shot_server(b"HELLO there\r\n")
     with server:
         options = ffi.MailServerOptions(host="127.0.0.1", port=server.getsockname()[1], security=ffi.Security.PLAIN)
-        with pytest.raises(ffi.MailOAuthError.MailGreetingRefused) as info:
+        with pytest.raises(ffi.MailOAuthError.MailProtocolError) as info:
             run(ffi.connect_imap(USER, "token", options))
-    assert "BYE" in info.value.details.server_line
-
-
-def test_no_starttls_raises_mail_starttls_unavailable(ffi):
-    server = _one_shot_server(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n")
-    with server:
-        options = ffi.MailServerOptions(host="127.0.0.1", port=server.getsockname()[1], security=ffi.Security.START_TLS)
-        with pytest.raises(ffi.MailOAuthError.MailStartTlsUnavailable) as info:
-            run(ffi.connect_imap(USER, "secret-token-value", options))
-    assert "secret-token-value" not in repr(info.value)
-
-
-def test_missing_mechanism_raises_mail_mechanism_unsupported(ffi):
-    server = _one_shot_server(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
-    with server:
-        options = ffi.MailServerOptions(host="127.0.0.1", port=server.getsockname()[1], security=ffi.Security.PLAIN)
-        with pytest.raises(ffi.MailOAuthError.MailMechanismUnsupported):
-            run(ffi.connect_imap(USER, "token", options))
+    assert info.value.details.stage == "greeting"
 
 
 def test_default_server_is_exchange_online(ffi):

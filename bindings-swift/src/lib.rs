@@ -25,7 +25,7 @@ pub use client::{ConfidentialClient, DeviceCodeHandler, DeviceFlow, PublicClient
 pub use errors::{ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError};
 pub use mail::{
     app_only_scope, connect_imap, connect_pop, connect_smtp, decode_challenge, mail_scopes, oauthbearer, xoauth2,
-    MailProtocol, MailServerOptions, MailSession, Mechanism, Security,
+    MailProtocol, MailServerOptions, MailSession, Mechanism, SaslIr, Security,
 };
 pub use store::{CacheEntry, TokenCache, TokenStoreCallback};
 pub use types::{Account, AssertionAlgorithm, AuthCodeFlow, AuthorizationOptions, ClientOptions, Token};

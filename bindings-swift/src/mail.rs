@@ -83,6 +83,30 @@ impl From<Mechanism> for mailoauth::Mechanism {
     }
 }
 
+/// Whether to send the SASL initial response with the command (IMAP `SASL-IR`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum SaslIr {
+    /// Inline when the server advertises it (SMTP and POP3 always allow it) and it fits the
+    /// protocol's line limit; continuation otherwise.
+    #[default]
+    Auto,
+    /// Always inline.
+    Always,
+    /// Never inline: wait for the server's continuation (servers that advertise `SASL-IR` but
+    /// reject it).
+    Never,
+}
+
+impl From<SaslIr> for mailoauth::SaslIr {
+    fn from(s: SaslIr) -> Self {
+        match s {
+            SaslIr::Auto => mailoauth::SaslIr::Auto,
+            SaslIr::Always => mailoauth::SaslIr::Always,
+            SaslIr::Never => mailoauth::SaslIr::Never,
+        }
+    }
+}
+
 /// Which server to log in to and how. Default: the provider's server (Exchange Online for
 /// Microsoft's global cloud, Gmail for Google) with its usual TLS mode.
 #[derive(Clone, Debug, Default, PartialEq, uniffi::Record)]
@@ -111,6 +135,9 @@ pub struct MailServerOptions {
     /// IMAP: after login, send one command that detects "authenticated but not connected".
     #[uniffi(default = false)]
     pub probe: bool,
+    /// Inline initial response policy (default: auto).
+    #[uniffi(default = None)]
+    pub sasl_ir: Option<SaslIr>,
     /// Time-out for opening the connection, in seconds (default 15).
     #[uniffi(default = None)]
     pub connect_timeout_secs: Option<f64>,
@@ -145,6 +172,7 @@ async fn connect(
             io: seconds("io_timeout_secs", o.io_timeout_secs, defaults.io)?,
         },
         probe: o.probe,
+        sasl_ir: o.sasl_ir.unwrap_or_default().into(),
         ..LoginOptions::default()
     };
     let mechanism = o.mechanism.unwrap_or_default().into();

@@ -3571,6 +3571,10 @@ public struct MailServerOptions: Equatable, Hashable {
      */
     public var probe: Bool
     /**
+     * Inline initial response policy (default: auto).
+     */
+    public var saslIr: SaslIr?
+    /**
      * Time-out for opening the connection, in seconds (default 15).
      */
     public var connectTimeoutSecs: Double?
@@ -3607,6 +3611,9 @@ public struct MailServerOptions: Equatable, Hashable {
          * IMAP: after login, send one command that detects "authenticated but not connected".
          */probe: Bool = false, 
         /**
+         * Inline initial response policy (default: auto).
+         */saslIr: SaslIr? = nil, 
+        /**
          * Time-out for opening the connection, in seconds (default 15).
          */connectTimeoutSecs: Double? = nil, 
         /**
@@ -3620,6 +3627,7 @@ public struct MailServerOptions: Equatable, Hashable {
         self.cloud = cloud
         self.caFile = caFile
         self.probe = probe
+        self.saslIr = saslIr
         self.connectTimeoutSecs = connectTimeoutSecs
         self.ioTimeoutSecs = ioTimeoutSecs
     }
@@ -3648,6 +3656,7 @@ public struct FfiConverterTypeMailServerOptions: FfiConverterRustBuffer {
                 cloud: FfiConverterOptionString.read(from: &buf), 
                 caFile: FfiConverterOptionString.read(from: &buf), 
                 probe: FfiConverterBool.read(from: &buf), 
+                saslIr: FfiConverterOptionTypeSaslIr.read(from: &buf), 
                 connectTimeoutSecs: FfiConverterOptionDouble.read(from: &buf), 
                 ioTimeoutSecs: FfiConverterOptionDouble.read(from: &buf)
         )
@@ -3662,6 +3671,7 @@ public struct FfiConverterTypeMailServerOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.cloud, into: &buf)
         FfiConverterOptionString.write(value.caFile, into: &buf)
         FfiConverterBool.write(value.probe, into: &buf)
+        FfiConverterOptionTypeSaslIr.write(value.saslIr, into: &buf)
         FfiConverterOptionDouble.write(value.connectTimeoutSecs, into: &buf)
         FfiConverterOptionDouble.write(value.ioTimeoutSecs, into: &buf)
     }
@@ -4443,6 +4453,93 @@ public func FfiConverterTypeMechanism_lower(_ value: Mechanism) -> RustBuffer {
 
 
 /**
+ * Whether to send the SASL initial response with the command (IMAP `SASL-IR`).
+ */
+
+public enum SaslIr: Equatable, Hashable {
+    
+    /**
+     * Inline when the server advertises it (SMTP and POP3 always allow it) and it fits the
+     * protocol's line limit; continuation otherwise.
+     */
+    case auto
+    /**
+     * Always inline.
+     */
+    case always
+    /**
+     * Never inline: wait for the server's continuation (servers that advertise `SASL-IR` but
+     * reject it).
+     */
+    case never
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SaslIr: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSaslIr: FfiConverterRustBuffer {
+    typealias SwiftType = SaslIr
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SaslIr {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .auto
+        
+        case 2: return .always
+        
+        case 3: return .never
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SaslIr, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .always:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .never:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSaslIr_lift(_ buf: RustBuffer) throws -> SaslIr {
+    return try FfiConverterTypeSaslIr.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSaslIr_lower(_ value: SaslIr) -> RustBuffer {
+    return FfiConverterTypeSaslIr.lower(value)
+}
+
+
+
+/**
  * How the connection is protected.
  */
 
@@ -4940,6 +5037,30 @@ fileprivate struct FfiConverterOptionTypeMechanism: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeMechanism.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSaslIr: FfiConverterRustBuffer {
+    typealias SwiftType = SaslIr?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSaslIr.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSaslIr.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
