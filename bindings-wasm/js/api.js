@@ -2,7 +2,7 @@
 // the Rust core (compiled to wasm); what lives here is host glue: options, the pending
 // authorization requests between a redirect and its return, AbortSignals.
 
-import * as wasm from '../dist/mailoauth_wasm.js';
+import { wasm } from './wasm.js';
 import { IdentityError } from './errors.js';
 
 export { MailoauthError, IdentityError, MailAuthError, StoreError } from './errors.js';
@@ -232,6 +232,3 @@ export class ConfidentialClient {
     return this.#inner.acquireTokenForClient(scopes);
   }
 }
-
-/** @internal the login state machine, for the Node driver */
-export const LoginMachine = wasm.LoginMachine;

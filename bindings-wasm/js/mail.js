@@ -4,7 +4,7 @@
 // and enforces time-outs.
 import net from 'node:net';
 import tls from 'node:tls';
-import { LoginMachine } from './api.js';
+import { LoginMachine } from '../dist/mailoauth_wasm_node.js';
 
 const DEFAULTS = { imap: [993, 'tls'], pop3: [995, 'tls'], smtp: [587, 'starttls'] };
 

@@ -2,9 +2,11 @@
 // IMAP/SMTP/POP3 login over node:net / node:tls driven by the core's state machines, and
 // helpers for nodemailer and imapflow.
 import { readFileSync } from 'node:fs';
-import { initSync } from '../dist/mailoauth_wasm.js';
+import * as module from '../dist/mailoauth_wasm_node.js';
+import { useWasm } from './wasm.js';
 
-initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_bg.wasm', import.meta.url)) });
+module.initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_node_bg.wasm', import.meta.url)) });
+useWasm(module);
 
 export * from './api.js';
 export { FileStore, defaultCachePath } from './file-store.js';

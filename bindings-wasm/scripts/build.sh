@@ -15,20 +15,26 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-cargo build -p mailoauth-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
-raw="$target_dir/wasm32-unknown-unknown/wasm-release/mailoauth_wasm.wasm"
-
 out="$here/dist"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-wasm-bindgen "$raw" --out-dir "$tmp" --target web --remove-name-section --remove-producers-section
-"$here/node_modules/.bin/wasm-opt" -Oz "$tmp/mailoauth_wasm_bg.wasm" -o "$tmp/opt.wasm"
-mv "$tmp/opt.wasm" "$tmp/mailoauth_wasm_bg.wasm"
-rm -rf "$out"
-mkdir -p "$out"
-cp "$tmp"/mailoauth_wasm.js "$tmp"/mailoauth_wasm.d.ts "$tmp"/mailoauth_wasm_bg.wasm "$tmp"/mailoauth_wasm_bg.wasm.d.ts "$out"/
+raw="$target_dir/wasm32-unknown-unknown/wasm-release/mailoauth_wasm.wasm"
+
+# name, cargo features: the browser build, and the Node build with the mail login machines
+build() {
+  local name="$1"; shift
+  cargo build -p mailoauth-wasm --target wasm32-unknown-unknown --profile wasm-release --locked "$@"
+  wasm-bindgen "$raw" --out-dir "$tmp" --out-name "$name" --target web --remove-name-section --remove-producers-section
+  "$here/node_modules/.bin/wasm-opt" -Oz "$tmp/${name}_bg.wasm" -o "$tmp/opt.wasm"
+  mv "$tmp/opt.wasm" "$tmp/${name}_bg.wasm"
+}
+build mailoauth_wasm
+build mailoauth_wasm_node --features mail
 if [ -d "$tmp/snippets" ]; then
   echo "unexpected wasm-bindgen snippets (use raw_module imports of js/)" >&2
   exit 1
 fi
+rm -rf "$out"
+mkdir -p "$out"
+cp "$tmp"/*.js "$tmp"/*.d.ts "$tmp"/*.wasm "$out"/
 ls -l "$out" >&2

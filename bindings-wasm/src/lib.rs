@@ -18,6 +18,7 @@
 mod client;
 mod convert;
 mod host;
+#[cfg(feature = "mail")]
 mod mail;
 mod store;
 

@@ -11,7 +11,7 @@ cd "$pkg"
 [ -f dist/mailoauth_wasm_bg.wasm ] || { echo "build first: bash bindings-wasm/scripts/build.sh" >&2; exit 1; }
 
 gz() { gzip -9 -c "$1" | wc -c; }
-files=(dist/mailoauth_wasm_bg.wasm dist/mailoauth_wasm.js js/index.js js/api.js js/errors.js js/host.js js/stores.js)
+files=(dist/mailoauth_wasm_bg.wasm dist/mailoauth_wasm.js js/index.js js/wasm.js js/api.js js/errors.js js/host.js js/stores.js)
 raw_total=0; gz_total=0
 printf '%-32s %10s %10s\n' file bytes gzip-9
 for f in "${files[@]}"; do

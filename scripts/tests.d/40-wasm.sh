@@ -10,7 +10,7 @@ cd "$root"
 : "${MAILOAUTH_TESTKIT_BIN:?run through scripts/test-all.sh (it builds and exports the Dovecot harness)}"
 
 echo "-- clippy (wasm32)" >&2
-cargo clippy -p mailoauth-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p mailoauth-wasm --target wasm32-unknown-unknown --all-features --locked -- -D warnings
 
 echo "-- build the package" >&2
 bash bindings-wasm/scripts/build.sh
