@@ -5,8 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PublicClient, MemoryStore, MailAuthError, login, nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from '../js/node.js';
-import { startEmulator, startDovecot, signIn, addUser, ALICE, MAIL_SCOPES, PUBLIC_CLIENT } from './helpers.mjs';
+import { startEmulator, startDovecot, signIn, addUser, ALICE, MAIL_SCOPES, PUBLIC_CLIENT, REPO } from './helpers.mjs';
 
 let emu;
 let dovecot;
@@ -206,6 +210,49 @@ describe('integrations', () => {
       assert.ok(imap.authenticated);
     } finally {
       await imap.logout();
+    }
+  });
+});
+
+describe('examples/js', () => {
+  test('send-mail.mjs: device code sign-in, then nodemailer through submission; the second run uses the token file', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'mailoauth-js-example-'));
+    await emu.control('/_emulator/settings', { auto_approve_as: ALICE });
+    await dovecot.command('clear');
+    const run = () =>
+      new Promise((resolve, reject) => {
+        execFile(process.execPath, [join(REPO, 'examples/js/send-mail.mjs')], {
+          env: {
+            ...process.env,
+            MAILOAUTH_CLIENT_ID: PUBLIC_CLIENT,
+            MAILOAUTH_AUTHORITY: emu.authority,
+            MAILOAUTH_STATE_DIR: state,
+            SMTP_HOST: '127.0.0.1',
+            SMTP_PORT: String(dovecot.submission_port),
+            SMTP_CA_FILE: dovecot.ca_file,
+            MAIL_TO: 'carol@example.net',
+          },
+          timeout: 60_000,
+        }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout)));
+      });
+    try {
+      const first = await run();
+      assert.match(first, /To sign in, use a web browser/);
+      assert.match(first, /signed in as alice@contoso\.example/);
+      assert.match(first, /sent .* to carol@example\.net/);
+      const second = await run();
+      assert.doesNotMatch(second, /signed in as/, 'the cached token was used');
+      assert.match(second, /sent /);
+      let messages = [];
+      for (let i = 0; i < 50 && messages.length < 2; i++) {
+        messages = (await dovecot.command('messages')).messages;
+        if (messages.length < 2) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(messages.length, 2);
+      assert.match(messages[0].data, /Subject: Hello from mailoauth/);
+    } finally {
+      await emu.control('/_emulator/settings', { auto_approve_as: '' });
+      rmSync(state, { recursive: true, force: true });
     }
   });
 });

@@ -43,3 +43,12 @@ if [ ! -x node_modules/.bin/wasm-opt ] || ! cmp -s package-lock.json "$stamp"; t
   npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
 fi
+
+# examples/js (its `mailoauth` dependency is a link to bindings-wasm/; the test runs it)
+cd "$root/examples/js"
+stamp=node_modules/.mailoauth-installed-lock.json
+if [ ! -d node_modules/nodemailer ] || ! cmp -s package-lock.json "$stamp"; then
+  log "npm ci (examples/js)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi
