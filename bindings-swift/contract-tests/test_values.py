@@ -62,6 +62,8 @@ def test_token_description_hides_secrets(ffi, emulator, public):
     text = repr(token) + str(token)
     assert token.access_token() not in text
     assert token.refresh_token() not in text
+    assert token.id_token() and token.id_token() not in text
+    assert USER in text and "expires_at" in text
 
 
 def test_version(ffi):

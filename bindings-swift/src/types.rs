@@ -109,10 +109,22 @@ impl From<AssertionAlgorithm> for mailoauth::identity::AssertionAlgorithm {
     }
 }
 
-/// A token from the identity platform. Its debug description never shows a token.
-#[derive(Debug, uniffi::Object)]
+/// A token from the identity platform. Its debug description shows who, until when and for
+/// which scopes, never a token (access, refresh or id token).
+#[derive(uniffi::Object)]
 #[uniffi::export(Debug)]
 pub struct Token(pub(crate) mailoauth::Token);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("account", &self.0.account.as_ref().map(|a| a.sasl_user()))
+            .field("expires_at", &self.0.expires_at)
+            .field("scopes", &self.0.scopes)
+            .field("has_refresh_token", &self.0.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Token {
     pub(crate) fn shared(token: mailoauth::Token) -> Arc<Token> {

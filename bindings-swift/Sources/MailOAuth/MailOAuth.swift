@@ -2167,7 +2167,8 @@ public func FfiConverterTypePublicClient_lower(_ value: PublicClient) -> UInt64 
 
 
 /**
- * A token from the identity platform. Its debug description never shows a token.
+ * A token from the identity platform. Its debug description shows who, until when and for
+ * which scopes, never a token (access, refresh or id token).
  */
 public protocol TokenProtocol: AnyObject, Sendable {
     
@@ -2213,7 +2214,8 @@ public protocol TokenProtocol: AnyObject, Sendable {
     
 }
 /**
- * A token from the identity platform. Its debug description never shows a token.
+ * A token from the identity platform. Its debug description shows who, until when and for
+ * which scopes, never a token (access, refresh or id token).
  */
 open class Token: TokenProtocol, @unchecked Sendable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64

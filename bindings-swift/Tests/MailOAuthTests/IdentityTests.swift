@@ -406,5 +406,7 @@ final class IdentityTests: XCTestCase {
         let text = String(reflecting: token) + String(describing: token)
         XCTAssertFalse(text.contains(token.accessToken()))
         XCTAssertFalse(text.contains(token.refreshToken()!))
+        XCTAssertFalse(text.contains(token.idToken()!))
+        XCTAssertTrue(text.contains(Demo.user))
     }
 }
