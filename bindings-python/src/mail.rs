@@ -2,14 +2,19 @@
 //! module functions. The imaplib / smtplib / poplib helpers (Python, `mailoauth/_mail.py`) are
 //! built on the underscore ones.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use mailoauth::identity::scopes;
-use mailoauth::net::{MailServer, Security};
-use mailoauth::{Authority, ErrorChallenge, Mechanism, Protocol};
+use mailoauth::net::{login, LoginOptions, MailServer, Security, Timeouts, TlsOptions};
+use mailoauth::{AccessToken, Authority, ErrorChallenge, Mechanism, Protocol};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use pyo3_async_runtimes::tokio::future_into_py;
 
 use crate::errors::{challenge_dict, identity_error, mail_error};
+use crate::types::PyToken;
 
 fn protocol(name: &str) -> PyResult<Protocol> {
     match name.to_ascii_lowercase().as_str() {
@@ -118,6 +123,28 @@ fn _mail_auth_error<'py>(
     Ok(mail_error(py, e).into_value(py).into_bound(py).into_any())
 }
 
+/// The provider's server for the protocol, unless `host` / `port` / `security` say otherwise.
+#[allow(clippy::too_many_arguments)]
+fn server_for(
+    py: Python<'_>,
+    protocol_name: &str,
+    provider: Option<&str>,
+    cloud: Option<&str>,
+    host: Option<&str>,
+    port: Option<u16>,
+    security: Option<&str>,
+) -> PyResult<MailServer> {
+    let security = security
+        .map(|s| {
+            Security::parse(s).ok_or_else(|| {
+                PyValueError::new_err(format!("unknown security {s:?} (expected 'tls', 'starttls' or 'plain')"))
+            })
+        })
+        .transpose()?;
+    let a = authority(py, provider, cloud)?;
+    Ok(MailServer::for_authority(protocol(protocol_name)?, &a, host, port, security))
+}
+
 /// The mail server for `protocol`: the provider's (Exchange Online per cloud, Gmail) unless
 /// `host` / `port` / `security` ('tls', 'starttls', 'plain') are given. Returns
 /// `(host, port, security)`.
@@ -132,20 +159,149 @@ fn _mail_server(
     port: Option<u16>,
     security: Option<&str>,
 ) -> PyResult<(String, u16, String)> {
-    let security = security
-        .map(|s| {
-            Security::parse(s).ok_or_else(|| {
-                PyValueError::new_err(format!("unknown security {s:?} (expected 'tls', 'starttls' or 'plain')"))
-            })
-        })
-        .transpose()?;
-    let a = authority(py, provider, cloud)?;
-    let server = MailServer::for_authority(protocol(protocol_name)?, &a, host, port, security);
+    let server = server_for(py, protocol_name, provider, cloud, host, port, security)?;
     let security = match serde_json::to_value(server.security) {
         Ok(serde_json::Value::String(s)) => s,
         _ => "tls".to_owned(),
     };
     Ok((server.host, server.port, security))
+}
+
+/// The access token argument: a string or a `Token`.
+fn token_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    match obj.cast::<PyToken>() {
+        Ok(t) => Ok(t.get().0.access_token.expose_secret().to_owned()),
+        Err(_) => obj.extract::<String>(),
+    }
+}
+
+/// Everything `check_login` needs, built from its arguments.
+struct LoginCheck {
+    server: MailServer,
+    user: String,
+    token: AccessToken,
+    mechanism: Mechanism,
+    options: LoginOptions,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login_check(
+    py: Python<'_>,
+    protocol_name: &str,
+    user: String,
+    access_token: &Bound<'_, PyAny>,
+    host: Option<&str>,
+    port: Option<u16>,
+    security: Option<&str>,
+    mechanism_name: &str,
+    provider: Option<&str>,
+    cloud: Option<&str>,
+    ca_file: Option<PathBuf>,
+    probe: bool,
+    timeout: f64,
+) -> PyResult<LoginCheck> {
+    let server = server_for(py, protocol_name, provider, cloud, host, port, security)?;
+    let io = Duration::try_from_secs_f64(timeout)
+        .map_err(|_| PyValueError::new_err("timeout must be a non-negative number of seconds"))?;
+    Ok(LoginCheck {
+        server,
+        user,
+        token: AccessToken::new(token_text(access_token)?),
+        mechanism: mechanism(mechanism_name)?,
+        options: LoginOptions {
+            tls: TlsOptions { ca_files: ca_file.into_iter().collect(), ..Default::default() },
+            timeouts: Timeouts { connect: io, io },
+            probe,
+            ..Default::default()
+        },
+    })
+}
+
+impl LoginCheck {
+    async fn run(self) -> Result<Vec<String>, mailoauth::MailAuthError> {
+        let session = login(&self.server, &self.user, &self.token, self.mechanism, &self.options).await?;
+        Ok(session.capabilities().to_vec())
+    }
+}
+
+/// Logs in with the Rust core's own client (tokio + rustls, SASL-IR, TCP_NODELAY) to check
+/// that a token works, then disconnects; returns the capabilities the server announced after
+/// login. For IMAP, `probe` also opens INBOX, which catches Exchange's "authenticated but not
+/// connected". Failures raise the `MailError` subclass of their kind (`MailAuthRejected`,
+/// `MailConnectionError` for network, time-out and TLS failures, `MailNotConnected`, ...).
+/// `protocol` is 'imap', 'smtp' or 'pop3'; the server defaults as in `connect_imap`; `ca_file`
+/// adds a trusted CA (PEM).
+#[pyfunction]
+#[pyo3(signature = (protocol, user, access_token, *, host=None, port=None, security=None, mechanism="XOAUTH2", provider=None, cloud=None, ca_file=None, probe=true, timeout=30.0))]
+#[allow(clippy::too_many_arguments)]
+fn check_login(
+    py: Python<'_>,
+    protocol: &str,
+    user: String,
+    access_token: &Bound<'_, PyAny>,
+    host: Option<&str>,
+    port: Option<u16>,
+    security: Option<&str>,
+    mechanism: &str,
+    provider: Option<&str>,
+    cloud: Option<&str>,
+    ca_file: Option<PathBuf>,
+    probe: bool,
+    timeout: f64,
+) -> PyResult<Vec<String>> {
+    let check = login_check(
+        py,
+        protocol,
+        user,
+        access_token,
+        host,
+        port,
+        security,
+        mechanism,
+        provider,
+        cloud,
+        ca_file,
+        probe,
+        timeout,
+    )?;
+    crate::block_on(py, check.run())?.map_err(|e| mail_error(py, e))
+}
+
+/// `check_login` as an awaitable.
+#[pyfunction]
+#[pyo3(signature = (protocol, user, access_token, *, host=None, port=None, security=None, mechanism="XOAUTH2", provider=None, cloud=None, ca_file=None, probe=true, timeout=30.0))]
+#[allow(clippy::too_many_arguments)]
+fn check_login_async<'py>(
+    py: Python<'py>,
+    protocol: &str,
+    user: String,
+    access_token: &Bound<'_, PyAny>,
+    host: Option<&str>,
+    port: Option<u16>,
+    security: Option<&str>,
+    mechanism: &str,
+    provider: Option<&str>,
+    cloud: Option<&str>,
+    ca_file: Option<PathBuf>,
+    probe: bool,
+    timeout: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let check = login_check(
+        py,
+        protocol,
+        user,
+        access_token,
+        host,
+        port,
+        security,
+        mechanism,
+        provider,
+        cloud,
+        ca_file,
+        probe,
+        timeout,
+    )?;
+    future_into_py(py, async move { check.run().await.map_err(|e| Python::attach(|py| mail_error(py, e))) })
 }
 
 /// Adds the functions to the module.
@@ -160,5 +316,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_initial_response_fits, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_auth_error, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_server, m)?)?;
+    m.add_function(wrap_pyfunction!(check_login, m)?)?;
+    m.add_function(wrap_pyfunction!(check_login_async, m)?)?;
     Ok(())
 }

@@ -72,12 +72,11 @@ impl PyToken {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "Token(account={:?}, expires_at={}, scopes={:?})",
-            self.0.account.as_ref().map(|a| a.username.as_str()),
-            self.0.expires_at,
-            self.0.scopes
-        )
+        let account = match &self.0.account {
+            Some(a) => format!("{:?}", a.username),
+            None => "None".to_owned(),
+        };
+        format!("Token(account={account}, expires_at={}, scopes={:?})", self.0.expires_at, self.0.scopes)
     }
 }
 
@@ -137,7 +136,11 @@ impl PyAccount {
     }
 
     fn __repr__(&self) -> String {
-        format!("Account(username={:?}, home_account_id={:?})", self.0.username, self.0.home_account_id)
+        let home = match &self.0.home_account_id {
+            Some(h) => format!("{h:?}"),
+            None => "None".to_owned(),
+        };
+        format!("Account(username={:?}, home_account_id={home})", self.0.username)
     }
 }
 

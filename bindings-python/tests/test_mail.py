@@ -197,3 +197,89 @@ def test_app_only_token_logs_in_to_the_apps_mailbox(emulator: Emulator, dovecot:
     imap = mailoauth.connect_imap(ALICE, token, host=dovecot.host, port=dovecot.port("imap"), security="plain")
     assert imap.select("INBOX", readonly=True)[0] == "OK"
     imap.logout()
+
+
+@pytest.mark.parametrize(
+    ("protocol", "port", "security"),
+    [("imap", "imaps", "tls"), ("smtp", "submission", "starttls"), ("pop3", "pop3s", "tls")],
+)
+def test_check_login_with_the_core_client(
+    dovecot: Dovecot, token: mailoauth.Token, protocol: str, port: str, security: str
+) -> None:
+    caps = mailoauth.check_login(
+        protocol, ALICE, token, host=dovecot.host, port=dovecot.port(port), security=security, ca_file=dovecot.ca_file
+    )
+    assert caps  # what the server announced after login
+
+
+def test_check_login_errors(dovecot: Dovecot, token: mailoauth.Token) -> None:
+    host = dovecot.host
+    with pytest.raises(mailoauth.MailAuthRejected) as rejected:
+        mailoauth.check_login("imap", ALICE, "bogus", host=host, port=dovecot.port("imap"), security="plain")
+    assert rejected.value.challenge is not None and rejected.value.stage == "auth"
+    with pytest.raises(mailoauth.MailConnectionError) as untrusted:  # Dovecot's CA not given
+        mailoauth.check_login("imap", ALICE, token, host=host, port=dovecot.port("imaps"))
+    assert untrusted.value.kind == "tls" and untrusted.value.stage == "tls"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(mailoauth.MailConnectionError) as refused:
+        mailoauth.check_login("imap", ALICE, token, host="127.0.0.1", port=closed, security="tls")
+    assert refused.value.kind == "network" and refused.value.stage == "connect"
+    # The testkit's SMTP sink offers neither STARTTLS nor AUTH: nothing secret is sent.
+    sink = dovecot.port("sink")
+    with pytest.raises(mailoauth.MailUnsupported) as no_tls:
+        mailoauth.check_login("smtp", ALICE, token, host=host, port=sink, security="starttls")
+    assert no_tls.value.kind == "starttls_unavailable"
+    with pytest.raises(mailoauth.MailUnsupported) as no_auth:
+        mailoauth.check_login("smtp", ALICE, token, host=host, port=sink, security="plain")
+    assert no_auth.value.kind == "mechanism_unsupported"
+
+
+def test_check_login_async(dovecot: Dovecot, token: mailoauth.Token) -> None:
+    import asyncio
+
+    host = dovecot.host
+
+    async def main() -> list[list[str]]:
+        imap = mailoauth.check_login_async("imap", ALICE, token, host=host, port=dovecot.port("imap"), security="plain")
+        pop = mailoauth.check_login_async("pop3", ALICE, token, host=host, port=dovecot.port("pop3"), security="plain")
+        return list(await asyncio.gather(imap, pop))
+
+    imap_caps, pop_caps = asyncio.run(main())
+    assert imap_caps and pop_caps
+
+    async def bogus() -> list[str]:
+        return await mailoauth.check_login_async(
+            "pop3", ALICE, "bogus", host=host, port=dovecot.port("pop3"), security="plain"
+        )
+
+    with pytest.raises(mailoauth.MailAuthRejected):
+        asyncio.run(bogus())
+
+
+EXCHANGE_FAILURES = [
+    # (protocol, the server's final line as in testdata/transcripts/exchange-*.txt, class, kind)
+    (
+        "smtp",
+        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
+        "Visit https://aka.ms/smtp_auth_disabled for more information. [SN4PR0201CA0024.namprd02.prod.outlook.com]",
+        mailoauth.MailLoginDisabled,
+        "login_disabled",
+    ),
+    ("smtp", "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]",
+     mailoauth.MailAuthRejected, "rejected"),
+    ("smtp", "454 4.7.0 Temporary authentication failure", mailoauth.MailTemporaryFailure, "temporary"),
+    ("smtp", "504 5.5.4 Unrecognized authentication type", mailoauth.MailUnsupported, "mechanism_unsupported"),
+    ("imap", "m2 NO AUTHENTICATE failed.", mailoauth.MailAuthRejected, "rejected"),
+    ("imap", "m1 BAD Invalid SASL argument", mailoauth.MailProtocolError, "protocol"),
+    ("pop3", "-ERR Authentication failure: unknown user name or bad password.", mailoauth.MailAuthRejected, "rejected"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "line", "cls", "kind"), EXCHANGE_FAILURES)
+def test_failure_lines_map_to_their_classes(protocol: str, line: str, cls: type, kind: str) -> None:
+    """Final lines Exchange Online sends, classified as the helpers classify them."""
+    e = mailoauth._native._mail_auth_error(protocol, line, None)
+    assert type(e) is cls and e.kind == kind and e.hint
+    assert e.server_line is not None and line.startswith(e.server_line.rstrip("…"))

@@ -71,6 +71,11 @@ class Vault:
         self.blob = data
 
 
+async def check(user: str, token: mailoauth.Token) -> list[str]:
+    caps: list[str] = mailoauth.check_login("imap", user, token, ca_file="ca.pem")
+    return caps + await mailoauth.check_login_async("smtp", user, token.access_token, probe=False)
+
+
 async def concurrently(app: mailoauth.PublicClient) -> list[mailoauth.Token]:
     scopes = mailoauth.mail_scopes()
     first = app.acquire_token_silent_async(scopes, "alice@contoso.example")

@@ -18,10 +18,10 @@ log() { printf '== bench: %s\n' "$*" >&2; }
 
 site_kib() { du -sk "$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" | cut -f1; }
 
-log "build the release wheel (maturin build --release --locked) and the release emulator"
+log "build the wheel pip builds (maturin build: profile python-release from pyproject.toml) and the release emulator"
 python3 -m venv "$WORK/tools"
 "$WORK/tools/bin/pip" install -q --disable-pip-version-check -r bindings-python/requirements-dev.txt
-"$WORK/tools/bin/maturin" build --release --locked -q -m bindings-python/Cargo.toml -o "$WORK/wheels" >&2
+"$WORK/tools/bin/maturin" build --locked -q -m bindings-python/Cargo.toml -o "$WORK/wheels" >&2
 cargo build -q --release --locked -p mailoauth-emulator
 WHEEL=$(ls "$WORK"/wheels/mailoauth-*.whl)
 

@@ -224,6 +224,36 @@ def mail_scopes(
     refresh: bool = True,
 ) -> list[str]: ...
 def app_only_scope(*, provider: Optional[str] = None, cloud: Optional[str] = None) -> str: ...
+def check_login(
+    protocol: str,
+    user: str,
+    access_token: Union[str, Token],
+    *,
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    security: Optional[str] = None,
+    mechanism: str = "XOAUTH2",
+    provider: Optional[str] = None,
+    cloud: Optional[str] = None,
+    ca_file: Optional[_Path] = None,
+    probe: bool = True,
+    timeout: float = 30.0,
+) -> list[str]: ...
+def check_login_async(
+    protocol: str,
+    user: str,
+    access_token: Union[str, Token],
+    *,
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    security: Optional[str] = None,
+    mechanism: str = "XOAUTH2",
+    provider: Optional[str] = None,
+    cloud: Optional[str] = None,
+    ca_file: Optional[_Path] = None,
+    probe: bool = True,
+    timeout: float = 30.0,
+) -> Awaitable[list[str]]: ...
 def _sasl_response(
     mechanism_name: str, user: str, access_token: str, host: Optional[str] = None, port: Optional[int] = None
 ) -> bytes: ...
