@@ -7,6 +7,7 @@
 //! challenge for mail logins. None of it ever holds a secret: the core errors never do.
 
 use mailoauth::cache::StoreError;
+use mailoauth::identity::kind_hint;
 use mailoauth::proto::mail_hint;
 use mailoauth::{ErrorChallenge, IdentityError, IdentityErrorKind, MailAuthError, MailErrorKind, Protocol};
 
@@ -297,7 +298,7 @@ impl From<MailAuthError> for MailOAuthError {
 
 impl From<StoreError> for MailOAuthError {
     fn from(e: StoreError) -> Self {
-        let hint = mailoauth::identity::kind_hint(IdentityErrorKind::Storage);
+        let hint = kind_hint(IdentityErrorKind::Storage);
         let details = ErrorDetails {
             store_kind: Some(kind_name(&e.kind)),
             ..base(kind_name(&IdentityErrorKind::Storage), e.message.clone(), hint.to_owned(), e.to_string(), false)
@@ -329,5 +330,151 @@ pub(crate) fn session_io(protocol: Protocol, e: std::io::Error) -> MailOAuthErro
         MailErrorKind::Timeout => MailOAuthError::MailTimeout { details },
         MailErrorKind::Protocol => MailOAuthError::MailProtocolError { details },
         _ => MailOAuthError::MailNetworkError { details },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use mailoauth::cache::StoreErrorKind;
+    use mailoauth::Stage;
+
+    use super::*;
+
+    fn details(e: &MailOAuthError) -> &ErrorDetails {
+        match e {
+            MailOAuthError::InteractionRequired { details }
+            | MailOAuthError::ConsentRequired { details }
+            | MailOAuthError::MfaRequired { details }
+            | MailOAuthError::InvalidClient { details }
+            | MailOAuthError::InvalidGrant { details }
+            | MailOAuthError::Declined { details }
+            | MailOAuthError::Expired { details }
+            | MailOAuthError::Throttled { details }
+            | MailOAuthError::BlockedByPolicy { details }
+            | MailOAuthError::NetworkError { details }
+            | MailOAuthError::ProtocolError { details }
+            | MailOAuthError::ConfigurationError { details }
+            | MailOAuthError::Cancelled { details }
+            | MailOAuthError::Storage { details }
+            | MailOAuthError::MailRejected { details }
+            | MailOAuthError::MailLoginDisabled { details }
+            | MailOAuthError::MailTokenExpired { details }
+            | MailOAuthError::MailTemporaryFailure { details }
+            | MailOAuthError::MailNotConnected { details }
+            | MailOAuthError::MailNetworkError { details }
+            | MailOAuthError::MailTimeout { details }
+            | MailOAuthError::MailTlsError { details }
+            | MailOAuthError::MailGreetingRefused { details }
+            | MailOAuthError::MailStartTlsUnavailable { details }
+            | MailOAuthError::MailMechanismUnsupported { details }
+            | MailOAuthError::MailProtocolError { details }
+            | MailOAuthError::Other { details } => details,
+        }
+    }
+
+    fn case(e: &MailOAuthError) -> String {
+        format!("{e:?}").split([' ', '{']).next().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn every_identity_kind_has_its_own_case_and_name() {
+        use IdentityErrorKind as K;
+        let kinds = [
+            K::InteractionRequired,
+            K::ConsentRequired,
+            K::MfaRequired,
+            K::InvalidClient,
+            K::InvalidGrant,
+            K::Declined,
+            K::Expired,
+            K::Throttled,
+            K::BlockedByPolicy,
+            K::Network,
+            K::Protocol,
+            K::Configuration,
+            K::Cancelled,
+            K::Storage,
+        ];
+        let cases: HashSet<String> = kinds
+            .iter()
+            .map(|k| {
+                let e = MailOAuthError::from(IdentityError::new(*k, "m"));
+                assert_eq!(details(&e).kind, kind_name(k));
+                assert_eq!(details(&e).hint, kind_hint(*k));
+                case(&e)
+            })
+            .collect();
+        assert_eq!(cases.len(), kinds.len());
+        assert!(!cases.contains("Other"));
+    }
+
+    #[test]
+    fn identity_details_cross_over() {
+        let mut e = IdentityError::new(IdentityErrorKind::Throttled, "slow down");
+        e.codes = vec![90055];
+        e.correlation_id = Some("corr".to_owned());
+        e.retry_after = Some(Duration::from_millis(1500));
+        e.http_status = Some(429);
+        let converted = MailOAuthError::from(e.clone());
+        let d = details(&converted);
+        assert_eq!(case(&converted), "Throttled");
+        assert_eq!((d.codes.as_slice(), d.correlation_id.as_deref()), (&[90055][..], Some("corr")));
+        assert_eq!((d.retry_after_secs, d.http_status, d.is_temporary), (Some(1.5), Some(429), true));
+        assert_eq!(d.description, e.to_string());
+        assert_eq!(converted.to_string(), e.to_string());
+        assert!(d.mail_protocol.is_none() && d.store_kind.is_none());
+    }
+
+    #[test]
+    fn every_mail_kind_has_its_own_case() {
+        use MailErrorKind as K;
+        let kinds = [
+            K::Network,
+            K::Timeout,
+            K::Tls,
+            K::Greeting,
+            K::StartTlsUnavailable,
+            K::MechanismUnsupported,
+            K::Rejected,
+            K::LoginDisabled,
+            K::Temporary,
+            K::TokenExpired,
+            K::NotConnected,
+            K::Protocol,
+        ];
+        let cases: HashSet<String> =
+            kinds.iter().map(|k| case(&MailAuthError::new(Protocol::Smtp, Stage::Auth, *k, "m").into())).collect();
+        assert_eq!(cases.len(), kinds.len());
+        assert!(cases.iter().all(|c| c.starts_with("Mail")));
+    }
+
+    #[test]
+    fn mail_details_cross_over() {
+        let mut e = MailAuthError::new(Protocol::Imap, Stage::Auth, MailErrorKind::Rejected, "no")
+            .with_server_line("a1 NO AUTHENTICATE failed");
+        e.challenge = Some(Box::new(ErrorChallenge::decode("eyJzdGF0dXMiOiI0MDEifQ==").expect("challenge")));
+        let converted = MailOAuthError::from(e);
+        let d = details(&converted);
+        assert_eq!(case(&converted), "MailRejected");
+        assert_eq!((d.mail_protocol, d.stage.as_deref()), (Some(MailProtocol::Imap), Some("auth")));
+        assert_eq!(d.server_line.as_deref(), Some("a1 NO AUTHENTICATE failed"));
+        assert_eq!(d.challenge.as_ref().and_then(|c| c.status.as_deref()), Some("401"));
+        assert_eq!(d.challenge_json.as_deref(), Some(r#"{"status":"401"}"#));
+    }
+
+    #[test]
+    fn store_and_session_errors() {
+        let store = MailOAuthError::from(StoreError::new(StoreErrorKind::Corrupt, "not JSON"));
+        assert_eq!(case(&store), "Storage");
+        assert_eq!(details(&store).store_kind.as_deref(), Some("corrupt"));
+        let timeout = session_io(Protocol::Pop3, std::io::Error::new(std::io::ErrorKind::TimedOut, "late"));
+        assert_eq!(case(&timeout), "MailTimeout");
+        assert_eq!(details(&timeout).stage.as_deref(), Some("session"));
+        assert!(details(&timeout).is_temporary);
+        let eof = session_io(Protocol::Imap, std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        assert_eq!(case(&eof), "MailNetworkError");
     }
 }
