@@ -20,7 +20,8 @@ final class IdentityTests: XCTestCase {
     }
 
     private func signIn(_ client: PublicClient? = nil) async throws -> Token {
-        let flow = try await (client ?? self.client).startDeviceFlow(scopes: [Demo.imapScope])
+        let target: PublicClient = client ?? self.client!
+        let flow = try await target.startDeviceFlow(scopes: [Demo.imapScope])
         try await emulator.approve(flow.userCode())
         return try await flow.wait()
     }

@@ -103,7 +103,8 @@ final class Emulator: @unchecked Sendable {
         guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
             throw SetupError("\(method) \(path): \(String(decoding: data, as: UTF8.self))")
         }
-        return data.isEmpty ? nil : try JSONSerialization.jsonObject(with: data)
+        if data.isEmpty { return nil }
+        return try JSONSerialization.jsonObject(with: data)
     }
 
     /// Default settings, no faults, the real clock, no pending device codes, zeroed counters.
