@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceDeviceCodeHandlerMethod0)(uint64_t, uint64
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGN_IN_URL_HANDLER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGN_IN_URL_HANDLER_METHOD0
+typedef void (*UniffiCallbackInterfaceSignInUrlHandlerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TOKEN_STORE_CALLBACK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TOKEN_STORE_CALLBACK_METHOD0
 typedef void (*UniffiCallbackInterfaceTokenStoreCallbackMethod0)(uint64_t, RustBuffer* _Nonnull, 
@@ -271,6 +278,15 @@ typedef struct UniffiVTableCallbackInterfaceDeviceCodeHandler {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceDeviceCodeHandlerMethod0 _Nonnull showDeviceCode;
 } UniffiVTableCallbackInterfaceDeviceCodeHandler;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGN_IN_URL_HANDLER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGN_IN_URL_HANDLER
+typedef struct UniffiVTableCallbackInterfaceSignInUrlHandler {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSignInUrlHandlerMethod0 _Nonnull showSignInUrl;
+} UniffiVTableCallbackInterfaceSignInUrlHandler;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TOKEN_STORE_CALLBACK
@@ -428,6 +444,11 @@ uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_acquire_token_by_refresh_to
 uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_acquire_token_by_username_password(uint64_t ptr, RustBuffer username, RustBuffer password, RustBuffer scopes
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_INTERACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_INTERACTIVE
+uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_acquire_token_interactive(uint64_t ptr, RustBuffer scopes, RustBuffer options, RustBuffer handler
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_SILENT
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_SILENT
 uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_acquire_token_silent(uint64_t ptr, RustBuffer scopes, RustBuffer account
@@ -456,6 +477,26 @@ uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_remove_account(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_START_DEVICE_FLOW
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_PUBLICCLIENT_START_DEVICE_FLOW
 uint64_t uniffi_mailoauth_ffi_fn_method_publicclient_start_device_flow(uint64_t ptr, RustBuffer scopes
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_CLONE_SIGNINURLHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_CLONE_SIGNINURLHANDLER
+uint64_t uniffi_mailoauth_ffi_fn_clone_signinurlhandler(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FREE_SIGNINURLHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FREE_SIGNINURLHANDLER
+void uniffi_mailoauth_ffi_fn_free_signinurlhandler(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_INIT_CALLBACK_VTABLE_SIGNINURLHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_INIT_CALLBACK_VTABLE_SIGNINURLHANDLER
+void uniffi_mailoauth_ffi_fn_init_callback_vtable_signinurlhandler(const UniffiVTableCallbackInterfaceSignInUrlHandler* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_SIGNINURLHANDLER_SHOW_SIGN_IN_URL
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_METHOD_SIGNINURLHANDLER_SHOW_SIGN_IN_URL
+void uniffi_mailoauth_ffi_fn_method_signinurlhandler_show_sign_in_url(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_CLONE_MAILSESSION
@@ -1125,6 +1166,12 @@ uint16_t uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_by_user
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_INTERACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_INTERACTIVE
+uint16_t uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_interactive(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_SILENT
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_ACQUIRE_TOKEN_SILENT
 uint16_t uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_silent(void
@@ -1158,6 +1205,12 @@ uint16_t uniffi_mailoauth_ffi_checksum_method_publicclient_remove_account(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_START_DEVICE_FLOW
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_PUBLICCLIENT_START_DEVICE_FLOW
 uint16_t uniffi_mailoauth_ffi_checksum_method_publicclient_start_device_flow(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_SIGNINURLHANDLER_SHOW_SIGN_IN_URL
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_METHOD_SIGNINURLHANDLER_SHOW_SIGN_IN_URL
+uint16_t uniffi_mailoauth_ffi_checksum_method_signinurlhandler_show_sign_in_url(void
     
 );
 #endif

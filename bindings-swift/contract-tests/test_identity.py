@@ -3,7 +3,9 @@ flow (as an iOS app drives it with ASWebAuthenticationSession), refresh tokens, 
 confidential clients with a secret and a certificate, and one error of every identity kind
 crossing the boundary with its details."""
 
+import threading
 import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -161,6 +163,36 @@ def test_split_flow_error_redirect_raises_declined(ffi, emulator, ios_app):
         run(client.acquire_token_by_auth_code_flow(flow, callback))
     assert info.value.details.error == "access_denied"
     assert info.value.details.codes == [65004]
+
+
+# ---- browser sign-in with a loopback redirect (macOS command-line tools) -----------------------
+
+
+def test_interactive_loopback_sign_in(ffi, emulator, public):
+    emulator.settings(auto_approve_as=USER)  # the user signs in on the page
+    shown = []
+
+    class Browser(ffi.SignInUrlHandler):
+        def show_sign_in_url(self, url):
+            shown.append(url)
+            # The browser follows the authorize URL to the loopback redirect (in another thread:
+            # the listener answers only once this callback has returned).
+            threading.Thread(target=urllib.request.urlopen, args=(url,), kwargs={"timeout": 10}, daemon=True).start()
+
+    options = ffi.InteractiveOptions(login_hint=USER, open_browser=False, timeout_secs=20)
+    token = run(public.acquire_token_interactive([IMAP_SCOPE], options, Browser()))
+    assert token.account().username == USER
+    assert len(shown) == 1
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(shown[0]).query)
+    assert query["redirect_uri"][0].startswith("http://localhost:")
+    assert query["code_challenge_method"] == ["S256"]
+    assert emulator.issued("authorization_code") == 1
+
+
+def test_interactive_without_a_redirect_times_out_as_cancelled(ffi, emulator, public):
+    options = ffi.InteractiveOptions(open_browser=False, timeout_secs=0.5)
+    with pytest.raises(ffi.MailOAuthError.Cancelled):
+        run(public.acquire_token_interactive([IMAP_SCOPE], options))
 
 
 # ---- confidential clients ----------------------------------------------------------------------

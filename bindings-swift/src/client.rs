@@ -14,7 +14,9 @@ use mailoauth::{Authority, IdentityError, IdentityErrorKind, RefreshToken};
 
 use crate::errors::MailOAuthError;
 use crate::store::TokenCache;
-use crate::types::{Account, AssertionAlgorithm, AuthCodeFlow, AuthorizationOptions, ClientOptions, Token};
+use crate::types::{
+    Account, AssertionAlgorithm, AuthCodeFlow, AuthorizationOptions, ClientOptions, InteractiveOptions, Token,
+};
 
 /// The authority and HTTP client every constructor builds from [`ClientOptions`].
 fn setup(options: Option<ClientOptions>) -> Result<(Authority, Arc<dyn HttpClient>), MailOAuthError> {
@@ -82,6 +84,40 @@ impl PublicClient {
         flow.wait().await
     }
 
+    /// Signs a user in through the browser with a loopback redirect (`http://localhost:PORT`,
+    /// registered under "Mobile and desktop applications"): for macOS command-line tools and
+    /// apps without `ASWebAuthenticationSession`. `handler.showSignInUrl(url)` receives the URL
+    /// (print it: over SSH the user opens it elsewhere); the system browser is opened unless
+    /// `options.openBrowser` is false. iOS apps use the split flow (`initiateAuthCodeFlow`).
+    #[uniffi::method(default(options = None, handler = None))]
+    pub async fn acquire_token_interactive(
+        &self,
+        scopes: Vec<String>,
+        options: Option<InteractiveOptions>,
+        handler: Option<Arc<dyn SignInUrlHandler>>,
+    ) -> Result<Arc<Token>, MailOAuthError> {
+        let o = options.unwrap_or_default();
+        let timeout = Duration::try_from_secs_f64(o.timeout_secs.unwrap_or(300.0)).map_err(|_| {
+            IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "timeout_secs must be a non-negative number of seconds",
+            )
+        })?;
+        let options = mailoauth::net::InteractiveOptions {
+            authorization: mailoauth::identity::AuthorizationOptions {
+                login_hint: o.login_hint,
+                prompt: o.prompt,
+                domain_hint: o.domain_hint,
+                claims: o.claims,
+            },
+            open_browser: o.open_browser,
+            timeout,
+            port: o.port,
+        };
+        let show = move |url: &str| handler.iter().for_each(|h| h.show_sign_in_url(url.to_owned()));
+        Ok(Token::shared(self.0.acquire_token_interactive(&scopes, &options, show).await?))
+    }
+
     /// A token without user interaction: a cached access token, else a refresh with the cached
     /// refresh token, else `InteractionRequired`. `account` (username or home account id) may
     /// be nil when one account is signed in.
@@ -147,6 +183,13 @@ impl PublicClient {
     ) -> Result<Arc<Token>, MailOAuthError> {
         Ok(Token::shared(self.0.acquire_token_by_username_password(&username, &password, &scopes).await?))
     }
+}
+
+/// Receives the sign-in URL of `acquireTokenInteractive`, to show to the user.
+#[uniffi::export(with_foreign)]
+pub trait SignInUrlHandler: Send + Sync {
+    /// Called once, before waiting for the redirect.
+    fn show_sign_in_url(&self, url: String);
 }
 
 /// Receives the device code to show (the message, or the URL and the code).

@@ -21,14 +21,16 @@ mod mail;
 mod store;
 mod types;
 
-pub use client::{ConfidentialClient, DeviceCodeHandler, DeviceFlow, PublicClient};
+pub use client::{ConfidentialClient, DeviceCodeHandler, DeviceFlow, PublicClient, SignInUrlHandler};
 pub use errors::{ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError};
 pub use mail::{
     app_only_scope, connect_imap, connect_pop, connect_smtp, decode_challenge, mail_scopes, oauthbearer, xoauth2,
     MailProtocol, MailServerOptions, MailSession, Mechanism, SaslIr, Security,
 };
 pub use store::{CacheEntry, TokenCache, TokenStoreCallback};
-pub use types::{Account, AssertionAlgorithm, AuthCodeFlow, AuthorizationOptions, ClientOptions, Token};
+pub use types::{
+    Account, AssertionAlgorithm, AuthCodeFlow, AuthorizationOptions, ClientOptions, InteractiveOptions, Token,
+};
 
 /// The version of the library (`CARGO_PKG_VERSION`).
 #[uniffi::export]

@@ -60,6 +60,46 @@ impl From<AuthorizationOptions> for mailoauth::identity::AuthorizationOptions {
     }
 }
 
+/// How the browser sign-in with a loopback redirect runs (`acquireTokenInteractive`).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct InteractiveOptions {
+    /// Pre-fills the user name.
+    #[uniffi(default = None)]
+    pub login_hint: Option<String>,
+    /// `login`, `none`, `consent` or `select_account`.
+    #[uniffi(default = None)]
+    pub prompt: Option<String>,
+    /// Skips home-realm discovery.
+    #[uniffi(default = None)]
+    pub domain_hint: Option<String>,
+    /// A claims challenge from an earlier error.
+    #[uniffi(default = None)]
+    pub claims: Option<String>,
+    /// Open the system browser (`open` on macOS). Default true.
+    #[uniffi(default = true)]
+    pub open_browser: bool,
+    /// Give up after this many seconds without a redirect (default 300).
+    #[uniffi(default = None)]
+    pub timeout_secs: Option<f64>,
+    /// The loopback port to listen on (0, the default, picks a free one).
+    #[uniffi(default = 0)]
+    pub port: u16,
+}
+
+impl Default for InteractiveOptions {
+    fn default() -> Self {
+        InteractiveOptions {
+            login_hint: None,
+            prompt: None,
+            domain_hint: None,
+            claims: None,
+            open_browser: true,
+            timeout_secs: None,
+            port: 0,
+        }
+    }
+}
+
 /// A signed-in account (from the id token and `client_info`). No secrets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, uniffi::Record)]
 pub struct Account {

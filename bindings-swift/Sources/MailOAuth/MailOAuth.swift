@@ -1819,6 +1819,15 @@ public protocol PublicClientProtocol: AnyObject, Sendable {
     func acquireTokenByUsernamePassword(username: String, password: String, scopes: [String]) async throws  -> Token
     
     /**
+     * Signs a user in through the browser with a loopback redirect (`http://localhost:PORT`,
+     * registered under "Mobile and desktop applications"): for macOS command-line tools and
+     * apps without `ASWebAuthenticationSession`. `handler.showSignInUrl(url)` receives the URL
+     * (print it: over SSH the user opens it elsewhere); the system browser is opened unless
+     * `options.openBrowser` is false. iOS apps use the split flow (`initiateAuthCodeFlow`).
+     */
+    func acquireTokenInteractive(scopes: [String], options: InteractiveOptions?, handler: SignInUrlHandler?) async throws  -> Token
+    
+    /**
      * A token without user interaction: a cached access token, else a refresh with the cached
      * refresh token, else `InteractionRequired`. `account` (username or home account id) may
      * be nil when one account is signed in.
@@ -2017,6 +2026,29 @@ open func acquireTokenByUsernamePassword(username: String, password: String, sco
 }
     
     /**
+     * Signs a user in through the browser with a loopback redirect (`http://localhost:PORT`,
+     * registered under "Mobile and desktop applications"): for macOS command-line tools and
+     * apps without `ASWebAuthenticationSession`. `handler.showSignInUrl(url)` receives the URL
+     * (print it: over SSH the user opens it elsewhere); the system browser is opened unless
+     * `options.openBrowser` is false. iOS apps use the split flow (`initiateAuthCodeFlow`).
+     */
+open func acquireTokenInteractive(scopes: [String], options: InteractiveOptions? = nil, handler: SignInUrlHandler? = nil)async throws  -> Token  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_mailoauth_ffi_fn_method_publicclient_acquire_token_interactive(
+                        self.uniffiCloneHandle(),FfiConverterSequenceString.lower(scopes),FfiConverterOptionTypeInteractiveOptions.lower(options),FfiConverterOptionTypeSignInUrlHandler.lower(handler)
+                )
+            },
+            pollFunc: ffi_mailoauth_ffi_rust_future_poll_u64,
+            completeFunc: ffi_mailoauth_ffi_rust_future_complete_u64,
+            freeFunc: ffi_mailoauth_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeToken_lift,
+            errorHandler: FfiConverterTypeMailOAuthError_lift
+        )
+}
+    
+    /**
      * A token without user interaction: a cached access token, else a refresh with the cached
      * refresh token, else `InteractionRequired`. `account` (username or home account id) may
      * be nil when one account is signed in.
@@ -2159,6 +2191,216 @@ public func FfiConverterTypePublicClient_lift(_ handle: UInt64) throws -> Public
 #endif
 public func FfiConverterTypePublicClient_lower(_ value: PublicClient) -> UInt64 {
     return FfiConverterTypePublicClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the sign-in URL of `acquireTokenInteractive`, to show to the user.
+ */
+public protocol SignInUrlHandler: AnyObject, Sendable {
+    
+    /**
+     * Called once, before waiting for the redirect.
+     */
+    func showSignInUrl(url: String) 
+    
+}
+/**
+ * Receives the sign-in URL of `acquireTokenInteractive`, to show to the user.
+ */
+open class SignInUrlHandlerImpl: SignInUrlHandler, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mailoauth_ffi_fn_clone_signinurlhandler(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mailoauth_ffi_fn_free_signinurlhandler(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Called once, before waiting for the redirect.
+     */
+open func showSignInUrl(url: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mailoauth_ffi_fn_method_signinurlhandler_show_sign_in_url(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSignInUrlHandler {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSignInUrlHandler = UniffiVTableCallbackInterfaceSignInUrlHandler(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSignInUrlHandler.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SignInUrlHandler: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSignInUrlHandler.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SignInUrlHandler: handle missing in uniffiClone")
+            }
+        },
+        showSignInUrl: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSignInUrlHandler.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.showSignInUrl(
+                     url: try FfiConverterString.lift(url)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSignInUrlHandler> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSignInUrlHandler>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSignInUrlHandler() {
+    uniffi_mailoauth_ffi_fn_init_callback_vtable_signinurlhandler(UniffiCallbackInterfaceSignInUrlHandler.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInUrlHandler: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SignInUrlHandler>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SignInUrlHandler
+
+    public static func lift(_ handle: UInt64) throws -> SignInUrlHandler {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SignInUrlHandlerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SignInUrlHandler) -> UInt64 {
+         if let rustImpl = value as? SignInUrlHandlerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInUrlHandler {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SignInUrlHandler, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInUrlHandler_lift(_ handle: UInt64) throws -> SignInUrlHandler {
+    return try FfiConverterTypeSignInUrlHandler.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInUrlHandler_lower(_ value: SignInUrlHandler) -> UInt64 {
+    return FfiConverterTypeSignInUrlHandler.lower(value)
 }
 
 
@@ -3536,6 +3778,125 @@ public func FfiConverterTypeErrorDetails_lower(_ value: ErrorDetails) -> RustBuf
 
 
 /**
+ * How the browser sign-in with a loopback redirect runs (`acquireTokenInteractive`).
+ */
+public struct InteractiveOptions: Equatable, Hashable {
+    /**
+     * Pre-fills the user name.
+     */
+    public var loginHint: String?
+    /**
+     * `login`, `none`, `consent` or `select_account`.
+     */
+    public var prompt: String?
+    /**
+     * Skips home-realm discovery.
+     */
+    public var domainHint: String?
+    /**
+     * A claims challenge from an earlier error.
+     */
+    public var claims: String?
+    /**
+     * Open the system browser (`open` on macOS). Default true.
+     */
+    public var openBrowser: Bool
+    /**
+     * Give up after this many seconds without a redirect (default 300).
+     */
+    public var timeoutSecs: Double?
+    /**
+     * The loopback port to listen on (0, the default, picks a free one).
+     */
+    public var port: UInt16
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Pre-fills the user name.
+         */loginHint: String? = nil, 
+        /**
+         * `login`, `none`, `consent` or `select_account`.
+         */prompt: String? = nil, 
+        /**
+         * Skips home-realm discovery.
+         */domainHint: String? = nil, 
+        /**
+         * A claims challenge from an earlier error.
+         */claims: String? = nil, 
+        /**
+         * Open the system browser (`open` on macOS). Default true.
+         */openBrowser: Bool = true, 
+        /**
+         * Give up after this many seconds without a redirect (default 300).
+         */timeoutSecs: Double? = nil, 
+        /**
+         * The loopback port to listen on (0, the default, picks a free one).
+         */port: UInt16 = UInt16(0)) {
+        self.loginHint = loginHint
+        self.prompt = prompt
+        self.domainHint = domainHint
+        self.claims = claims
+        self.openBrowser = openBrowser
+        self.timeoutSecs = timeoutSecs
+        self.port = port
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InteractiveOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInteractiveOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InteractiveOptions {
+        return
+            try InteractiveOptions(
+                loginHint: FfiConverterOptionString.read(from: &buf), 
+                prompt: FfiConverterOptionString.read(from: &buf), 
+                domainHint: FfiConverterOptionString.read(from: &buf), 
+                claims: FfiConverterOptionString.read(from: &buf), 
+                openBrowser: FfiConverterBool.read(from: &buf), 
+                timeoutSecs: FfiConverterOptionDouble.read(from: &buf), 
+                port: FfiConverterUInt16.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InteractiveOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.loginHint, into: &buf)
+        FfiConverterOptionString.write(value.prompt, into: &buf)
+        FfiConverterOptionString.write(value.domainHint, into: &buf)
+        FfiConverterOptionString.write(value.claims, into: &buf)
+        FfiConverterBool.write(value.openBrowser, into: &buf)
+        FfiConverterOptionDouble.write(value.timeoutSecs, into: &buf)
+        FfiConverterUInt16.write(value.port, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInteractiveOptions_lift(_ buf: RustBuffer) throws -> InteractiveOptions {
+    return try FfiConverterTypeInteractiveOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInteractiveOptions_lower(_ value: InteractiveOptions) -> RustBuffer {
+    return FfiConverterTypeInteractiveOptions.lower(value)
+}
+
+
+/**
  * Which server to log in to and how. Default: the provider's server (Exchange Online for
  * Microsoft's global cloud, Gmail for Google) with its usual TLS mode.
  */
@@ -4831,6 +5192,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSignInUrlHandler: FfiConverterRustBuffer {
+    typealias SwiftType = SignInUrlHandler?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSignInUrlHandler.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSignInUrlHandler.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeTokenCache: FfiConverterRustBuffer {
     typealias SwiftType = TokenCache?
 
@@ -4919,6 +5304,30 @@ fileprivate struct FfiConverterOptionTypeClientOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeClientOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeInteractiveOptions: FfiConverterRustBuffer {
+    typealias SwiftType = InteractiveOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeInteractiveOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeInteractiveOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5485,6 +5894,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_by_username_password() != 56390) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_interactive() != 14988) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_mailoauth_ffi_checksum_method_publicclient_acquire_token_silent() != 41452) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5501,6 +5913,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_method_publicclient_start_device_flow() != 45133) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mailoauth_ffi_checksum_method_signinurlhandler_show_sign_in_url() != 52711) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_method_mailsession_capabilities() != 5852) {
@@ -5601,6 +6016,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitDeviceCodeHandler()
+    uniffiCallbackInitSignInUrlHandler()
     uniffiCallbackInitTokenStoreCallback()
     return InitializationResult.ok
 }()

@@ -250,6 +250,35 @@ final class IdentityTests: XCTestCase {
         XCTAssertEqual(d?.codes, [65004])
     }
 
+    // MARK: browser sign-in with a loopback redirect
+
+    func testInteractiveLoopbackSignIn() async throws {
+        final class Browser: SignInUrlHandler, @unchecked Sendable {
+            var shown: [String] = []
+            func showSignInUrl(url: String) {
+                shown.append(url)
+                // The "browser" follows the authorize URL to the loopback redirect.
+                Task.detached { _ = try? await URLSession.shared.data(from: URL(string: url)!) }
+            }
+        }
+        try await emulator.settings(["auto_approve_as": Demo.user])
+        let browser = Browser()
+        let token = try await client.acquireTokenInteractive(
+            scopes: [Demo.imapScope],
+            options: InteractiveOptions(loginHint: Demo.user, openBrowser: false, timeoutSecs: 20),
+            handler: browser)
+        XCTAssertEqual(token.account()?.username, Demo.user)
+        XCTAssertEqual(browser.shown.count, 1)
+        XCTAssertTrue(browser.shown[0].contains("code_challenge_method=S256"))
+    }
+
+    func testInteractiveWithoutRedirectTimesOut() async throws {
+        await expectError("Cancelled") {
+            try await self.client.acquireTokenInteractive(
+                scopes: [Demo.imapScope], options: InteractiveOptions(openBrowser: false, timeoutSecs: 0.5))
+        }
+    }
+
     // MARK: confidential clients
 
     func testConfidentialClientWithSecret() async throws {

@@ -10,7 +10,8 @@
 // full authority URL; the emulator's works), MAILOAUTH_IMAP (host:port, default the cloud's
 // IMAP server with implicit TLS), MAILOAUTH_SECURITY (tls or starttls), MAILOAUTH_CA_FILE (an
 // extra CA to trust), MAILOAUTH_KEYCHAIN_SERVICE (default mailoauth-swift-example; "none"
-// keeps the sign-in in memory only).
+// keeps the sign-in in memory only), MAILOAUTH_FLOW=browser (the system browser with a
+// loopback redirect instead of the device code).
 
 import Foundation
 import MailOAuth
@@ -48,8 +49,16 @@ do {
         token = try await client.acquireTokenSilent(scopes: scopes)
         print("using the sign-in kept in the Keychain")
     } catch MailOAuthError.InteractionRequired {
-        token = try await client.signInWithDeviceCode(scopes: scopes) { flow in
-            print(flow.message())
+        if env("MAILOAUTH_FLOW") == "browser" {
+            // The system browser and a loopback redirect (register http://localhost).
+            final class PrintURL: SignInUrlHandler {
+                func showSignInUrl(url: String) { print("Sign in in your browser (opened for you):\n\(url)") }
+            }
+            token = try await client.acquireTokenInteractive(scopes: scopes, handler: PrintURL())
+        } else {
+            token = try await client.signInWithDeviceCode(scopes: scopes) { flow in
+                print(flow.message())
+            }
         }
     }
     guard let user = token.account()?.username else { fail("the token names no account") }
