@@ -374,7 +374,7 @@ fn processes_share_one_refresh_per_expiry() -> TestResult {
     while TokioPlatform.now() == now {
         std::thread::sleep(Duration::from_millis(5));
     }
-    rt().block_on(async {
+    let initial = rt().block_on(async {
         let seed = client(&authority, file_cache(&path, Duration::from_secs(2)));
         seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await
     })?;
@@ -397,7 +397,8 @@ fn processes_share_one_refresh_per_expiry() -> TestResult {
         );
     }
     let mut calls = 0usize;
-    let mut seen = std::collections::HashSet::new();
+    // token -> expiry, as the workers saw them
+    let mut seen = std::collections::BTreeMap::new();
     for child in children {
         let out = child.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -405,15 +406,34 @@ fn processes_share_one_refresh_per_expiry() -> TestResult {
         for line in stdout.lines() {
             if let Some(rest) = line.strip_prefix("calls ") {
                 calls += rest.parse::<usize>()?;
-            } else if let Some(tok) = line.strip_prefix("token ") {
-                seen.insert(tok.to_owned());
+            } else if let Some(rest) = line.strip_prefix("token ") {
+                let (tok, exp) = rest.split_once(' ').ok_or("token line")?;
+                seen.insert(tok.to_owned(), exp.parse::<i64>()?);
             }
         }
     }
     let refreshes = emu.counters().grant("refresh_token");
     check(calls > 100, format!("workers made {calls} calls"))?;
-    check(refreshes == 3, format!("expected exactly 3 refreshes (one per expiry), got {refreshes}; {calls} calls"))?;
-    check(seen.len() == 4, format!("expected the initial token and 3 refreshed ones, saw {}", seen.len()))?;
+    // Every refresh hands its token to the caller that made it, so the workers saw each one.
+    let refreshed: Vec<i64> = {
+        let mut v: Vec<i64> =
+            seen.iter().filter(|(t, _)| t.as_str() != initial.access_token.expose_secret()).map(|(_, e)| *e).collect();
+        v.sort();
+        v
+    };
+    check(refreshes >= 2, format!("the run crossed at least two expiries ({refreshes} refreshes, {calls} calls)"))?;
+    check(
+        usize::try_from(refreshes).ok() == Some(refreshed.len()),
+        format!("{refreshes} refreshes at the emulator but {} new tokens seen", refreshed.len()),
+    )?;
+    // One refresh per expiry: each token was obtained only once its predecessor was within the
+    // margin (2 s) of expiring; two refreshes for the same expiry would be issued too close.
+    let mut prev = initial.expires_at;
+    for exp in &refreshed {
+        let issued = exp - 4;
+        check(issued >= prev - 2, format!("a token issued at {issued} while the previous one (expiring {prev}) was valid: duplicate refresh; expiries {refreshed:?}"))?;
+        prev = *exp;
+    }
     // The newest refresh token is the stored one, and it still works.
     rt().block_on(async {
         let c = client(&authority, file_cache(&path, Duration::from_secs(3000)));
@@ -428,7 +448,7 @@ fn silent_worker() -> i32 {
     let path = PathBuf::from(std::env::var("WORKER_CACHE").expect("cache"));
     let deadline: i64 = std::env::var("WORKER_DEADLINE").expect("deadline").parse().expect("number");
     let calls = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let seen = Arc::new(Mutex::new(std::collections::HashMap::new()));
     let failure = rt().block_on(async {
         let c = Arc::new(client(&authority, file_cache(&path, Duration::from_secs(2))));
         let mut handles = Vec::new();
@@ -440,7 +460,7 @@ fn silent_worker() -> i32 {
                         Ok(t) => {
                             calls.fetch_add(1, Ordering::Relaxed);
                             if let Ok(mut s) = seen.lock() {
-                                s.insert(t.access_token.expose_secret().to_owned());
+                                s.insert(t.access_token.expose_secret().to_owned(), t.expires_at);
                             }
                         }
                         Err(e) => return Some(e.to_string()),
@@ -460,8 +480,8 @@ fn silent_worker() -> i32 {
     });
     let mut out = format!("calls {}\n", calls.load(Ordering::Relaxed));
     if let Ok(s) = seen.lock() {
-        for t in s.iter() {
-            out.push_str(&format!("token {t}\n"));
+        for (t, exp) in s.iter() {
+            out.push_str(&format!("token {t} {exp}\n"));
         }
     }
     print_out(&out);
