@@ -43,8 +43,8 @@ impl Account {
     }
 }
 
-/// A token from the identity platform.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A token from the identity platform. `Debug` shows no secret (the id token included).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     /// The bearer token for the mail server.
     pub access_token: AccessToken,
@@ -60,6 +60,20 @@ pub struct Token {
     pub id_token: Option<String>,
     /// Who signed in (absent for app-only tokens).
     pub account: Option<Account>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &self.access_token)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_at", &self.refresh_at)
+            .field("scopes", &self.scopes)
+            .field("refresh_token", &self.refresh_token)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("account", &self.account)
+            .finish()
+    }
 }
 
 impl Token {
@@ -346,10 +360,12 @@ mod tests {
         let t = parse_token_response(&resp(200, &body), 100, &[]).expect("token");
         assert_eq!(t.expires_at, 3699);
         assert_eq!(t.scopes, ["a", "b"]);
-        let a = t.account.expect("account");
+        let a = t.account.clone().expect("account");
         assert_eq!(a.sasl_user(), "alice@contoso.com");
         assert_eq!(a.home_account_id.as_deref(), Some("u1.t1"));
-        assert!(!format!("{:?}", t.refresh_token).contains("rt\""));
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("\"rt\"") && !shown.contains(&idt) && !shown.contains("\"at\""), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 
     #[test]
