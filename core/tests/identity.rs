@@ -4,6 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
 use mailoauth::identity::{
     scopes, AssertionAlgorithm, AuthorizationOptions, CertificateCredential, ClientCredential, ClientSecret,
     DevicePoll, HttpClient, IdentityErrorKind, Platform, RetryPolicy,
@@ -484,4 +487,69 @@ async fn public_client_secret_only_for_non_microsoft_providers() {
         client.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &imap_scopes()).await.expect_err("700025");
     assert!(e.codes.contains(&700025), "{e:?}");
     assert!(!format!("{e} {e:?} {client:?}").contains("installed-app-secret"));
+}
+
+/// A key held elsewhere (Node's crypto, a hardware key): the library builds the assertion and
+/// asks the host to sign it. Here the host signs with ring from the demo key, in both schemes.
+#[tokio::test]
+async fn client_credentials_with_an_external_signer() {
+    use mailoauth::identity::AssertionSigner;
+    use rustls_pki_types::pem::PemObject;
+
+    struct HostSigner {
+        cert_der: Vec<u8>,
+        key: ring::signature::RsaKeyPair,
+        alg: AssertionAlgorithm,
+    }
+    impl AssertionSigner for HostSigner {
+        fn certificate_der(&self) -> Vec<u8> {
+            self.cert_der.clone()
+        }
+        fn algorithm(&self) -> AssertionAlgorithm {
+            self.alg
+        }
+        fn sign(&self, input: &[u8]) -> Result<Vec<u8>, String> {
+            let padding: &dyn ring::signature::RsaEncoding = match self.alg {
+                AssertionAlgorithm::Ps256 => &ring::signature::RSA_PSS_SHA256,
+                AssertionAlgorithm::Rs256 => &ring::signature::RSA_PKCS1_SHA256,
+            };
+            let mut sig = vec![0u8; self.key.public().modulus_len()];
+            self.key.sign(padding, &ring::rand::SystemRandom::new(), input, &mut sig).map_err(|e| e.to_string())?;
+            Ok(sig)
+        }
+    }
+
+    let emu = emulator().await;
+    let scope = vec![scopes::app_only_scope(mailoauth::Provider::Microsoft, mailoauth::Cloud::Global)];
+    let cert_der =
+        rustls_pki_types::CertificateDer::from_pem_slice(DEMO_CLIENT_CERT_PEM.as_bytes()).expect("cert").to_vec();
+    let key_der =
+        rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(DEMO_CLIENT_CERT_KEY_PEM.as_bytes()).expect("key");
+    for alg in [AssertionAlgorithm::Ps256, AssertionAlgorithm::Rs256] {
+        let key = ring::signature::RsaKeyPair::from_pkcs8(key_der.secret_pkcs8_der()).expect("rsa");
+        let signer = Arc::new(HostSigner { cert_der: cert_der.clone(), key, alg });
+        let c = confidential(&emu, DEMO_TENANT_ID, ClientCredential::Signer(signer));
+        let t = c.acquire_token_for_client(&scope).await.unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert!(mailoauth::identity::decode_jwt_claims(t.access_token.expose_secret()).is_some());
+    }
+    // The same header as the built-in certificate credential.
+    let builtin = CertificateCredential::from_pem(DEMO_CLIENT_CERT_PEM, DEMO_CLIENT_CERT_KEY_PEM).expect("cert");
+    let jwt = builtin.assertion("app", "https://aud", 0).expect("assertion");
+    let header = URL_SAFE_NO_PAD.decode(jwt.split('.').next().expect("header")).expect("b64");
+    let header: serde_json::Value = serde_json::from_slice(&header).expect("json");
+    assert_eq!(header["x5t#S256"], builtin.thumbprint_sha256());
+    // A signer that fails gives a typed error, not a panic.
+    struct Broken(Vec<u8>);
+    impl AssertionSigner for Broken {
+        fn certificate_der(&self) -> Vec<u8> {
+            self.0.clone()
+        }
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, String> {
+            Err("the HSM is offline".into())
+        }
+    }
+    let c = confidential(&emu, DEMO_TENANT_ID, ClientCredential::Signer(Arc::new(Broken(cert_der))));
+    let e = c.acquire_token_for_client(&scope).await.expect_err("broken signer");
+    assert_eq!(e.kind, IdentityErrorKind::Configuration);
+    assert!(e.message.contains("HSM is offline"), "{e}");
 }

@@ -7,7 +7,6 @@ use base64::Engine as _;
 
 use super::confidential::AssertionAlgorithm;
 use super::error::{IdentityError, IdentityErrorKind};
-use super::pkce;
 
 /// A certificate credential: the certificate registered with the app and its RSA private key.
 pub struct CertificateCredential {
@@ -63,28 +62,28 @@ impl CertificateCredential {
 
     /// A signed client assertion for `client_id` at `audience` (the token endpoint).
     pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<String, IdentityError> {
-        let header = match self.algorithm {
-            AssertionAlgorithm::Ps256 => {
-                serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_sha256()})
-            }
-            AssertionAlgorithm::Rs256 => {
-                serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": self.thumbprint_sha1()})
-            }
-        };
-        let claims = serde_json::json!({
-            "aud": audience, "iss": client_id, "sub": client_id, "jti": pkce::guid()?,
-            "nbf": now, "iat": now, "exp": now + 600,
-        });
-        let signing_input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        super::confidential::client_assertion(self, client_id, audience, now)
+    }
+}
+
+impl super::confidential::AssertionSigner for CertificateCredential {
+    fn certificate_der(&self) -> Vec<u8> {
+        self.cert_der.clone()
+    }
+
+    fn algorithm(&self) -> AssertionAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
         let padding: &dyn ring::signature::RsaEncoding = match self.algorithm {
             AssertionAlgorithm::Ps256 => &ring::signature::RSA_PSS_SHA256,
             AssertionAlgorithm::Rs256 => &ring::signature::RSA_PKCS1_SHA256,
         };
         let mut sig = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign(padding, &ring::rand::SystemRandom::new(), signing_input.as_bytes(), &mut sig)
-            .map_err(|_| IdentityError::new(IdentityErrorKind::Configuration, "signing the client assertion failed"))?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+            .sign(padding, &ring::rand::SystemRandom::new(), signing_input, &mut sig)
+            .map_err(|_| "RSA signing failed".to_owned())?;
+        Ok(sig)
     }
 }

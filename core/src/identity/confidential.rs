@@ -27,6 +27,53 @@ pub enum AssertionAlgorithm {
     Rs256,
 }
 
+/// Signs client assertions with a key this library does not hold: Node's `crypto`, a hardware
+/// key, the Keychain. The library builds the JWT (header with the certificate thumbprint,
+/// `aud`/`iss`/`sub`/`jti`/`nbf`/`exp` claims) and asks for the signature.
+pub trait AssertionSigner: super::http::MaybeSendSync {
+    /// The DER bytes of the certificate registered with the app.
+    fn certificate_der(&self) -> Vec<u8>;
+    /// PS256 (default) or RS256.
+    fn algorithm(&self) -> AssertionAlgorithm {
+        AssertionAlgorithm::Ps256
+    }
+    /// Signs `signing_input`: RSASSA-PSS with SHA-256 (salt length 32) for PS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 for RS256.
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// A signed client assertion (RFC 7523) for `client_id` at `audience` (the token endpoint):
+/// PS256 with `x5t#S256`, or RS256 with `x5t` (SHA-1 thumbprint).
+pub fn client_assertion(
+    signer: &dyn AssertionSigner,
+    client_id: &str,
+    audience: &str,
+    now: i64,
+) -> Result<String, IdentityError> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    let der = signer.certificate_der();
+    let header = match signer.algorithm() {
+        AssertionAlgorithm::Ps256 => {
+            serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))})
+        }
+        AssertionAlgorithm::Rs256 => {
+            serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))})
+        }
+    };
+    let claims = serde_json::json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": super::pkce::guid()?,
+        "nbf": now, "iat": now, "exp": now + 600,
+    });
+    let signing_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = signer.sign(signing_input.as_bytes()).map_err(|e| {
+        IdentityError::new(IdentityErrorKind::Configuration, format!("signing the client assertion failed: {e}"))
+    })?;
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
 /// How a confidential client proves who it is.
 #[derive(Debug)]
 pub enum ClientCredential {
@@ -35,6 +82,14 @@ pub enum ClientCredential {
     /// A certificate (native targets).
     #[cfg(not(target_arch = "wasm32"))]
     Certificate(Box<CertificateCredential>),
+    /// A certificate whose key signs elsewhere ([`AssertionSigner`]), on every target.
+    Signer(std::sync::Arc<dyn AssertionSigner>),
+}
+
+impl fmt::Debug for dyn AssertionSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AssertionSigner({:?})", self.algorithm())
+    }
 }
 
 /// A confidential client (daemon, web app): has a secret or a certificate.
@@ -105,7 +160,6 @@ impl ConfidentialClient {
         }
         let scope = scopes.join(" ");
         let endpoint = self.authority.token_endpoint();
-        #[cfg(not(target_arch = "wasm32"))]
         let assertion: String;
         let mut pairs: Vec<(&str, &str)> =
             vec![("client_id", &self.client_id), ("grant_type", "client_credentials"), ("scope", &scope)];
@@ -113,7 +167,12 @@ impl ConfidentialClient {
             ClientCredential::Secret(s) => pairs.push(("client_secret", s.expose_secret())),
             #[cfg(not(target_arch = "wasm32"))]
             ClientCredential::Certificate(c) => {
-                assertion = c.assertion(&self.client_id, endpoint, self.platform.now())?;
+                assertion = client_assertion(c.as_ref(), &self.client_id, endpoint, self.platform.now())?;
+                pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+                pairs.push(("client_assertion", &assertion));
+            }
+            ClientCredential::Signer(s) => {
+                assertion = client_assertion(s.as_ref(), &self.client_id, endpoint, self.platform.now())?;
                 pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
                 pairs.push(("client_assertion", &assertion));
             }

@@ -20,7 +20,9 @@ pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Pro
 #[cfg(not(target_arch = "wasm32"))]
 pub use cert::CertificateCredential;
 pub use check::{check_access_token, TokenWarning};
-pub use confidential::{AssertionAlgorithm, ClientCredential, ClientSecret, ConfidentialClient};
+pub use confidential::{
+    client_assertion, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, ConfidentialClient,
+};
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
     BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, RetryPolicy,

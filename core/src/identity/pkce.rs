@@ -41,7 +41,6 @@ pub fn s256_challenge(verifier: &str) -> String {
 }
 
 /// A random GUID-shaped string (version 4 layout), for `jti` and correlation ids.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) fn guid() -> Result<String, IdentityError> {
     let mut b = random_bytes::<16>()?;
     b[6] = (b[6] & 0x0f) | 0x40;
