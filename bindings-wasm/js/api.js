@@ -53,6 +53,7 @@ function clientOptions(o) {
     ...authorityOptions(o),
     clientId: o.clientId,
     clientSecret: o.clientSecret,
+    certificate: o.certificate,
     fetch: o.fetch,
     timeoutMs: o.timeoutMs,
     refreshMarginSecs: o.refreshMarginSecs,
@@ -221,7 +222,8 @@ export class PublicClient {
   }
 }
 
-/** A confidential client (daemon, server) with a client secret: app-only tokens. */
+/** A confidential client (daemon, server) with a client secret or a certificate
+ * (`nodeCertificate()` on Node): app-only tokens. */
 export class ConfidentialClient {
   #inner;
   constructor(options) {

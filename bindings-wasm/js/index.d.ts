@@ -46,8 +46,19 @@ export interface PublicClientOptions extends ClientOptions {
   };
 }
 
+/** A certificate whose private key signs outside the library (see `nodeCertificate` on Node). */
+export interface AssertionSignerLike {
+  /** The DER bytes of the certificate registered with the app. */
+  der: Uint8Array;
+  /** Signs the assertion: RSASSA-PSS SHA-256 (salt 32) for PS256, PKCS#1 v1.5 SHA-256 for RS256. */
+  sign(input: Uint8Array): Uint8Array;
+  algorithm?: 'PS256' | 'RS256';
+}
+
+/** A client secret or a certificate. */
 export interface ConfidentialClientOptions extends ClientOptions {
-  clientSecret: string;
+  clientSecret?: string;
+  certificate?: AssertionSignerLike;
 }
 
 export interface Account {

@@ -1,6 +1,13 @@
 // Type declarations of the `mailoauth` package's Node entry point.
 export * from './index.js';
-import type { PublicClient, TokenStore } from './index.js';
+import type { AssertionSignerLike, PublicClient, TokenStore } from './index.js';
+
+/** A certificate credential for `ConfidentialClient`; the key stays in node:crypto. */
+export function nodeCertificate(options: {
+  certificate: string;
+  privateKey: string;
+  algorithm?: 'PS256' | 'RS256';
+}): AssertionSignerLike;
 
 /** The CLI's token file: $MAILOAUTH_STATE_DIR/tokens.json, else $XDG_STATE_HOME/mailoauth/tokens.json, else ~/.local/state/mailoauth/tokens.json. */
 export function defaultCachePath(env?: Record<string, string | undefined>): string;

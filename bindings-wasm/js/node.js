@@ -1,6 +1,7 @@
 // Node entry point (Node >= 20): the shared API, plus a token file compatible with the CLI's,
 // IMAP/SMTP/POP3 login over node:net / node:tls driven by the core's state machines, and
 // helpers for nodemailer and imapflow.
+import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as module from '../dist/mailoauth_wasm_node.js';
 import { useWasm } from './wasm.js';
@@ -12,3 +13,18 @@ export * from './api.js';
 export { FileStore, defaultCachePath } from './file-store.js';
 export { login } from './mail.js';
 export { nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from './integrations.js';
+
+/**
+ * A certificate credential for `ConfidentialClient` whose private key stays in node:crypto:
+ * the library builds the client assertion, node:crypto signs it (PS256 by default, or RS256).
+ */
+export function nodeCertificate({ certificate, privateKey, algorithm = 'PS256' }) {
+  const der = new Uint8Array(new crypto.X509Certificate(certificate).raw);
+  const key = crypto.createPrivateKey(privateKey);
+  const sign = algorithm === 'RS256'
+    ? (input) => new Uint8Array(crypto.sign('sha256', input, key))
+    : (input) => new Uint8Array(crypto.sign('sha256', input, {
+      key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32,
+    }));
+  return { der, sign, algorithm };
+}

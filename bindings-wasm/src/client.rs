@@ -8,7 +8,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use mailoauth::cache::TokenCache;
-use mailoauth::identity::{ClientCredential, ClientSecret, HttpClient, Platform, RefreshToken};
+use mailoauth::identity::{
+    AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, HttpClient, Platform, RefreshToken,
+};
 use mailoauth::{ConfidentialClient, PublicClient};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -226,7 +228,54 @@ impl WasmPublicClient {
     }
 }
 
-/// A confidential client (daemon, server): client credentials with a secret.
+/// A certificate whose key signs in JS (`nodeCertificate()` uses node:crypto): `{der:
+/// Uint8Array, sign(input: Uint8Array): Uint8Array, algorithm?: "PS256" | "RS256"}`.
+#[derive(Debug)]
+struct JsSigner {
+    der: Vec<u8>,
+    sign: js_sys::Function,
+    algorithm: AssertionAlgorithm,
+}
+
+impl JsSigner {
+    fn new(certificate: &JsValue) -> Result<JsSigner, JsValue> {
+        let get = |n: &str| js_sys::Reflect::get(certificate, &JsValue::from_str(n)).unwrap_or(JsValue::UNDEFINED);
+        let der = get("der");
+        if !der.is_instance_of::<js_sys::Uint8Array>() {
+            return Err(type_error("certificate.der must be a Uint8Array (the certificate's DER bytes)"));
+        }
+        let sign = get("sign").dyn_into::<js_sys::Function>().map_err(|_| type_error("certificate.sign must be a function"))?;
+        let algorithm = match get("algorithm").as_string().as_deref() {
+            None | Some("PS256") => AssertionAlgorithm::Ps256,
+            Some("RS256") => AssertionAlgorithm::Rs256,
+            Some(other) => return Err(type_error(&format!("certificate.algorithm {other:?} is not PS256 or RS256"))),
+        };
+        Ok(JsSigner { der: js_sys::Uint8Array::new(&der).to_vec(), sign, algorithm })
+    }
+}
+
+impl AssertionSigner for JsSigner {
+    fn certificate_der(&self) -> Vec<u8> {
+        self.der.clone()
+    }
+
+    fn algorithm(&self) -> AssertionAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
+        let input = js_sys::Uint8Array::from(signing_input);
+        let out = self.sign.call1(&JsValue::NULL, &input).map_err(|e| {
+            e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| "sign() threw".to_owned())
+        })?;
+        if !out.is_instance_of::<js_sys::Uint8Array>() {
+            return Err("certificate.sign must return a Uint8Array".to_owned());
+        }
+        Ok(js_sys::Uint8Array::new(&out).to_vec())
+    }
+}
+
+/// A confidential client (daemon, server): client credentials with a secret or a certificate.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmConfidentialClient {
@@ -242,10 +291,12 @@ impl WasmConfidentialClient {
         let o = from_js(&options)?;
         let authority = convert::authority(&options)?;
         let (http, platform) = host(&options);
-        let Some(secret) = o.get("clientSecret").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
-            return Err(type_error("clientSecret is required"));
+        let certificate = js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
+        let credential = match o.get("clientSecret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
+            None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
+            None => return Err(type_error("clientSecret or certificate is required")),
         };
-        let credential = ClientCredential::Secret(ClientSecret::new(secret));
         let client = ConfidentialClient::new(client_id(&o)?, authority, credential, http, platform);
         Ok(WasmConfidentialClient { inner: Rc::new(client) })
     }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   PublicClient, ConfidentialClient, IdentityError, MailoauthError, MemoryStore, FileStore, defaultCachePath,
-  appOnlyScope, checkAccessToken, mailScopes, xoauth2,
+  appOnlyScope, checkAccessToken, mailScopes, xoauth2, nodeCertificate,
 } from '../js/node.js';
 import {
   startEmulator, signIn, addUser, ALICE, ALICE_PASSWORD, MAIL_SCOPES, PUBLIC_CLIENT, CONFIDENTIAL_CLIENT, CLIENT_SECRET,
@@ -171,6 +171,28 @@ describe('client credentials', () => {
     assert.equal(t.refreshToken, null);
     const claims = JSON.parse(Buffer.from(t.accessToken.split('.')[1], 'base64url'));
     assert.deepEqual([...claims.roles].sort(), ['IMAP.AccessAsApp', 'POP.AccessAsApp', 'SMTP.SendAsApp']);
+  });
+
+  test('a certificate whose key stays in node:crypto: PS256 and RS256 assertions are accepted', async () => {
+    const keys = new URL('../../emulator/keys/', import.meta.url);
+    const certificate = readFileSync(new URL('demo-client-cert.pem', keys), 'utf8');
+    const privateKey = readFileSync(new URL('demo-client-cert-key.pem', keys), 'utf8');
+    for (const algorithm of ['PS256', 'RS256']) {
+      const app = new ConfidentialClient({
+        clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority(),
+        certificate: nodeCertificate({ certificate, privateKey, algorithm }),
+      });
+      const t = await app.acquireTokenForClient([appOnlyScope()]);
+      assert.ok(t.accessToken.split('.').length === 3, algorithm);
+    }
+    const failing = new ConfidentialClient({
+      clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority(),
+      certificate: { der: new Uint8Array([1, 2, 3]), sign: () => { throw new Error('HSM offline'); } },
+    });
+    const err = await failing.acquireTokenForClient([appOnlyScope()]).then(() => null, (e) => e);
+    assert.equal(err.kind, 'configuration');
+    assert.match(err.message, /HSM offline/);
+    assert.throws(() => new ConfidentialClient({ clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority() }), /clientSecret or certificate/);
   });
 
   test('a wrong secret: invalid_client, AADSTS7000215, no secret in the error', async () => {
