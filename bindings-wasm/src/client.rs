@@ -244,7 +244,9 @@ impl JsSigner {
         if !der.is_instance_of::<js_sys::Uint8Array>() {
             return Err(type_error("certificate.der must be a Uint8Array (the certificate's DER bytes)"));
         }
-        let sign = get("sign").dyn_into::<js_sys::Function>().map_err(|_| type_error("certificate.sign must be a function"))?;
+        let sign = get("sign")
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| type_error("certificate.sign must be a function"))?;
         let algorithm = match get("algorithm").as_string().as_deref() {
             None | Some("PS256") => AssertionAlgorithm::Ps256,
             Some("RS256") => AssertionAlgorithm::Rs256,
@@ -291,7 +293,8 @@ impl WasmConfidentialClient {
         let o = from_js(&options)?;
         let authority = convert::authority(&options)?;
         let (http, platform) = host(&options);
-        let certificate = js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
+        let certificate =
+            js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
         let credential = match o.get("clientSecret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
             Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
             None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
