@@ -17,12 +17,8 @@ use crate::errors::{challenge_dict, identity_error, mail_error};
 use crate::types::PyToken;
 
 fn protocol(name: &str) -> PyResult<Protocol> {
-    match name.to_ascii_lowercase().as_str() {
-        "imap" => Ok(Protocol::Imap),
-        "smtp" => Ok(Protocol::Smtp),
-        "pop" | "pop3" => Ok(Protocol::Pop3),
-        _ => Err(PyValueError::new_err(format!("unknown protocol {name:?} (expected 'imap', 'smtp' or 'pop3')"))),
-    }
+    Protocol::parse(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown protocol {name:?} (expected 'imap', 'smtp' or 'pop3')")))
 }
 
 fn mechanism(name: &str) -> PyResult<Mechanism> {

@@ -74,12 +74,7 @@ pub(crate) fn authority(options: &JsValue) -> Result<Authority, JsValue> {
 
 /// `imap`, `smtp` or `pop3` (`pop` too), any case.
 pub(crate) fn protocol(name: &str) -> Result<Protocol, JsValue> {
-    match name.to_ascii_lowercase().as_str() {
-        "imap" => Ok(Protocol::Imap),
-        "smtp" | "submission" => Ok(Protocol::Smtp),
-        "pop3" | "pop" => Ok(Protocol::Pop3),
-        other => Err(type_error(&format!("unknown protocol {other:?} (expected imap, smtp or pop3)"))),
-    }
+    Protocol::parse(name).ok_or_else(|| type_error(&format!("unknown protocol {name:?} (expected imap, smtp or pop3)")))
 }
 
 /// The JS error for an [`IdentityError`]: `IdentityError` with every field and the hint.

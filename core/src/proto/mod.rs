@@ -56,6 +56,18 @@ pub enum Protocol {
     Pop3,
 }
 
+impl Protocol {
+    /// Parses `imap`, `smtp` (or `submission`), `pop3` (or `pop`), in any case.
+    pub fn parse(name: &str) -> Option<Protocol> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "imap" => Protocol::Imap,
+            "smtp" | "submission" => Protocol::Smtp,
+            "pop3" | "pop" => Protocol::Pop3,
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -501,4 +513,17 @@ fn shorten(line: &str) -> String {
         end -= 1;
     }
     format!("{}…", &line[..end])
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use super::Protocol;
+
+    #[test]
+    fn protocol_names() {
+        assert_eq!(Protocol::parse("IMAP"), Some(Protocol::Imap));
+        assert_eq!(Protocol::parse("submission"), Some(Protocol::Smtp));
+        assert_eq!(Protocol::parse("pop"), Some(Protocol::Pop3));
+        assert_eq!(Protocol::parse("nntp"), None);
+    }
 }
