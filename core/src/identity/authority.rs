@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{IdentityError, IdentityErrorKind};
+use super::url::HttpUrl;
 use crate::Protocol;
 
 /// Who issues the tokens.
@@ -170,12 +171,11 @@ fn config_error(msg: String) -> IdentityError {
 }
 
 /// Checks that `url` is https, or http to a loopback host. Returns the parsed URL.
-pub(crate) fn check_url(url: &str, what: &str) -> Result<url::Url, IdentityError> {
-    let parsed = url::Url::parse(url).map_err(|e| config_error(format!("{what} {url:?} is not a URL: {e}")))?;
-    let host = parsed.host_str().unwrap_or("");
-    match parsed.scheme() {
+pub(crate) fn check_url<'a>(url: &'a str, what: &str) -> Result<HttpUrl<'a>, IdentityError> {
+    let parsed = HttpUrl::parse(url).map_err(|e| config_error(format!("{what} {url:?} {e}")))?;
+    match parsed.scheme.as_str() {
         "https" => {}
-        "http" if is_loopback_host(host) => {}
+        "http" if is_loopback_host(&parsed.host) => {}
         "http" => {
             return Err(config_error(format!(
                 "{what} {url:?} uses http:// for a host that is not loopback; only https:// is allowed there"
@@ -183,7 +183,7 @@ pub(crate) fn check_url(url: &str, what: &str) -> Result<url::Url, IdentityError
         }
         s => return Err(config_error(format!("{what} {url:?} has scheme {s:?}; use https://"))),
     }
-    if host.is_empty() {
+    if parsed.host.is_empty() {
         return Err(config_error(format!("{what} {url:?} has no host")));
     }
     Ok(parsed)
@@ -215,7 +215,7 @@ impl Authority {
     /// `http://127.0.0.1:8080/organizations`. `http://` is accepted for loopback hosts only.
     pub fn from_url(url: &str) -> Result<Authority, IdentityError> {
         let parsed = check_url(url, "authority")?;
-        let path = parsed.path().trim_end_matches('/');
+        let path = parsed.path.trim_end_matches('/');
         let Some((base_path, tenant)) = path.rsplit_once('/') else {
             return Err(config_error(format!("authority {url:?} has no tenant")));
         };
@@ -224,15 +224,14 @@ impl Authority {
                 "authority {url:?} must end with a tenant (common, organizations, consumers, a GUID or a domain)"
             )));
         }
-        let host = parsed.host_str().unwrap_or("");
-        let cloud = match host.to_ascii_lowercase().as_str() {
+        let cloud = match parsed.host.as_str() {
             "login.microsoftonline.us" => Cloud::UsGov,
             "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => Cloud::China,
             _ => Cloud::Global,
         };
-        // host_str() keeps the brackets of an IPv6 address.
-        let mut base = format!("{}://{}", parsed.scheme(), host);
-        if let Some(port) = parsed.port() {
+        // An IPv6 host keeps its brackets.
+        let mut base = format!("{}://{}", parsed.scheme, parsed.host);
+        if let Some(port) = parsed.port {
             base.push_str(&format!(":{port}"));
         }
         base.push_str(base_path);

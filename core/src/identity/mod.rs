@@ -15,6 +15,7 @@ mod pkce;
 mod public;
 pub mod scopes;
 mod token;
+mod url;
 
 pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Provider};
 #[cfg(not(target_arch = "wasm32"))]

@@ -273,43 +273,30 @@ impl PublicClient {
         let verifier = pkce::code_verifier()?;
         let state = pkce::random_string::<16>()?;
         let challenge = pkce::s256_challenge(&verifier);
-        let mut url = url::Url::parse(self.authority.authorize_endpoint()).map_err(|e| {
-            IdentityError::new(IdentityErrorKind::Configuration, format!("authorization endpoint: {e}"))
-        })?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("client_id", &self.client_id)
-                .append_pair("response_type", "code")
-                .append_pair("redirect_uri", redirect_uri)
-                .append_pair("response_mode", "query")
-                .append_pair("scope", &scopes.join(" "))
-                .append_pair("state", &state)
-                .append_pair("code_challenge", &challenge)
-                .append_pair("code_challenge_method", "S256");
-            if let Some(h) = &options.login_hint {
-                q.append_pair("login_hint", h);
-            }
-            if let Some(p) = &options.prompt {
-                q.append_pair("prompt", p);
-            }
-            if let Some(d) = &options.domain_hint {
-                q.append_pair("domain_hint", d);
-            }
-            if let Some(c) = &options.claims {
-                q.append_pair("claims", c);
-            }
-            if self.authority.provider() == Provider::Google {
-                // Google returns a refresh token only with offline access.
-                q.append_pair("access_type", "offline");
-            }
+        let scope = scopes.join(" ");
+        let mut q: Vec<(&str, &str)> = vec![
+            ("client_id", &self.client_id),
+            ("response_type", "code"),
+            ("redirect_uri", redirect_uri),
+            ("response_mode", "query"),
+            ("scope", &scope),
+            ("state", &state),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        let optional = [
+            ("login_hint", &options.login_hint),
+            ("prompt", &options.prompt),
+            ("domain_hint", &options.domain_hint),
+            ("claims", &options.claims),
+        ];
+        q.extend(optional.iter().filter_map(|(k, v)| Some((*k, v.as_deref()?))));
+        if self.authority.provider() == Provider::Google {
+            // Google returns a refresh token only with offline access.
+            q.push(("access_type", "offline"));
         }
-        Ok(AuthorizationRequest {
-            url: url.into(),
-            state,
-            redirect_uri: redirect_uri.to_owned(),
-            scopes,
-            code_verifier: verifier,
-        })
+        let url = super::url::with_query(self.authority.authorize_endpoint(), &q);
+        Ok(AuthorizationRequest { url, state, redirect_uri: redirect_uri.to_owned(), scopes, code_verifier: verifier })
     }
 
     /// Redeems the URL the browser was redirected to: checks `state`, turns an
@@ -504,13 +491,7 @@ impl PublicClient {
 
 /// Reads `code`, `state`, `error` from a redirect URL (query or fragment).
 pub fn parse_redirect(request: &AuthorizationRequest, redirect_url: &str) -> Result<String, IdentityError> {
-    let parsed = url::Url::parse(redirect_url)
-        .or_else(|_| url::Url::parse(&format!("http://localhost/?{}", redirect_url.trim_start_matches(['?', '#']))))
-        .map_err(|e| IdentityError::new(IdentityErrorKind::Protocol, format!("redirect URL: {e}")))?;
-    let mut pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    if let Some(frag) = parsed.fragment() {
-        pairs.extend(form_urlencoded::parse(frag.as_bytes()).into_owned());
-    }
+    let pairs = super::url::redirect_params(redirect_url);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if let Some(error) = get("error") {
         let description = get("error_description");
