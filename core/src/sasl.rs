@@ -171,14 +171,15 @@ impl ErrorChallenge {
 
     /// Parses the decoded JSON text of a challenge.
     pub fn from_json(raw: &str) -> Result<ErrorChallenge, ChallengeError> {
-        let value: serde_json::Value =
-            serde_json::from_str(raw.trim()).map_err(|_| ChallengeError::NotJson(raw.trim().to_owned()))?;
-        let obj = value.as_object().ok_or_else(|| ChallengeError::NotJson(raw.trim().to_owned()))?;
+        use miniserde::json::Value;
+        let Ok(Value::Object(obj)) = miniserde::json::from_str::<Value>(raw.trim()) else {
+            return Err(ChallengeError::NotJson(raw.trim().to_owned()));
+        };
         let field = |name: &str| -> Option<String> {
             match obj.get(name)? {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Null => None,
-                other => Some(other.to_string()),
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(miniserde::json::to_string(other)),
             }
         };
         Ok(ErrorChallenge {

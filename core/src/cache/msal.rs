@@ -3,37 +3,39 @@
 //! key → object with `home_account_id`, `environment`, `client_id`, `secret`, `realm`,
 //! `target`, `expires_on` (string seconds).
 
-use serde_json::{Map, Value};
+use miniserde::json::{Object, Value};
 
 use super::data::{CacheEntry, CachedAccessToken};
 use super::store::{StoreError, StoreErrorKind};
-use crate::identity::{decode_jwt_claims, Account};
+use crate::identity::{as_i64, decode_jwt_claims, get_str, Account};
 
-fn s<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    o.get(k).and_then(Value::as_str).filter(|v| !v.is_empty())
+fn s<'a>(o: &'a Object, k: &str) -> Option<&'a str> {
+    get_str(o, k).filter(|v| !v.is_empty())
 }
 
-fn secs(o: &Map<String, Value>, k: &str) -> Option<i64> {
+fn secs(o: &Object, k: &str) -> Option<i64> {
     match o.get(k)? {
         Value::String(v) => v.parse().ok(),
-        Value::Number(n) => n.as_i64(),
+        other => as_i64(other),
+    }
+}
+
+fn as_object(v: &Value) -> Option<&Object> {
+    match v {
+        Value::Object(o) => Some(o),
         _ => None,
     }
 }
 
-fn section<'a>(root: &'a Map<String, Value>, name: &str) -> Vec<&'a Map<String, Value>> {
-    root.get(name)
-        .and_then(Value::as_object)
-        .map(|m| m.values().filter_map(Value::as_object).collect())
-        .unwrap_or_default()
+fn section<'a>(root: &'a Object, name: &str) -> Vec<&'a Object> {
+    root.get(name).and_then(as_object).map(|m| m.values().filter_map(as_object).collect()).unwrap_or_default()
 }
 
 /// The entries an MSAL cache describes (one per refresh token).
 pub(super) fn parse(json: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
-    let root: Value = serde_json::from_str(json)
-        .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, format!("not an MSAL token cache: {e}")))?;
-    let root = root
-        .as_object()
+    let root: Value = miniserde::json::from_str(json)
+        .map_err(|_| StoreError::new(StoreErrorKind::Corrupt, "not an MSAL token cache: not JSON"))?;
+    let root = as_object(&root)
         .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "not an MSAL token cache: not a JSON object"))?;
     if !root.contains_key("RefreshToken") && !root.contains_key("Account") {
         return Err(StoreError::new(
@@ -58,7 +60,7 @@ pub(super) fn parse(json: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError>
             .find(|t| s(t, "home_account_id") == Some(home) && s(t, "client_id") == Some(client))
             .and_then(|t| s(t, "secret"))
             .and_then(decode_jwt_claims);
-        let claim = |k: &str| id_claims.as_ref().and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let claim = |k: &str| id_claims.as_ref().and_then(|c| get_str(c, k)).map(str::to_owned);
         let account = Account {
             username: acct
                 .and_then(|a| s(a, "username"))

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
+use miniserde::json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::scopes::{app_permission, delegated_permission};
-use super::token::decode_jwt_claims;
+use super::token::{as_i64, decode_jwt_claims, get_str};
 use crate::Protocol;
 
 /// Something about a token that will probably make the mail login fail.
@@ -79,7 +79,13 @@ const OUTLOOK_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 fn list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -114,14 +120,14 @@ pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &st
     if !app_only {
         let token_user = ["upn", "preferred_username", "email", "unique_name"]
             .iter()
-            .find_map(|n| claims.get(*n).and_then(Value::as_str).filter(|s| !s.is_empty()));
+            .find_map(|n| get_str(&claims, n).filter(|s| !s.is_empty()));
         if let Some(u) = token_user {
             if !u.eq_ignore_ascii_case(sasl_user) {
                 out.push(TokenWarning::UserMismatch { token_user: u.to_owned(), sasl_user: sasl_user.to_owned() });
             }
         }
     }
-    if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
+    if let Some(exp) = claims.get("exp").and_then(as_i64) {
         if exp <= now {
             out.push(TokenWarning::Expired { seconds_ago: now - exp });
         }
@@ -134,6 +140,7 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
+    use serde_json::Value;
 
     fn jwt(claims: Value) -> String {
         format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()))

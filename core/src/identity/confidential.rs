@@ -52,22 +52,30 @@ pub fn client_assertion(
 ) -> Result<String, IdentityError> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
+    use miniserde::json::{Number, Object, Value};
     use sha1::Digest as _;
     let der = signer.certificate_der();
-    let header = match signer.algorithm() {
-        AssertionAlgorithm::Ps256 => {
-            serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))})
-        }
-        AssertionAlgorithm::Rs256 => {
-            serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))})
-        }
+    let (alg, x5t_name, x5t) = match signer.algorithm() {
+        AssertionAlgorithm::Ps256 => ("PS256", "x5t#S256", URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))),
+        AssertionAlgorithm::Rs256 => ("RS256", "x5t", URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))),
     };
-    let claims = serde_json::json!({
-        "aud": audience, "iss": client_id, "sub": client_id, "jti": super::pkce::guid()?,
-        "nbf": now, "iat": now, "exp": now + 600,
-    });
-    let signing_input =
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let mut header = Object::new();
+    for (k, v) in [("alg", alg), ("typ", "JWT"), (x5t_name, &x5t)] {
+        header.insert(k.to_owned(), Value::String(v.to_owned()));
+    }
+    let jti = super::pkce::guid()?;
+    let mut claims = Object::new();
+    for (k, v) in [("aud", audience), ("iss", client_id), ("sub", client_id), ("jti", &jti)] {
+        claims.insert(k.to_owned(), Value::String(v.to_owned()));
+    }
+    for (k, t) in [("nbf", now), ("iat", now), ("exp", now + 600)] {
+        claims.insert(k.to_owned(), Value::Number(Number::I64(t)));
+    }
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(miniserde::json::to_string(&header)),
+        URL_SAFE_NO_PAD.encode(miniserde::json::to_string(&claims))
+    );
     let sig = signer.sign(signing_input.as_bytes()).map_err(|e| {
         IdentityError::new(IdentityErrorKind::Configuration, format!("signing the client assertion failed: {e}"))
     })?;

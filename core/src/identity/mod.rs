@@ -35,3 +35,5 @@ pub use public::{
     parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicClient,
 };
 pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token};
+// the small JSON helpers (miniserde `Value`) the cache shares
+pub(crate) use token::{as_i64, get_str, parse_object};

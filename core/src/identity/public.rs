@@ -5,15 +5,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use miniserde::json::{Object, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::authority::{Authority, Provider};
 use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{form_post, send_with_retry, HttpClient, HttpRequest, Platform, RetryPolicy};
 use super::pkce;
 use super::scopes;
-use super::token::{error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token};
+use super::token::{
+    error_from_response, get_str, parse_json, parse_token_response, poll_interval, unexpected, RefreshToken, Token,
+};
 use crate::cache::TokenCache;
 
 /// Extra parameters of an authorization request.
@@ -349,10 +351,14 @@ impl PublicClient {
         if !(200..300).contains(&resp.status) {
             return Err(unexpected(&resp, "device code request"));
         }
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            IdentityError::new(IdentityErrorKind::Protocol, format!("device code answer is not JSON: {e}"))
-        })?;
-        let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+        let v = match parse_json(&resp.body) {
+            Some(Value::Object(o)) => o,
+            Some(_) => Object::new(), // no fields: reported below
+            None => {
+                return Err(IdentityError::new(IdentityErrorKind::Protocol, "device code answer is not JSON"));
+            }
+        };
+        let field = |name: &str| get_str(&v, name).map(str::to_owned);
         let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code")) else {
             return Err(IdentityError::new(
                 IdentityErrorKind::Protocol,

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use miniserde::json::{Number, Object, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{retry_after, HttpResponse};
@@ -83,27 +83,83 @@ impl Token {
     }
 }
 
-/// Decodes the claims of a JWT without verifying it. `None` if it is not a JWT.
-pub fn decode_jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
-    let mut parts = jwt.split('.');
-    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(map) => Some(map),
+// JSON is read into `miniserde::json::Value` and picked apart with these helpers: one
+// non-generic code path, which keeps the wasm build small.
+
+/// Parses JSON bytes. `None` if they are not UTF-8 or not JSON.
+pub(crate) fn parse_json(bytes: &[u8]) -> Option<Value> {
+    miniserde::json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+}
+
+/// Parses JSON bytes that must be an object.
+pub(crate) fn parse_object(bytes: &[u8]) -> Option<Object> {
+    match parse_json(bytes)? {
+        Value::Object(o) => Some(o),
         _ => None,
     }
 }
 
-fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
-    map.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+/// The string `o[k]`, if it is one.
+pub(crate) fn get_str<'a>(o: &'a Object, k: &str) -> Option<&'a str> {
+    match o.get(k)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// An integer that fits an `i64` (not a float).
+pub(crate) fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(Number::U64(n)) => i64::try_from(*n).ok(),
+        Value::Number(Number::I64(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// A non-negative integer (not a float).
+pub(crate) fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(Number::U64(n)) => Some(*n),
+        Value::Number(Number::I64(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// Takes the optional string field `k` out of `o`: absent or `null` is `Ok(None)`, another
+/// type is an error.
+fn take_string(o: &mut Object, k: &str) -> Result<Option<String>, ()> {
+    match o.remove(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(()),
+    }
+}
+
+/// Takes the optional field `k` out of `o` (`null` is absent).
+fn take_value(o: &mut Object, k: &str) -> Option<Value> {
+    o.remove(k).filter(|v| !matches!(v, Value::Null))
+}
+
+/// Decodes the claims of a JWT without verifying it. `None` if it is not a JWT (or its
+/// payload is not a JSON object). The claims are a [`miniserde::json::Object`] (a
+/// `BTreeMap<String, miniserde::json::Value>`).
+pub fn decode_jwt_claims(jwt: &str) -> Option<Object> {
+    let mut parts = jwt.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    parse_object(&bytes)
+}
+
+fn str_claim(map: &Object, name: &str) -> Option<String> {
+    get_str(map, name).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// The account described by an id token and Microsoft's `client_info`.
 pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option<Account> {
     let claims = id_token.and_then(decode_jwt_claims);
-    let info: Option<Map<String, Value>> = client_info.and_then(|ci| {
+    let info: Option<Object> = client_info.and_then(|ci| {
         let bytes = URL_SAFE_NO_PAD.decode(ci.trim_end_matches('=')).or_else(|_| STANDARD.decode(ci)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        parse_object(&bytes)
     });
     if claims.is_none() && info.is_none() {
         return None;
@@ -126,49 +182,74 @@ pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option
     })
 }
 
-#[derive(Deserialize)]
+/// A token answer's fields. Unknown fields are ignored; a known string field of another
+/// type makes the answer unusable.
 struct RawToken {
     access_token: Option<String>,
-    #[serde(default)]
     expires_in: Option<Value>,
-    #[serde(default)]
     refresh_in: Option<Value>,
-    #[serde(default)]
     scope: Option<String>,
-    #[serde(default)]
     refresh_token: Option<String>,
-    #[serde(default)]
     id_token: Option<String>,
-    #[serde(default)]
     client_info: Option<String>,
-    #[serde(default)]
     token_type: Option<String>,
 }
 
+impl RawToken {
+    fn parse(body: &[u8]) -> Option<RawToken> {
+        let mut o = parse_object(body)?;
+        Some(RawToken {
+            access_token: take_string(&mut o, "access_token").ok()?,
+            expires_in: take_value(&mut o, "expires_in"),
+            refresh_in: take_value(&mut o, "refresh_in"),
+            scope: take_string(&mut o, "scope").ok()?,
+            refresh_token: take_string(&mut o, "refresh_token").ok()?,
+            id_token: take_string(&mut o, "id_token").ok()?,
+            client_info: take_string(&mut o, "client_info").ok()?,
+            token_type: take_string(&mut o, "token_type").ok()?,
+        })
+    }
+}
+
+/// Seconds given as a number or a numeric string.
 fn seconds(v: &Option<Value>) -> Option<i64> {
     match v.as_ref()? {
-        Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+        other => as_i64(other),
     }
 }
 
 /// The OAuth error fields of an answer, if the body is an error object.
-#[derive(Deserialize, Default)]
 pub(crate) struct RawError {
     pub(crate) error: Option<String>,
-    #[serde(default)]
     error_description: Option<String>,
-    #[serde(default)]
-    error_codes: Option<Vec<Value>>,
-    #[serde(default)]
+    /// The `error_codes` that are numbers (fitting a `u32`).
+    codes: Vec<u32>,
     suberror: Option<String>,
-    #[serde(default)]
     correlation_id: Option<String>,
-    #[serde(default)]
     trace_id: Option<String>,
-    #[serde(default)]
     claims: Option<Value>,
+}
+
+impl RawError {
+    /// `None` if the body is not a JSON object, or a known field has the wrong type.
+    fn parse(body: &[u8]) -> Option<RawError> {
+        let mut o = parse_object(body)?;
+        let codes = match take_value(&mut o, "error_codes") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.iter().filter_map(|v| as_u64(v).and_then(|n| u32::try_from(n).ok())).collect(),
+            Some(_) => return None,
+        };
+        Some(RawError {
+            error: take_string(&mut o, "error").ok()?,
+            error_description: take_string(&mut o, "error_description").ok()?,
+            codes,
+            suberror: take_string(&mut o, "suberror").ok()?,
+            correlation_id: take_string(&mut o, "correlation_id").ok()?,
+            trace_id: take_string(&mut o, "trace_id").ok()?,
+            claims: take_value(&mut o, "claims"),
+        })
+    }
 }
 
 /// Classifies Microsoft's / RFC 6749's error answer.
@@ -222,19 +303,14 @@ pub(crate) fn classify(error: &str, codes: &[u32], suberror: Option<&str>, statu
 
 /// Turns an error answer into an [`IdentityError`] (`None` if the body is not an error).
 pub(crate) fn error_from_response(resp: &HttpResponse) -> Option<IdentityError> {
-    let raw: RawError = serde_json::from_slice(&resp.body).ok()?;
+    let raw = RawError::parse(&resp.body)?;
     let error = raw.error?;
-    let codes: Vec<u32> = raw
-        .error_codes
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-        .collect();
+    let codes = raw.codes;
     let kind = classify(&error, &codes, raw.suberror.as_deref(), resp.status);
     let first_line = raw.error_description.as_deref().and_then(|d| d.lines().next()).unwrap_or(&error).to_owned();
     let claims = raw.claims.map(|c| match c {
         Value::String(s) => s,
-        other => other.to_string(),
+        other => miniserde::json::to_string(&other),
     });
     Some(IdentityError::from(super::error::IdentityErrorDetails {
         kind,
@@ -287,9 +363,9 @@ pub(crate) fn parse_token_response(
     if !(200..300).contains(&resp.status) {
         return Err(unexpected(resp, "token request"));
     }
-    let raw: RawToken = serde_json::from_slice(&resp.body).map_err(|e| {
-        IdentityError::new(IdentityErrorKind::Protocol, format!("token answer is not the expected JSON: {e}"))
-    })?;
+    let Some(raw) = RawToken::parse(&resp.body) else {
+        return Err(IdentityError::new(IdentityErrorKind::Protocol, "token answer is not the expected JSON"));
+    };
     let Some(access_token) = raw.access_token.filter(|t| !t.is_empty()) else {
         return Err(IdentityError::new(IdentityErrorKind::Protocol, "token answer has no access_token"));
     };
@@ -318,9 +394,8 @@ pub(crate) fn parse_token_response(
 /// How long to wait before polling again, from the answer.
 pub(crate) fn poll_interval(v: Option<&Value>, default: Duration) -> Duration {
     v.and_then(|v| match v {
-        Value::Number(n) => n.as_u64(),
         Value::String(s) => s.parse().ok(),
-        _ => None,
+        other => as_u64(other),
     })
     .map(Duration::from_secs)
     .unwrap_or(default)
@@ -366,6 +441,39 @@ mod tests {
         let shown = format!("{t:?}");
         assert!(!shown.contains("\"rt\"") && !shown.contains(&idt) && !shown.contains("\"at\""), "{shown}");
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn error_fields_read_as_before() {
+        let body = r#"{"error":"interaction_required","error_codes":[50076,"x",-1,1.5,4294967296],"suberror":null,"claims":{"access_token":{"capolids":{"essential":true,"values":["1"]}}}}"#;
+        let e = parse_token_response(&resp(400, body), 0, &[]).expect_err("error");
+        assert_eq!((e.kind, e.codes.as_slice()), (IdentityErrorKind::MfaRequired, &[50076][..]));
+        assert_eq!(e.claims.as_deref(), Some(r#"{"access_token":{"capolids":{"essential":true,"values":["1"]}}}"#));
+        assert!(e.suberror.is_none());
+        // A known field of another type: not an error answer, so an unexpected one.
+        let e = parse_token_response(&resp(400, r#"{"error":"invalid_grant","trace_id":5}"#), 0, &[]).expect_err("odd");
+        assert!(e.error.is_none() && e.message.contains("unexpected HTTP 400"), "{}", e.message);
+    }
+
+    #[test]
+    fn seconds_as_numbers_or_strings() {
+        let body = r#"{"access_token":"a","expires_in":60,"refresh_in":" 30 ","x":[1,{"y":null}],"scope":null}"#;
+        let t = parse_token_response(&resp(200, body), 100, &["s".into()]).expect("token");
+        assert_eq!((t.expires_at, t.refresh_at), (160, Some(130)));
+        assert_eq!(t.scopes, ["s"]);
+        assert!(t.refresh_token.is_none() && t.account.is_none());
+        let t = parse_token_response(&resp(200, r#"{"access_token":"a","expires_in":60.5}"#), 0, &[]).expect("token");
+        assert_eq!(t.expires_at, 3600, "a float is not seconds: the default hour");
+        let e = parse_token_response(&resp(200, r#"{"access_token":7}"#), 0, &[]).expect_err("number");
+        assert_eq!(e.message, "token answer is not the expected JSON");
+        let latin1 = HttpResponse { status: 200, headers: Vec::new(), body: b"{\"access_token\":\"\xe9\"}".to_vec() };
+        let e = parse_token_response(&latin1, 0, &[]).expect_err("not UTF-8");
+        assert_eq!(e.kind, IdentityErrorKind::Protocol);
+        let five = Duration::from_secs(5);
+        assert_eq!(poll_interval(Some(&Value::String("7".into())), five), Duration::from_secs(7));
+        assert_eq!(poll_interval(Some(&Value::Number(Number::U64(9))), five), Duration::from_secs(9));
+        assert_eq!(poll_interval(Some(&Value::Number(Number::I64(-1))), five), five);
+        assert_eq!(poll_interval(None, five), five);
     }
 
     #[test]
