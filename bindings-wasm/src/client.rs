@@ -12,7 +12,7 @@ use mailoauth::identity::{
     AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, HttpClient, Platform, RefreshToken,
 };
 use mailoauth::{ConfidentialClient, PublicClient};
-use serde_json::Value;
+use miniserde::json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
@@ -31,12 +31,7 @@ fn host(options: &JsValue) -> (Arc<dyn HttpClient>, Arc<dyn Platform>) {
 }
 
 fn client_id(options: &Value) -> Result<String, JsValue> {
-    options
-        .get("clientId")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| type_error("clientId is required"))
+    convert::str_field(options, "clientId").map(str::to_owned).ok_or_else(|| type_error("clientId is required"))
 }
 
 /// Runs `fut` unless `abort` (a promise that rejects when the caller aborts) settles first.
@@ -84,7 +79,7 @@ impl WasmPublicClient {
         let mut client = PublicClient::new(client_id(&o)?, authority, http, platform);
         if !store.is_undefined() && !store.is_null() {
             let mut cache = TokenCache::new(Arc::new(JsStore::new(store)));
-            if let Some(m) = o.get("refreshMarginSecs").and_then(Value::as_u64) {
+            if let Some(m) = convert::uint_field(&o, "refreshMarginSecs") {
                 cache = cache.with_refresh_margin(Duration::from_secs(m));
             }
             client = client.with_cache(Arc::new(cache));
@@ -295,7 +290,7 @@ impl WasmConfidentialClient {
         let (http, platform) = host(&options);
         let certificate =
             js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
-        let credential = match o.get("clientSecret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        let credential = match convert::str_field(&o, "clientSecret") {
             Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
             None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
             None => return Err(type_error("clientSecret or certificate is required")),

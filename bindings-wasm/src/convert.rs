@@ -1,11 +1,13 @@
-//! Values and errors across the boundary. Results are built as `serde_json::Value` with
-//! camelCase names and handed to `JSON.parse`; inputs arrive as plain objects and are read the
-//! same way (`JSON.stringify`). The core already links serde_json, so this costs no extra wasm,
-//! unlike a generated binding per type.
+//! Values and errors across the boundary. Results are built as JSON values (miniserde, which
+//! the core uses for its own JSON) with camelCase names and handed to `JSON.parse`; inputs
+//! arrive as plain objects and are read the same way (`JSON.stringify`). This costs far less
+//! wasm than a generated binding per type.
 
-use mailoauth::identity::{Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token};
+use mailoauth::identity::{
+    Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token, TokenWarning,
+};
 use mailoauth::{Authority, ErrorChallenge, IdentityError, MailAuthError, Protocol};
-use serde_json::{json, Value};
+use miniserde::json::{self, Array, Number, Object, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "../js/errors.js")]
@@ -20,7 +22,7 @@ extern "C" {
 
 /// A JS value from JSON (`JSON.parse`).
 pub(crate) fn to_js(v: &Value) -> JsValue {
-    js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
 }
 
 /// A JS value as JSON (`JSON.stringify`); `undefined`/`null` become `Value::Null`.
@@ -30,7 +32,7 @@ pub(crate) fn from_js(v: &JsValue) -> Result<Value, JsValue> {
     }
     let text = js_sys::JSON::stringify(v).map_err(|_| type_error("the value cannot be converted to JSON"))?;
     let text: String = text.into();
-    serde_json::from_str(&text).map_err(|e| type_error(&format!("unreadable value: {e}")))
+    json::from_str(&text).map_err(|_| type_error("unreadable value"))
 }
 
 /// A `TypeError` for unusable input from JS.
@@ -45,8 +47,77 @@ pub(crate) fn plain_error(name: &str, message: &str) -> JsValue {
     e.into()
 }
 
-fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+// ---- building values ----------------------------------------------------------------------
+
+/// An object from `(name, value)` pairs.
+pub(crate) fn obj(fields: Vec<(&str, Value)>) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Object>())
+}
+
+/// A string.
+pub(crate) fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
+/// A string or `null`.
+pub(crate) fn os(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, s)
+}
+
+/// An integer.
+pub(crate) fn int(v: i64) -> Value {
+    Value::Number(Number::I64(v))
+}
+
+/// An integer or `null`.
+pub(crate) fn oint(v: Option<i64>) -> Value {
+    v.map_or(Value::Null, int)
+}
+
+/// A list of strings.
+pub(crate) fn strs(v: &[String]) -> Value {
+    Value::Array(v.iter().map(|x| s(x)).collect::<Array>())
+}
+
+// ---- reading values -----------------------------------------------------------------------
+
+/// The field `name` of an object value.
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(o) => o.get(name),
+        _ => None,
+    }
+}
+
+/// A non-empty string field.
+pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    match field(v, name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// A boolean field.
+pub(crate) fn bool_field(v: &Value, name: &str) -> Option<bool> {
+    match field(v, name) {
+        Some(Value::Bool(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+/// A whole-number field (JS numbers arrive as integers or floats).
+pub(crate) fn int_field(v: &Value, name: &str) -> Option<i64> {
+    match field(v, name)? {
+        Value::Number(Number::I64(n)) => Some(*n),
+        Value::Number(Number::U64(n)) => i64::try_from(*n).ok(),
+        Value::Number(Number::F64(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(*n as i64),
+        _ => None,
+    }
+}
+
+/// A non-negative whole-number field.
+pub(crate) fn uint_field(v: &Value, name: &str) -> Option<u64> {
+    int_field(v, name).and_then(|n| u64::try_from(n).ok())
 }
 
 fn opt_string(v: &Value, name: &str) -> Option<String> {
@@ -54,10 +125,16 @@ fn opt_string(v: &Value, name: &str) -> Option<String> {
 }
 
 fn strings(v: &Value, name: &str) -> Vec<String> {
-    v.get(name)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default()
+    match field(v, name) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| match x {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The authority from `{provider, authority, tenant, cloud}` (all optional).
@@ -79,73 +156,95 @@ pub(crate) fn protocol(name: &str) -> Result<Protocol, JsValue> {
 
 /// The JS error for an [`IdentityError`]: `IdentityError` with every field and the hint.
 pub(crate) fn identity_error(e: IdentityError) -> JsValue {
-    let details = json!({
-        "kind": e.kind,
-        "message": e.message,
-        "error": e.error,
-        "errorDescription": e.error_description,
-        "codes": e.codes,
-        "suberror": e.suberror,
-        "correlationId": e.correlation_id,
-        "traceId": e.trace_id,
-        "claims": e.claims,
-        "retryAfter": e.retry_after.map(|d| d.as_secs_f64()),
-        "httpStatus": e.http_status,
-        "hint": e.hint(),
-        "temporary": e.is_temporary(),
-        "display": e.to_string(),
-    });
-    identity_error_from_json(&details.to_string())
+    let details = obj(vec![
+        ("kind", s(e.kind.name())),
+        ("message", s(&e.message)),
+        ("error", os(e.error.as_deref())),
+        ("errorDescription", os(e.error_description.as_deref())),
+        ("codes", Value::Array(e.codes.iter().map(|c| int(i64::from(*c))).collect::<Array>())),
+        ("suberror", os(e.suberror.as_deref())),
+        ("correlationId", os(e.correlation_id.as_deref())),
+        ("traceId", os(e.trace_id.as_deref())),
+        ("claims", os(e.claims.as_deref())),
+        // Retry-After is whole seconds.
+        ("retryAfter", oint(e.retry_after.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))),
+        ("httpStatus", oint(e.http_status.map(i64::from))),
+        ("hint", s(e.hint())),
+        ("temporary", Value::Bool(e.is_temporary())),
+        ("display", s(&e.to_string())),
+    ]);
+    identity_error_from_json(&json::to_string(&details))
 }
 
 /// The JS error for a [`MailAuthError`]: `MailAuthError` with stage, server line, challenge.
 pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
-    let details = json!({
-        "kind": e.kind,
-        "protocol": e.protocol,
-        "stage": e.stage,
-        "message": e.message,
-        "serverLine": e.server_line,
-        "challenge": e.challenge.as_deref().map(challenge_json),
-        "enhancedStatus": e.enhanced_status().map(|(a, b, c)| format!("{a}.{b}.{c}")),
-        "temporary": e.is_temporary(),
-        "display": e.to_string(),
-    });
-    mail_auth_error_from_json(&details.to_string())
+    let details = obj(vec![
+        ("kind", s(e.kind.name())),
+        ("protocol", s(e.protocol.name())),
+        ("stage", s(e.stage.name())),
+        ("message", s(&e.message)),
+        ("serverLine", os(e.server_line.as_deref())),
+        ("challenge", e.challenge.as_deref().map_or(Value::Null, challenge_json)),
+        ("enhancedStatus", os(e.enhanced_status().map(|(a, b, c)| format!("{a}.{b}.{c}")).as_deref())),
+        ("temporary", Value::Bool(e.is_temporary())),
+        ("display", s(&e.to_string())),
+    ]);
+    mail_auth_error_from_json(&json::to_string(&details))
 }
 
 pub(crate) fn challenge_json(c: &ErrorChallenge) -> Value {
-    json!({
-        "status": c.status,
-        "schemes": c.schemes,
-        "scope": c.scope,
-        "openidConfiguration": c.openid_configuration,
-        "raw": c.raw,
-    })
+    obj(vec![
+        ("status", os(c.status.as_deref())),
+        ("schemes", os(c.schemes.as_deref())),
+        ("scope", os(c.scope.as_deref())),
+        ("openidConfiguration", os(c.openid_configuration.as_deref())),
+        ("raw", s(&c.raw)),
+    ])
 }
 
 pub(crate) fn mail_hosts_json(h: &MailHosts) -> Value {
     let hp = |p: Protocol| {
-        let s = h.server(p);
-        json!({"host": s.host, "port": s.port})
+        let server = h.server(p);
+        obj(vec![("host", s(&server.host)), ("port", int(i64::from(server.port)))])
     };
-    json!({
-        "imap": hp(Protocol::Imap),
-        "pop3": hp(Protocol::Pop3),
-        "smtp": hp(Protocol::Smtp),
-        "verified": h.verified,
-    })
+    obj(vec![
+        ("imap", hp(Protocol::Imap)),
+        ("pop3", hp(Protocol::Pop3)),
+        ("smtp", hp(Protocol::Smtp)),
+        ("verified", Value::Bool(h.verified)),
+    ])
+}
+
+/// `{kind, message, ...the variant's fields}`.
+pub(crate) fn warning_json(w: &TokenWarning) -> Value {
+    let mut fields = vec![("kind", s(w.name())), ("message", s(&w.to_string()))];
+    match w {
+        TokenWarning::GraphAudience { audience } | TokenWarning::UnexpectedAudience { audience } => {
+            fields.push(("audience", s(audience)));
+        }
+        TokenWarning::MissingPermission { needed, granted } => {
+            fields.push(("needed", s(needed)));
+            fields.push(("granted", strs(granted)));
+        }
+        TokenWarning::UserMismatch { token_user, sasl_user } => {
+            fields.push(("token_user", s(token_user)));
+            fields.push(("sasl_user", s(sasl_user)));
+        }
+        TokenWarning::Expired { seconds_ago } => fields.push(("seconds_ago", int(*seconds_ago))),
+        _ => {}
+    }
+    obj(fields)
 }
 
 pub(crate) fn account_json(a: &Account) -> Value {
-    json!({
-        "username": a.username,
-        "email": a.email,
-        "name": a.name,
-        "oid": a.oid,
-        "tid": a.tid,
-        "homeAccountId": a.home_account_id,
-    })
+    obj(vec![
+        ("username", s(&a.username)),
+        ("email", os(a.email.as_deref())),
+        ("name", os(a.name.as_deref())),
+        ("oid", os(a.oid.as_deref())),
+        ("tid", os(a.tid.as_deref())),
+        ("homeAccountId", os(a.home_account_id.as_deref())),
+    ])
 }
 
 pub(crate) fn account_from_json(v: &Value) -> Account {
@@ -162,27 +261,27 @@ pub(crate) fn account_from_json(v: &Value) -> Account {
 /// A token as a JS object. It carries the access and refresh tokens: the caller asked for
 /// them. `expiresAt` and `refreshAt` are Unix seconds.
 pub(crate) fn token_js(t: &Token) -> JsValue {
-    to_js(&json!({
-        "accessToken": t.access_token.expose_secret(),
-        "expiresAt": t.expires_at,
-        "refreshAt": t.refresh_at,
-        "scopes": t.scopes,
-        "refreshToken": t.refresh_token.as_ref().map(|r| r.expose_secret()),
-        "idToken": t.id_token,
-        "account": t.account.as_ref().map(account_json),
-    }))
+    to_js(&obj(vec![
+        ("accessToken", s(t.access_token.expose_secret())),
+        ("expiresAt", int(t.expires_at)),
+        ("refreshAt", oint(t.refresh_at)),
+        ("scopes", strs(&t.scopes)),
+        ("refreshToken", os(t.refresh_token.as_ref().map(|r| r.expose_secret()))),
+        ("idToken", os(t.id_token.as_deref())),
+        ("account", t.account.as_ref().map_or(Value::Null, account_json)),
+    ]))
 }
 
 pub(crate) fn device_flow_js(f: &DeviceCodeFlow) -> JsValue {
-    to_js(&json!({
-        "userCode": f.user_code,
-        "verificationUri": f.verification_uri,
-        "message": f.message,
-        "expiresAt": f.expires_at,
-        "interval": f.interval,
-        "scopes": f.scopes,
-        "deviceCode": f.device_code,
-    }))
+    to_js(&obj(vec![
+        ("userCode", s(&f.user_code)),
+        ("verificationUri", s(&f.verification_uri)),
+        ("message", s(&f.message)),
+        ("expiresAt", int(f.expires_at)),
+        ("interval", int(i64::try_from(f.interval).unwrap_or(i64::MAX))),
+        ("scopes", strs(&f.scopes)),
+        ("deviceCode", s(&f.device_code)),
+    ]))
 }
 
 pub(crate) fn device_flow_from_js(v: &JsValue) -> Result<DeviceCodeFlow, JsValue> {
@@ -194,21 +293,21 @@ pub(crate) fn device_flow_from_js(v: &JsValue) -> Result<DeviceCodeFlow, JsValue
         user_code,
         verification_uri: opt_string(&o, "verificationUri").unwrap_or_default(),
         message: opt_string(&o, "message").unwrap_or_default(),
-        expires_at: o.get("expiresAt").and_then(Value::as_i64).unwrap_or(0),
-        interval: o.get("interval").and_then(Value::as_u64).unwrap_or(5),
+        expires_at: int_field(&o, "expiresAt").unwrap_or(0),
+        interval: uint_field(&o, "interval").unwrap_or(5),
         scopes: strings(&o, "scopes"),
         device_code,
     })
 }
 
 pub(crate) fn auth_request_js(r: &AuthorizationRequest) -> JsValue {
-    to_js(&json!({
-        "url": r.url,
-        "state": r.state,
-        "redirectUri": r.redirect_uri,
-        "scopes": r.scopes,
-        "codeVerifier": r.code_verifier,
-    }))
+    to_js(&obj(vec![
+        ("url", s(&r.url)),
+        ("state", s(&r.state)),
+        ("redirectUri", s(&r.redirect_uri)),
+        ("scopes", strs(&r.scopes)),
+        ("codeVerifier", s(&r.code_verifier)),
+    ]))
 }
 
 pub(crate) fn auth_request_from_js(v: &JsValue) -> Result<AuthorizationRequest, JsValue> {

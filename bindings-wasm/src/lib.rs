@@ -75,15 +75,5 @@ pub fn check_access_token(access_token: &str, protocol: &str, sasl_user: &str) -
     let protocol = convert::protocol(protocol)?;
     let now = host::now_secs();
     let warnings = mailoauth::identity::check_access_token(access_token, protocol, sasl_user, now);
-    let out: Vec<serde_json::Value> = warnings
-        .iter()
-        .map(|w| {
-            let mut v = serde_json::to_value(w).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("message".into(), w.to_string().into());
-            }
-            v
-        })
-        .collect();
-    Ok(convert::to_js(&serde_json::Value::Array(out)))
+    Ok(convert::to_js(&miniserde::json::Value::Array(warnings.iter().map(convert::warning_json).collect())))
 }

@@ -3,20 +3,15 @@
 
 use mailoauth::proto::{Action, Login, LoginConfig, SaslIr};
 use mailoauth::{MailAuthError, MailErrorKind, Mechanism};
-use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{self, from_js, mail_error, type_error};
+use crate::convert::{self, bool_field, from_js, mail_error, obj, str_field, type_error, uint_field};
 
 /// One IMAP, SMTP or POP3 login.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct LoginMachine {
     inner: Login,
-}
-
-fn field<'a>(o: &'a Value, name: &str) -> Option<&'a Value> {
-    o.get(name).filter(|v| !v.is_null())
 }
 
 #[wasm_bindgen]
@@ -28,7 +23,7 @@ impl LoginMachine {
     pub fn new(protocol: &str, config: JsValue) -> Result<LoginMachine, JsValue> {
         let protocol = convert::protocol(protocol)?;
         let o = from_js(&config)?;
-        let s = |n: &str| field(&o, n).and_then(Value::as_str);
+        let s = |n: &str| str_field(&o, n);
         let (Some(user), Some(token)) = (s("user"), s("token")) else {
             return Err(type_error("user and token are required"));
         };
@@ -37,20 +32,18 @@ impl LoginMachine {
             Some(m) => m.parse::<Mechanism>().map_err(|e| type_error(&e.to_string()))?,
         };
         let mut cfg = LoginConfig::new(user, token, mechanism);
-        cfg.starttls = field(&o, "starttls").and_then(Value::as_bool).unwrap_or(false);
-        cfg.probe = field(&o, "probe").and_then(Value::as_bool).unwrap_or(false);
-        cfg.sasl_ir = match s("saslIr") {
-            None | Some("auto") => SaslIr::Auto,
-            Some("always") => SaslIr::Always,
-            Some("never") => SaslIr::Never,
-            Some(other) => return Err(type_error(&format!("saslIr {other:?}: expected auto, always or never"))),
-        };
+        cfg.starttls = bool_field(&o, "starttls").unwrap_or(false);
+        cfg.probe = bool_field(&o, "probe").unwrap_or(false);
+        if let Some(mode) = s("saslIr") {
+            cfg.sasl_ir = SaslIr::from_name(mode)
+                .ok_or_else(|| type_error(&format!("saslIr {mode:?}: expected auto, always or never")))?;
+        }
         cfg.host = s("host").map(str::to_owned);
-        cfg.port = field(&o, "port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok());
+        cfg.port = uint_field(&o, "port").and_then(|p| u16::try_from(p).ok());
         if let Some(name) = s("clientName") {
             cfg.client_name = name.to_owned();
         }
-        if let Some(max) = field(&o, "maxLine").and_then(Value::as_u64) {
+        if let Some(max) = uint_field(&o, "maxLine") {
             cfg.max_line = usize::try_from(max).unwrap_or(usize::MAX);
         }
         Ok(LoginMachine { inner: Login::new(protocol, cfg) })
@@ -96,20 +89,20 @@ impl LoginMachine {
     /// The protocol (`imap`, `smtp`, `pop3`).
     #[wasm_bindgen(getter)]
     pub fn protocol(&self) -> String {
-        serde_json::to_value(self.inner.protocol()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        self.inner.protocol().name().to_owned()
     }
 
     /// After `done`: `{greeting, capabilities, finalLine, preauthenticated, upgradedToTls,
     /// leftover: Uint8Array}`.
     pub fn outcome(&self) -> JsValue {
         let Some(o) = self.inner.outcome() else { return JsValue::NULL };
-        let v = convert::to_js(&json!({
-            "greeting": o.greeting,
-            "capabilities": o.capabilities,
-            "finalLine": o.final_line,
-            "preauthenticated": o.preauthenticated,
-            "upgradedToTls": o.upgraded_to_tls,
-        }));
+        let v = convert::to_js(&obj(vec![
+            ("greeting", convert::s(&o.greeting)),
+            ("capabilities", convert::strs(&o.capabilities)),
+            ("finalLine", convert::s(&o.final_line)),
+            ("preauthenticated", miniserde::json::Value::Bool(o.preauthenticated)),
+            ("upgradedToTls", miniserde::json::Value::Bool(o.upgraded_to_tls)),
+        ]));
         let _ = js_sys::Reflect::set(&v, &"leftover".into(), &js_sys::Uint8Array::from(o.leftover.as_slice()).into());
         v
     }
@@ -117,8 +110,7 @@ impl LoginMachine {
     /// A `MailAuthError` of `kind` (`network`, `timeout`, `tls`, ...) at the machine's current
     /// stage, for failures the driver sees (connect, I/O, time-out, TLS handshake).
     pub fn error(&self, kind: &str, message: &str) -> Result<JsValue, JsValue> {
-        let kind: MailErrorKind =
-            serde_json::from_value(Value::String(kind.to_owned())).map_err(|_| type_error("unknown error kind"))?;
+        let kind = MailErrorKind::from_name(kind).ok_or_else(|| type_error("unknown error kind"))?;
         Ok(mail_error(&MailAuthError::new(self.inner.protocol(), self.inner.stage(), kind, message)))
     }
 }

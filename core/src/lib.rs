@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod identity;
+mod names;
 pub mod proto;
 pub mod sasl;
 mod secret;

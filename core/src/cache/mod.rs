@@ -71,13 +71,14 @@ fn entry_matches(e: &CacheEntry, environment: &str, client_id: &str, account: Op
 /// The scopes a cached access token must cover: the requested ones minus OpenID scopes.
 pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
     const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
-    let mut out: Vec<String> = scopes
-        .iter()
-        .filter(|s| !OIDC.iter().any(|o| o.eq_ignore_ascii_case(s)))
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    out.sort();
-    out.dedup();
+    // Sorted and de-duplicated by insertion (a handful of scopes; no sort routine in the wasm).
+    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+    for s in scopes.iter().filter(|s| !OIDC.iter().any(|o| o.eq_ignore_ascii_case(s))) {
+        let s = s.to_ascii_lowercase();
+        if let Err(i) = out.binary_search(&s) {
+            out.insert(i, s);
+        }
+    }
     out
 }
 

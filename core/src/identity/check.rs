@@ -47,6 +47,20 @@ pub enum TokenWarning {
     Opaque,
 }
 
+impl TokenWarning {
+    /// The wire name of the variant (serde's `kind` tag): `graph_audience`, `expired`, ...
+    pub fn name(&self) -> &'static str {
+        match self {
+            TokenWarning::GraphAudience { .. } => "graph_audience",
+            TokenWarning::UnexpectedAudience { .. } => "unexpected_audience",
+            TokenWarning::MissingPermission { .. } => "missing_permission",
+            TokenWarning::UserMismatch { .. } => "user_mismatch",
+            TokenWarning::Expired { .. } => "expired",
+            TokenWarning::Opaque => "opaque",
+        }
+    }
+}
+
 impl fmt::Display for TokenWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -178,5 +192,20 @@ mod tests {
             TokenWarning::MissingPermission { .. }
         ));
         assert_eq!(check_access_token("EwBAAl3BAAUF", Protocol::Imap, "x", 0), [TokenWarning::Opaque]);
+    }
+
+    #[test]
+    fn names_are_the_serde_tags() {
+        let all = [
+            TokenWarning::GraphAudience { audience: "a".into() },
+            TokenWarning::UnexpectedAudience { audience: "a".into() },
+            TokenWarning::MissingPermission { needed: "n".into(), granted: vec![] },
+            TokenWarning::UserMismatch { token_user: "t".into(), sasl_user: "s".into() },
+            TokenWarning::Expired { seconds_ago: 1 },
+            TokenWarning::Opaque,
+        ];
+        for w in all {
+            assert_eq!(serde_json::to_value(&w).expect("json")["kind"], w.name(), "{w:?}");
+        }
     }
 }
