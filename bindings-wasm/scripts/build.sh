@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package's wasm: cargo (wasm-release profile: opt-level z, LTO, one codegen
 # unit, panic = abort) -> wasm-bindgen (ESM for browsers and Node, no name/producers sections)
-# -> wasm-opt -Oz (npm binaryen). Output: bindings-wasm/dist/. Needs scripts/setup.d/40-wasm.sh.
+# -> wasm-opt -Oz (npm binaryen) -> scripts/bundle.sh (minified browser bundle, esbuild).
+# Output: bindings-wasm/dist/ (dist/browser/ for the bundle). Needs scripts/setup.d/40-wasm.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -38,3 +39,4 @@ rm -rf "$out"
 mkdir -p "$out"
 cp "$tmp"/*.js "$tmp"/*.d.ts "$tmp"/*.wasm "$out"/
 ls -l "$out" >&2
+bash "$here/scripts/bundle.sh"

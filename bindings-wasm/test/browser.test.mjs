@@ -1,7 +1,10 @@
 // The browser package in headless Chromium (Debian's, driven by playwright-core): a page
 // served from http://localhost signs in with authorization code + PKCE through a full-page
 // redirect to the emulator over HTTPS, redeems the code with fetch (CORS), keeps the tokens
-// in localStorage and builds the XOAUTH2 string; IndexedDB store; error classes.
+// in localStorage and builds the XOAUTH2 string; IndexedDB store; error classes. Each test
+// runs twice: against the minified bundle (dist/browser/mailoauth.min.js + the wasm next to
+// it, what test/browser/app.html imports) and against the unbundled modules (js/index.js +
+// dist/mailoauth_wasm.js, the page served with its import specifier replaced).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -14,6 +17,17 @@ import { startEmulator, ALICE, ALICE_PASSWORD } from './helpers.mjs';
 
 const PKG = new URL('..', import.meta.url).pathname;
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8' };
+const BUNDLE = '/pkg/dist/browser/mailoauth.min.js';
+/** entry (the page's `entry` cookie) -> the module the page imports */
+const ENTRIES = { bundle: BUNDLE, source: '/pkg/js/index.js' };
+
+/** test/browser/app.html, importing the given entry module instead of the bundle. */
+function appHtml(entry) {
+  const html = readFileSync(join(PKG, 'test/browser/app.html'), 'utf8');
+  const specifier = ENTRIES[entry];
+  assert.ok(specifier && html.includes(`'${BUNDLE}'`), `app.html imports '${BUNDLE}'; entry ${entry}`);
+  return html.replace(`'${BUNDLE}'`, `'${specifier}'`);
+}
 
 let emu;
 let server;
@@ -40,10 +54,21 @@ before(async () => {
   assert.ok(emu.url.startsWith('https://'));
   server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    let file;
-    if (path === '/') file = join(PKG, 'test/browser/app.html');
-    else if (path.startsWith('/pkg/')) file = normalize(join(PKG, path.slice(5)));
-    if (!file || !file.startsWith(PKG) || !/^\/pkg\/(js|dist)\//.test(path) && path !== '/') {
+    if (path === '/') {
+      const entry = new URLSearchParams((req.headers.cookie ?? '').replace(/; /g, '&')).get('entry') ?? 'bundle';
+      let html;
+      try {
+        html = appHtml(entry);
+      } catch (e) {
+        res.writeHead(500).end(String(e));
+        return;
+      }
+      res.writeHead(200, { 'content-type': TYPES['.html'], 'cache-control': 'no-store' }).end(html);
+      return;
+    }
+    // the package's files: js/, dist/ (glue and wasm) and dist/browser/ (the minified bundle)
+    const file = path.startsWith('/pkg/') ? normalize(join(PKG, path.slice(5))) : undefined;
+    if (!file || !file.startsWith(PKG) || !/^\/pkg\/(js|dist)\//.test(path)) {
       res.writeHead(404).end();
       return;
     }
@@ -78,71 +103,96 @@ after(async () => {
   emu?.stop();
 });
 
-async function newPage() {
+async function newPage(entry) {
   const context = await browser.newContext();
-  await context.addCookies([{ name: 'authority', value: encodeURIComponent(emu.authority), url: appUrl }]);
+  await context.addCookies([
+    { name: 'authority', value: encodeURIComponent(emu.authority), url: appUrl },
+    { name: 'entry', value: entry, url: appUrl },
+  ]);
   const page = await context.newPage();
   const errors = [];
+  /** paths of the package's files the page loaded */
+  const loaded = new Set();
+  page.on('requestfinished', (r) => {
+    const u = new URL(r.url());
+    if (u.origin === new URL(appUrl).origin && u.pathname.startsWith('/pkg/')) loaded.add(u.pathname);
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   // favicon 404s and the deliberate 400 below are logged as resource errors: not counted
   page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
-  return { context, page, errors };
+  return { context, page, errors, loaded };
 }
 
-test('authorization code + PKCE redirect flow in Chromium against the emulator over HTTPS', async () => {
-  const { context, page, errors } = await newPage();
-  try {
-    await page.goto(appUrl);
-    await page.waitForFunction('window.ready === true');
-    assert.equal(await page.textContent('#out'), 'not signed in', errors.join('\n'));
-
-    await Promise.all([page.waitForURL((u) => u.href.startsWith(emu.url)), page.evaluate('window.signIn()')]);
-    const authorize = new URL(page.url());
-    assert.equal(authorize.protocol, 'https:');
-    assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
-    assert.equal(authorize.searchParams.get('redirect_uri'), appUrl);
-
-    // the emulator's sign-in page, filled in like a user would
-    await page.fill('input[name=login]', ALICE);
-    await page.fill('input[name=passwd]', ALICE_PASSWORD);
-    await Promise.all([page.waitForURL((u) => u.href.startsWith(appUrl)), page.click('button[value=accept]')]);
-    await page.waitForFunction('window.ready === true');
-    const failure = await page.evaluate('window.failure');
-    assert.equal(failure, undefined, JSON.stringify(failure));
-    const result = await page.evaluate('window.result');
-    assert.ok(result, `no result; page errors: ${errors.join('\n')}`);
-    assert.equal(result.username, ALICE);
-    assert.equal(Buffer.from(result.sasl, 'base64').toString(), `user=${ALICE}\x01auth=Bearer ${result.accessToken}\x01\x01`);
-    assert.equal(page.url(), appUrl, 'the code is removed from the address bar');
-    assert.match(await page.textContent('#out'), /signed in as alice@contoso\.example/);
-
-    // the PKCE request is consumed; tokens are in localStorage, silent works after a reload
-    const stored = JSON.parse(await page.evaluate(() => localStorage.getItem('mailoauth.tokens')));
-    assert.equal(stored.version, 1);
-    assert.equal(stored.entries[0].account.username, ALICE);
-    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('mailoauth.request.'))), []);
-    await page.reload();
-    await page.waitForFunction('window.ready === true');
-    const silent = await page.evaluate('window.silent()');
-    assert.equal(silent.accessToken, result.accessToken);
-
-    // a refresh with a bad token: a real IdentityError subclass crosses into page code
-    const shape = await page.evaluate('window.errorShape()');
-    assert.deepEqual({ ...shape, hint: undefined }, { isIdentityError: true, name: 'IdentityError', kind: 'invalid_grant', codes: shape.codes, hint: undefined });
-    assert.ok(shape.codes.length > 0 && shape.hint.length > 0, JSON.stringify(shape));
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
+/** The page ran the code it was meant to: the bundle and the wasm next to it, or the modules. */
+function assertLoaded(entry, loaded) {
+  const paths = [...loaded].sort();
+  if (entry === 'bundle') {
+    assert.deepEqual(paths, [BUNDLE, '/pkg/dist/browser/mailoauth_wasm_bg.wasm']);
+  } else {
+    assert.ok(paths.includes('/pkg/js/index.js') && paths.includes('/pkg/dist/mailoauth_wasm.js'), paths.join(' '));
+    assert.ok(paths.includes('/pkg/dist/mailoauth_wasm_bg.wasm'), paths.join(' '));
+    assert.ok(!paths.some((p) => p.startsWith('/pkg/dist/browser/')), paths.join(' '));
   }
-});
+}
 
-test('IndexedDbStore persists across opens', async () => {
-  const { context, page } = await newPage();
-  try {
-    await page.goto(appUrl);
-    await page.waitForFunction('window.ready === true');
-    assert.equal(await page.evaluate('window.indexedDbRoundTrip()'), '{"version":1,"entries":[]}');
-  } finally {
-    await context.close();
-  }
-});
+for (const entry of Object.keys(ENTRIES)) {
+  test(`authorization code + PKCE redirect flow in Chromium against the emulator over HTTPS (${entry})`, async () => {
+    const { context, page, errors, loaded } = await newPage(entry);
+    try {
+      await page.goto(appUrl);
+      await page.waitForFunction('window.ready === true');
+      assert.equal(await page.textContent('#out'), 'not signed in', errors.join('\n'));
+
+      await Promise.all([page.waitForURL((u) => u.href.startsWith(emu.url)), page.evaluate('window.signIn()')]);
+      const authorize = new URL(page.url());
+      assert.equal(authorize.protocol, 'https:');
+      assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(authorize.searchParams.get('redirect_uri'), appUrl);
+
+      // the emulator's sign-in page, filled in like a user would
+      await page.fill('input[name=login]', ALICE);
+      await page.fill('input[name=passwd]', ALICE_PASSWORD);
+      await Promise.all([page.waitForURL((u) => u.href.startsWith(appUrl)), page.click('button[value=accept]')]);
+      await page.waitForFunction('window.ready === true');
+      const failure = await page.evaluate('window.failure');
+      assert.equal(failure, undefined, JSON.stringify(failure));
+      const result = await page.evaluate('window.result');
+      assert.ok(result, `no result; page errors: ${errors.join('\n')}`);
+      assert.equal(result.username, ALICE);
+      assert.equal(Buffer.from(result.sasl, 'base64').toString(), `user=${ALICE}\x01auth=Bearer ${result.accessToken}\x01\x01`);
+      assert.equal(page.url(), appUrl, 'the code is removed from the address bar');
+      assert.match(await page.textContent('#out'), /signed in as alice@contoso\.example/);
+
+      // the PKCE request is consumed; tokens are in localStorage, silent works after a reload
+      const stored = JSON.parse(await page.evaluate(() => localStorage.getItem('mailoauth.tokens')));
+      assert.equal(stored.version, 1);
+      assert.equal(stored.entries[0].account.username, ALICE);
+      assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('mailoauth.request.'))), []);
+      await page.reload();
+      await page.waitForFunction('window.ready === true');
+      const silent = await page.evaluate('window.silent()');
+      assert.equal(silent.accessToken, result.accessToken);
+
+      // a refresh with a bad token: a real IdentityError subclass crosses into page code
+      const shape = await page.evaluate('window.errorShape()');
+      assert.deepEqual({ ...shape, hint: undefined }, { isIdentityError: true, name: 'IdentityError', kind: 'invalid_grant', codes: shape.codes, hint: undefined });
+      assert.ok(shape.codes.length > 0 && shape.hint.length > 0, JSON.stringify(shape));
+      assert.deepEqual(errors, []);
+      assertLoaded(entry, loaded);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test(`IndexedDbStore persists across opens (${entry})`, async () => {
+    const { context, page, loaded } = await newPage(entry);
+    try {
+      await page.goto(appUrl);
+      await page.waitForFunction('window.ready === true');
+      assert.equal(await page.evaluate('window.indexedDbRoundTrip()'), '{"version":1,"entries":[]}');
+      assertLoaded(entry, loaded);
+    } finally {
+      await context.close();
+    }
+  });
+}

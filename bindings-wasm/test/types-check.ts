@@ -6,6 +6,7 @@ import {
   type Token, type DeviceCodeFlow, type TokenStore,
 } from 'mailoauth';
 import * as browser from 'mailoauth/browser';
+import * as browserMin from 'mailoauth/browser.min';
 
 async function usage(): Promise<void> {
   const scopes = mailScopes(['imap', 'smtp']);
@@ -25,6 +26,7 @@ async function usage(): Promise<void> {
   for (const w of checkAccessToken(token.accessToken, 'smtp', user)) console.log(w.kind, w.message);
   const custom: TokenStore = { load: () => null, save: (_text: string) => {} };
   new browser.PublicClient({ clientId: 'id', cache: custom ?? new MemoryStore() });
+  new browserMin.PublicClient({ clientId: 'id', cache: new browserMin.LocalStorageStore() });
   try {
     await client.refresh('rt', scopes);
   } catch (e) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Setup for the JS/wasm package (bindings-wasm/): Chromium for the browser test, the
 # wasm-bindgen CLI at exactly the version of the wasm-bindgen crate in Cargo.lock, and the
-# npm dev dependencies (binaryen's wasm-opt, playwright-core, nodemailer, imapflow,
+# npm dev dependencies (binaryen's wasm-opt, esbuild, playwright-core, nodemailer, imapflow,
 # typescript) from the committed package-lock.json. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
