@@ -4,6 +4,7 @@
 
 import { wasm } from './wasm.js';
 import { IdentityError } from './errors.js';
+import { authorityOptions, clientOptions } from './options.js';
 
 export { MailoauthError, IdentityError, MailAuthError, StoreError } from './errors.js';
 export { MemoryStore, LocalStorageStore, IndexedDbStore } from './stores.js';
@@ -16,11 +17,6 @@ export function xoauth2(user, accessToken) {
 /** The base64 SASL OAUTHBEARER string (RFC 7628); `host` and `port` are optional. */
 export function oauthbearer(user, accessToken, host, port) {
   return wasm.oauthbearer(user, accessToken, host ?? undefined, port ?? undefined);
-}
-
-/** Decodes a server's base64 SASL error challenge. */
-export function decodeChallenge(base64Text) {
-  return wasm.decodeChallenge(base64Text);
 }
 
 /** Delegated mail scopes for `protocols` at the authority named by `options`. */
@@ -36,28 +32,6 @@ export function appOnlyScope(options = {}) {
 /** The mail servers of the authority's cloud. */
 export function mailHosts(options = {}) {
   return wasm.mailHosts(authorityOptions(options));
-}
-
-/** Warnings about an access token for `protocol` and `user` (decoded, not verified). */
-export function checkAccessToken(accessToken, protocol, user) {
-  return wasm.checkAccessToken(accessToken, protocol, user);
-}
-
-function authorityOptions(o) {
-  return { provider: o.provider, authority: o.authority, tenant: o.tenant, cloud: o.cloud };
-}
-
-function clientOptions(o) {
-  if (!o || typeof o !== 'object') throw new TypeError('options are required ({ clientId, ... })');
-  return {
-    ...authorityOptions(o),
-    clientId: o.clientId,
-    clientSecret: o.clientSecret,
-    certificate: o.certificate,
-    fetch: o.fetch,
-    timeoutMs: o.timeoutMs,
-    refreshMarginSecs: o.refreshMarginSecs,
-  };
 }
 
 function abortPromise(signal) {
@@ -196,8 +170,12 @@ export class PublicClient {
     return this.#inner.acquireTokenSilent(scopes, account ?? undefined);
   }
 
-  /** ROPC: discouraged (no MFA, no personal accounts); `organizations` or a tenant only. */
+  /**
+   * ROPC: discouraged (no MFA, no personal accounts); `organizations` or a tenant only. Node
+   * only: the browser build does not carry it.
+   */
   acquireTokenByUsernamePassword(username, password, scopes) {
+    if (!this.#inner.acquireTokenByUsernamePassword) throw nodeOnly('acquireTokenByUsernamePassword');
     return this.#inner.acquireTokenByUsernamePassword(username, password, scopes);
   }
 
@@ -222,15 +200,8 @@ export class PublicClient {
   }
 }
 
-/** A confidential client (daemon, server) with a client secret or a certificate
- * (`nodeCertificate()` on Node): app-only tokens. */
-export class ConfidentialClient {
-  #inner;
-  constructor(options) {
-    this.#inner = new wasm.WasmConfidentialClient(clientOptions(options));
-  }
-  /** Client credentials grant, e.g. `[appOnlyScope()]`. */
-  acquireTokenForClient(scopes) {
-    return this.#inner.acquireTokenForClient(scopes);
-  }
+/** The error for what only the Node build has. */
+function nodeOnly(what) {
+  const message = `${what} is only in the Node build of mailoauth (import it from Node, or from 'mailoauth/node')`;
+  return new IdentityError({ kind: 'configuration', message, display: `configuration error: ${message}` });
 }

@@ -118,16 +118,12 @@ export class PublicClient {
   acquireTokenPopup(scopes: string[], options: AuthorizationUrlOptions & { timeoutMs?: number }): Promise<Token | null>;
   refresh(refreshToken: string, scopes: string[]): Promise<Token>;
   acquireTokenSilent(scopes: string[], options?: { account?: string }): Promise<Token>;
+  /** ROPC (discouraged). Node build only: in a browser it throws an `IdentityError` of kind `configuration`. */
   acquireTokenByUsernamePassword(username: string, password: string, scopes: string[]): Promise<Token>;
   accounts(): Account[];
   removeAccount(account: string | Account): Promise<boolean>;
   importRefreshToken(account: string | Partial<Account>, refreshToken: string): Promise<void>;
   userScopes(scopes: string[]): string[];
-}
-
-export class ConfidentialClient {
-  constructor(options: ConfidentialClientOptions);
-  acquireTokenForClient(scopes: string[]): Promise<Token>;
 }
 
 export type IdentityErrorKind =
@@ -215,7 +211,6 @@ export class IndexedDbStore implements TokenStore {
 
 export function xoauth2(user: string, accessToken: string): string;
 export function oauthbearer(user: string, accessToken: string, host?: string, port?: number): string;
-export function decodeChallenge(base64Text: string): ErrorChallenge;
 export function mailScopes(protocols?: Array<'imap' | 'smtp' | 'pop3'>, options?: AuthorityOptions & { refresh?: boolean }): string[];
 export function appOnlyScope(options?: AuthorityOptions): string;
 export interface HostPort {
@@ -223,9 +218,3 @@ export interface HostPort {
   port: number;
 }
 export function mailHosts(options?: AuthorityOptions): { imap: HostPort; pop3: HostPort; smtp: HostPort; verified: boolean };
-export interface TokenWarning {
-  kind: 'graph_audience' | 'unexpected_audience' | 'missing_permission' | 'user_mismatch' | 'expired' | 'opaque';
-  message: string;
-  [field: string]: unknown;
-}
-export function checkAccessToken(accessToken: string, protocol: 'imap' | 'smtp' | 'pop3', user: string): TokenWarning[];

@@ -1,6 +1,8 @@
 // Type declarations of the `mailoauth` package's Node entry point.
 export * from './index.js';
-import type { AssertionSignerLike, PublicClient, TokenStore } from './index.js';
+import type {
+  AssertionSignerLike, ConfidentialClientOptions, ErrorChallenge, PublicClient, Token, TokenStore,
+} from './index.js';
 
 /** A certificate credential for `ConfidentialClient`; the key stays in node:crypto. */
 export function nodeCertificate(options: {
@@ -88,3 +90,19 @@ export const nodemailerCustomAuth: { XOAUTH2(ctx: unknown): Promise<void> };
 
 /** imapflow `auth`: `{ user, accessToken }`. */
 export function imapflowAuth(client: PublicClient, options: HelperOptions): Promise<{ user: string; accessToken: string }>;
+
+/** A confidential client (daemon, server): app-only tokens with a client secret or a certificate (Node build only). */
+export class ConfidentialClient {
+  constructor(options: ConfidentialClientOptions);
+  acquireTokenForClient(scopes: string[]): Promise<Token>;
+}
+
+/** Decodes a server's base64 SASL error challenge. */
+export function decodeChallenge(base64Text: string): ErrorChallenge;
+
+export interface TokenWarning {
+  kind: 'graph_audience' | 'unexpected_audience' | 'missing_permission' | 'user_mismatch' | 'expired' | 'opaque';
+  message: string;
+  [field: string]: unknown;
+}
+export function checkAccessToken(accessToken: string, protocol: 'imap' | 'smtp' | 'pop3', user: string): TokenWarning[];

@@ -4,7 +4,8 @@
 import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as module from '../dist/mailoauth_wasm_node.js';
-import { useWasm } from './wasm.js';
+import { clientOptions } from './options.js';
+import { useWasm, wasm } from './wasm.js';
 
 module.initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_node_bg.wasm', import.meta.url)) });
 useWasm(module);
@@ -13,6 +14,29 @@ export * from './api.js';
 export { FileStore, defaultCachePath } from './file-store.js';
 export { login } from './mail.js';
 export { nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from './integrations.js';
+
+/** Decodes a server's base64 SASL error challenge. */
+export function decodeChallenge(base64Text) {
+  return wasm.decodeChallenge(base64Text);
+}
+
+/** Warnings about an access token for `protocol` and `user` (decoded, not verified). */
+export function checkAccessToken(accessToken, protocol, user) {
+  return wasm.checkAccessToken(accessToken, protocol, user);
+}
+
+/** A confidential client (daemon, server) with a client secret or a certificate
+ * (`nodeCertificate()`): app-only tokens. */
+export class ConfidentialClient {
+  #inner;
+  constructor(options) {
+    this.#inner = new wasm.WasmConfidentialClient(clientOptions(options));
+  }
+  /** Client credentials grant, e.g. `[appOnlyScope()]`. */
+  acquireTokenForClient(scopes) {
+    return this.#inner.acquireTokenForClient(scopes);
+  }
+}
 
 /**
  * A certificate credential for `ConfidentialClient` whose private key stays in node:crypto:

@@ -30,7 +30,7 @@ build() {
   mv "$tmp/opt.wasm" "$tmp/${name}_bg.wasm"
 }
 build mailoauth_wasm
-build mailoauth_wasm_node --features mail
+build mailoauth_wasm_node --features node
 if [ -d "$tmp/snippets" ]; then
   echo "unexpected wasm-bindgen snippets (use raw_module imports of js/)" >&2
   exit 1

@@ -8,10 +8,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use mailoauth::cache::TokenCache;
-use mailoauth::identity::{
-    AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, HttpClient, Platform, RefreshToken,
-};
-use mailoauth::{ConfidentialClient, PublicClient};
+use mailoauth::identity::{HttpClient, Platform, RefreshToken};
+use mailoauth::PublicClient;
 use miniserde::json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -56,6 +54,17 @@ async fn or_abort<T>(
         }
     })
     .await
+}
+
+/// A core future that yields a token.
+type TokenFuture = std::pin::Pin<Box<dyn Future<Output = Result<mailoauth::Token, mailoauth::IdentityError>>>>;
+
+/// The promise of a token: one conversion path for every grant (the wasm keeps one copy).
+fn token_promise(fut: TokenFuture, abort: Option<js_sys::Promise>) -> js_sys::Promise {
+    future_to_promise(async move {
+        let token = async { fut.await.map(|t| token_js(&t)).map_err(identity_error) };
+        or_abort(token, abort).await
+    })
 }
 
 /// A public client (browser page, Node script, desktop app): device code, authorization code
@@ -119,9 +128,7 @@ impl WasmPublicClient {
     pub fn redeem_redirect(&self, request: JsValue, redirect_url: String) -> Result<js_sys::Promise, JsValue> {
         let request = convert::auth_request_from_js(&request)?;
         let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            c.redeem_redirect(&request, &redirect_url).await.map(|t| token_js(&t)).map_err(identity_error)
-        }))
+        Ok(token_promise(Box::pin(async move { c.redeem_redirect(&request, &redirect_url).await }), None))
     }
 
     /// Starts a device-code flow; resolves to `{userCode, verificationUri, message, ...}`.
@@ -140,19 +147,14 @@ impl WasmPublicClient {
     pub fn wait_device_flow(&self, flow: JsValue, abort: Option<js_sys::Promise>) -> Result<js_sys::Promise, JsValue> {
         let flow = convert::device_flow_from_js(&flow)?;
         let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            let wait = async { c.wait_device_flow(&flow).await.map(|t| token_js(&t)).map_err(identity_error) };
-            or_abort(wait, abort).await
-        }))
+        Ok(token_promise(Box::pin(async move { c.wait_device_flow(&flow).await }), abort))
     }
 
     /// Redeems a refresh token (the rotated one is kept, in the cache too).
     pub fn refresh(&self, refresh_token: String, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
         let scopes = string_list(&scopes)?;
         let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            c.refresh(&RefreshToken::new(refresh_token), &scopes).await.map(|t| token_js(&t)).map_err(identity_error)
-        }))
+        Ok(token_promise(Box::pin(async move { c.refresh(&RefreshToken::new(refresh_token), &scopes).await }), None))
     }
 
     /// A token without user interaction: cached, else refreshed, else `interaction_required`.
@@ -160,12 +162,11 @@ impl WasmPublicClient {
     pub fn acquire_token_silent(&self, scopes: JsValue, account: Option<String>) -> Result<js_sys::Promise, JsValue> {
         let scopes = string_list(&scopes)?;
         let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            c.acquire_token_silent(&scopes, account.as_deref()).await.map(|t| token_js(&t)).map_err(identity_error)
-        }))
+        Ok(token_promise(Box::pin(async move { c.acquire_token_silent(&scopes, account.as_deref()).await }), None))
     }
 
-    /// Resource owner password credentials (discouraged: no MFA, no personal accounts).
+    /// Resource owner password credentials (Node build only) (discouraged: no MFA, no personal accounts).
+    #[cfg(feature = "node")]
     #[wasm_bindgen(js_name = acquireTokenByUsernamePassword)]
     pub fn acquire_token_by_username_password(
         &self,
@@ -175,12 +176,10 @@ impl WasmPublicClient {
     ) -> Result<js_sys::Promise, JsValue> {
         let scopes = string_list(&scopes)?;
         let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            c.acquire_token_by_username_password(&username, &password, &scopes)
-                .await
-                .map(|t| token_js(&t))
-                .map_err(identity_error)
-        }))
+        Ok(token_promise(
+            Box::pin(async move { c.acquire_token_by_username_password(&username, &password, &scopes).await }),
+            None,
+        ))
     }
 
     /// The accounts in the cache for this client and authority.
@@ -223,89 +222,105 @@ impl WasmPublicClient {
     }
 }
 
-/// A certificate whose key signs in JS (`nodeCertificate()` uses node:crypto): `{der:
-/// Uint8Array, sign(input: Uint8Array): Uint8Array, algorithm?: "PS256" | "RS256"}`.
-#[derive(Debug)]
-struct JsSigner {
-    der: Vec<u8>,
-    sign: js_sys::Function,
-    algorithm: AssertionAlgorithm,
-}
+/// The confidential client: the Node build only.
+#[cfg(feature = "node")]
+mod confidential {
+    use std::rc::Rc;
+    use std::sync::Arc;
 
-impl JsSigner {
-    fn new(certificate: &JsValue) -> Result<JsSigner, JsValue> {
-        let get = |n: &str| js_sys::Reflect::get(certificate, &JsValue::from_str(n)).unwrap_or(JsValue::UNDEFINED);
-        let der = get("der");
-        if !der.is_instance_of::<js_sys::Uint8Array>() {
-            return Err(type_error("certificate.der must be a Uint8Array (the certificate's DER bytes)"));
+    use mailoauth::identity::{AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret};
+    use mailoauth::ConfidentialClient;
+    use wasm_bindgen::prelude::*;
+
+    use super::{client_id, host, token_promise};
+    use crate::convert::{self, from_js, string_list, type_error};
+
+    /// A certificate whose key signs in JS (`nodeCertificate()` uses node:crypto): `{der:
+    /// Uint8Array, sign(input: Uint8Array): Uint8Array, algorithm?: "PS256" | "RS256"}`.
+    #[derive(Debug)]
+    struct JsSigner {
+        der: Vec<u8>,
+        sign: js_sys::Function,
+        algorithm: AssertionAlgorithm,
+    }
+
+    impl JsSigner {
+        fn new(certificate: &JsValue) -> Result<JsSigner, JsValue> {
+            let get = |n: &str| js_sys::Reflect::get(certificate, &JsValue::from_str(n)).unwrap_or(JsValue::UNDEFINED);
+            let der = get("der");
+            if !der.is_instance_of::<js_sys::Uint8Array>() {
+                return Err(type_error("certificate.der must be a Uint8Array (the certificate's DER bytes)"));
+            }
+            let sign = get("sign")
+                .dyn_into::<js_sys::Function>()
+                .map_err(|_| type_error("certificate.sign must be a function"))?;
+            let algorithm = match get("algorithm").as_string().as_deref() {
+                None | Some("PS256") => AssertionAlgorithm::Ps256,
+                Some("RS256") => AssertionAlgorithm::Rs256,
+                Some(other) => {
+                    return Err(type_error(&format!("certificate.algorithm {other:?} is not PS256 or RS256")))
+                }
+            };
+            Ok(JsSigner { der: js_sys::Uint8Array::new(&der).to_vec(), sign, algorithm })
         }
-        let sign = get("sign")
-            .dyn_into::<js_sys::Function>()
-            .map_err(|_| type_error("certificate.sign must be a function"))?;
-        let algorithm = match get("algorithm").as_string().as_deref() {
-            None | Some("PS256") => AssertionAlgorithm::Ps256,
-            Some("RS256") => AssertionAlgorithm::Rs256,
-            Some(other) => return Err(type_error(&format!("certificate.algorithm {other:?} is not PS256 or RS256"))),
-        };
-        Ok(JsSigner { der: js_sys::Uint8Array::new(&der).to_vec(), sign, algorithm })
-    }
-}
-
-impl AssertionSigner for JsSigner {
-    fn certificate_der(&self) -> Vec<u8> {
-        self.der.clone()
     }
 
-    fn algorithm(&self) -> AssertionAlgorithm {
-        self.algorithm
-    }
-
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
-        let input = js_sys::Uint8Array::from(signing_input);
-        let out = self.sign.call1(&JsValue::NULL, &input).map_err(|e| {
-            e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| "sign() threw".to_owned())
-        })?;
-        if !out.is_instance_of::<js_sys::Uint8Array>() {
-            return Err("certificate.sign must return a Uint8Array".to_owned());
+    impl AssertionSigner for JsSigner {
+        fn certificate_der(&self) -> Vec<u8> {
+            self.der.clone()
         }
-        Ok(js_sys::Uint8Array::new(&out).to_vec())
-    }
-}
 
-/// A confidential client (daemon, server): client credentials with a secret or a certificate.
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct WasmConfidentialClient {
-    inner: Rc<ConfidentialClient>,
-}
+        fn algorithm(&self) -> AssertionAlgorithm {
+            self.algorithm
+        }
 
-#[wasm_bindgen]
-impl WasmConfidentialClient {
-    /// `options`: `{clientId, clientSecret, provider?, authority?, tenant?, cloud?, fetch?,
-    /// timeoutMs?}`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<WasmConfidentialClient, JsValue> {
-        let o = from_js(&options)?;
-        let authority = convert::authority(&options)?;
-        let (http, platform) = host(&options);
-        let certificate =
-            js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
-        let credential = match convert::str_field(&o, "clientSecret") {
-            Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
-            None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
-            None => return Err(type_error("clientSecret or certificate is required")),
-        };
-        let client = ConfidentialClient::new(client_id(&o)?, authority, credential, http, platform);
-        Ok(WasmConfidentialClient { inner: Rc::new(client) })
+        fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, String> {
+            let input = js_sys::Uint8Array::from(signing_input);
+            let out = self.sign.call1(&JsValue::NULL, &input).map_err(|e| {
+                e.dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .unwrap_or_else(|| "sign() threw".to_owned())
+            })?;
+            if !out.is_instance_of::<js_sys::Uint8Array>() {
+                return Err("certificate.sign must return a Uint8Array".to_owned());
+            }
+            Ok(js_sys::Uint8Array::new(&out).to_vec())
+        }
     }
 
-    /// App-only token (client credentials grant), e.g. for `https://outlook.office365.com/.default`.
-    #[wasm_bindgen(js_name = acquireTokenForClient)]
-    pub fn acquire_token_for_client(&self, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
-        let scopes = string_list(&scopes)?;
-        let c = self.inner.clone();
-        Ok(future_to_promise(async move {
-            c.acquire_token_for_client(&scopes).await.map(|t| token_js(&t)).map_err(identity_error)
-        }))
+    /// A confidential client (daemon, server): client credentials with a secret or a certificate.
+    #[wasm_bindgen]
+    #[derive(Debug)]
+    pub struct WasmConfidentialClient {
+        inner: Rc<ConfidentialClient>,
+    }
+
+    #[wasm_bindgen]
+    impl WasmConfidentialClient {
+        /// `options`: `{clientId, clientSecret, provider?, authority?, tenant?, cloud?, fetch?,
+        /// timeoutMs?}`.
+        #[wasm_bindgen(constructor)]
+        pub fn new(options: JsValue) -> Result<WasmConfidentialClient, JsValue> {
+            let o = from_js(&options)?;
+            let authority = convert::authority(&options)?;
+            let (http, platform) = host(&options);
+            let certificate =
+                js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
+            let credential = match convert::str_field(&o, "clientSecret") {
+                Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
+                None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
+                None => return Err(type_error("clientSecret or certificate is required")),
+            };
+            let client = ConfidentialClient::new(client_id(&o)?, authority, credential, http, platform);
+            Ok(WasmConfidentialClient { inner: Rc::new(client) })
+        }
+
+        /// App-only token (client credentials grant), e.g. for `https://outlook.office365.com/.default`.
+        #[wasm_bindgen(js_name = acquireTokenForClient)]
+        pub fn acquire_token_for_client(&self, scopes: JsValue) -> Result<js_sys::Promise, JsValue> {
+            let scopes = string_list(&scopes)?;
+            let c = self.inner.clone();
+            Ok(token_promise(Box::pin(async move { c.acquire_token_for_client(&scopes).await }), None))
+        }
     }
 }

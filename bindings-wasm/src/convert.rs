@@ -3,10 +3,12 @@
 //! arrive as plain objects and are read the same way (`JSON.stringify`). This costs far less
 //! wasm than a generated binding per type.
 
-use mailoauth::identity::{
-    Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token, TokenWarning,
-};
-use mailoauth::{Authority, ErrorChallenge, IdentityError, MailAuthError, Protocol};
+#[cfg(feature = "node")]
+use mailoauth::identity::TokenWarning;
+use mailoauth::identity::{Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token};
+use mailoauth::{Authority, IdentityError, Protocol};
+#[cfg(feature = "node")]
+use mailoauth::{ErrorChallenge, MailAuthError};
 use miniserde::json::{self, Array, Number, Object, Value};
 use wasm_bindgen::prelude::*;
 
@@ -16,6 +18,7 @@ extern "C" {
     #[wasm_bindgen(js_name = identityErrorFromJson)]
     fn identity_error_from_json(details: &str) -> JsValue;
     /// `new MailAuthError(details)` from the package's `js/errors.js`.
+    #[cfg(feature = "node")]
     #[wasm_bindgen(js_name = mailAuthErrorFromJson)]
     fn mail_auth_error_from_json(details: &str) -> JsValue;
 }
@@ -40,6 +43,7 @@ pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }
 
+#[cfg(feature = "node")]
 /// An `Error` with a `name`.
 pub(crate) fn plain_error(name: &str, message: &str) -> JsValue {
     let e = js_sys::Error::new(message);
@@ -97,6 +101,7 @@ pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
     }
 }
 
+#[cfg(feature = "node")]
 /// A boolean field.
 pub(crate) fn bool_field(v: &Value, name: &str) -> Option<bool> {
     match field(v, name) {
@@ -176,6 +181,7 @@ pub(crate) fn identity_error(e: IdentityError) -> JsValue {
     identity_error_from_json(&json::to_string(&details))
 }
 
+#[cfg(feature = "node")]
 /// The JS error for a [`MailAuthError`]: `MailAuthError` with stage, server line, challenge.
 pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
     let details = obj(vec![
@@ -192,6 +198,7 @@ pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
     mail_auth_error_from_json(&json::to_string(&details))
 }
 
+#[cfg(feature = "node")]
 pub(crate) fn challenge_json(c: &ErrorChallenge) -> Value {
     obj(vec![
         ("status", os(c.status.as_deref())),
@@ -215,6 +222,7 @@ pub(crate) fn mail_hosts_json(h: &MailHosts) -> Value {
     ])
 }
 
+#[cfg(feature = "node")]
 /// `{kind, message, ...the variant's fields}`.
 pub(crate) fn warning_json(w: &TokenWarning) -> Value {
     let mut fields = vec![("kind", s(w.name())), ("message", s(&w.to_string()))];

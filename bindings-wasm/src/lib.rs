@@ -18,11 +18,14 @@
 mod client;
 mod convert;
 mod host;
-#[cfg(feature = "mail")]
+#[cfg(feature = "node")]
 mod mail;
 mod store;
 
 use wasm_bindgen::prelude::*;
+
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// The base64 SASL XOAUTH2 client response (`user=...^Aauth=Bearer ...^A^A`).
 #[wasm_bindgen]
@@ -36,7 +39,8 @@ pub fn oauthbearer(user: &str, access_token: &str, host: Option<String>, port: O
     mailoauth::sasl::oauthbearer(user, access_token, host.as_deref(), port)
 }
 
-/// Decodes a server's base64 SASL error challenge (`+ eyJ...` / `334 eyJ...`).
+/// Decodes a server's base64 SASL error challenge (`+ eyJ...` / `334 eyJ...`). Node build.
+#[cfg(feature = "node")]
 #[wasm_bindgen(js_name = decodeChallenge)]
 pub fn decode_challenge(base64_text: &str) -> Result<JsValue, JsValue> {
     mailoauth::ErrorChallenge::decode(base64_text)
@@ -69,7 +73,8 @@ pub fn mail_hosts(options: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// Warnings about an access token before a mail login (decoded, not verified): Graph
-/// audience, missing permission, another user, expired, opaque.
+/// audience, missing permission, another user, expired, opaque. Node build.
+#[cfg(feature = "node")]
 #[wasm_bindgen(js_name = checkAccessToken)]
 pub fn check_access_token(access_token: &str, protocol: &str, sasl_user: &str) -> Result<JsValue, JsValue> {
     let protocol = convert::protocol(protocol)?;
