@@ -202,14 +202,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The snake_case name serde gives a kind (`interaction_required`, `login_disabled`, ...).
-fn kind_name<K: serde::Serialize>(kind: &K) -> String {
-    match serde_json::to_value(kind) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "unknown".to_owned(),
-    }
-}
-
 /// An instance of `ty` with `message` as its argument and `attrs` set, as a `PyErr`.
 fn instance(ty: Bound<'_, PyType>, message: String, attrs: &Bound<'_, PyDict>) -> PyErr {
     let build = || -> PyResult<PyErr> {
@@ -245,7 +237,7 @@ pub(crate) fn identity_error(py: Python<'_>, e: CoreIdentityError) -> PyErr {
     };
     let attrs = PyDict::new(py);
     let fill = || -> PyResult<()> {
-        attrs.set_item("kind", kind_name(&e.kind))?;
+        attrs.set_item("kind", e.kind.name())?;
         attrs.set_item("message", &e.message)?;
         attrs.set_item("hint", e.hint())?;
         attrs.set_item("error", &e.error)?;
@@ -298,11 +290,11 @@ pub(crate) fn mail_error(py: Python<'_>, e: MailAuthError) -> PyErr {
     };
     let attrs = PyDict::new(py);
     let fill = || -> PyResult<()> {
-        attrs.set_item("kind", kind_name(&e.kind))?;
+        attrs.set_item("kind", e.kind.name())?;
         attrs.set_item("message", &e.message)?;
         attrs.set_item("hint", e.hint())?;
-        attrs.set_item("protocol", kind_name(&e.protocol))?;
-        attrs.set_item("stage", kind_name(&e.stage))?;
+        attrs.set_item("protocol", e.protocol.name())?;
+        attrs.set_item("stage", e.stage.name())?;
         attrs.set_item("server_line", &e.server_line)?;
         match &e.challenge {
             Some(c) => attrs.set_item("challenge", challenge_dict(py, c)?)?,

@@ -196,14 +196,6 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TokenStoreError {
     }
 }
 
-/// The snake_case name serde gives a kind (`interaction_required`, `login_disabled`, ...).
-fn kind_name<K: serde::Serialize>(kind: &K) -> String {
-    match serde_json::to_value(kind) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "unknown".to_owned(),
-    }
-}
-
 /// Details with only the common fields set.
 fn base(kind: String, message: String, hint: String, description: String, is_temporary: bool) -> ErrorDetails {
     ErrorDetails {
@@ -243,7 +235,7 @@ impl From<IdentityError> for MailOAuthError {
             claims: e.claims.clone(),
             retry_after_secs: e.retry_after.map(|d| d.as_secs_f64()),
             http_status: e.http_status,
-            ..base(kind_name(&e.kind), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
+            ..base(e.kind.name().to_owned(), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
         };
         match e.kind {
             K::InteractionRequired => MailOAuthError::InteractionRequired { details },
@@ -271,11 +263,11 @@ impl From<MailAuthError> for MailOAuthError {
         use MailErrorKind as K;
         let details = ErrorDetails {
             mail_protocol: Some(e.protocol.into()),
-            stage: Some(kind_name(&e.stage)),
+            stage: Some(e.stage.name().to_owned()),
             server_line: e.server_line.clone(),
             challenge: e.challenge.as_deref().map(SaslChallenge::from),
             challenge_json: e.challenge.as_ref().map(|c| c.raw.clone()),
-            ..base(kind_name(&e.kind), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
+            ..base(e.kind.name().to_owned(), e.message.clone(), e.hint().to_owned(), e.to_string(), e.is_temporary())
         };
         match e.kind {
             K::Rejected => MailOAuthError::MailRejected { details },
@@ -300,8 +292,14 @@ impl From<StoreError> for MailOAuthError {
     fn from(e: StoreError) -> Self {
         let hint = kind_hint(IdentityErrorKind::Storage);
         let details = ErrorDetails {
-            store_kind: Some(kind_name(&e.kind)),
-            ..base(kind_name(&IdentityErrorKind::Storage), e.message.clone(), hint.to_owned(), e.to_string(), false)
+            store_kind: Some(e.kind.name().to_owned()),
+            ..base(
+                IdentityErrorKind::Storage.name().to_owned(),
+                e.message.clone(),
+                hint.to_owned(),
+                e.to_string(),
+                false,
+            )
         };
         MailOAuthError::Storage { details }
     }
@@ -319,7 +317,7 @@ pub(crate) fn session_io(protocol: Protocol, e: std::io::Error) -> MailOAuthErro
         mail_protocol: Some(protocol.into()),
         stage: Some("session".to_owned()),
         ..base(
-            kind_name(&kind),
+            kind.name().to_owned(),
             e.to_string(),
             mail_hint(kind, protocol).to_owned(),
             format!("{protocol} session: {kind}: {e}"),
@@ -381,28 +379,12 @@ mod tests {
 
     #[test]
     fn every_identity_kind_has_its_own_case_and_name() {
-        use IdentityErrorKind as K;
-        let kinds = [
-            K::InteractionRequired,
-            K::ConsentRequired,
-            K::MfaRequired,
-            K::InvalidClient,
-            K::InvalidGrant,
-            K::Declined,
-            K::Expired,
-            K::Throttled,
-            K::BlockedByPolicy,
-            K::Network,
-            K::Protocol,
-            K::Configuration,
-            K::Cancelled,
-            K::Storage,
-        ];
+        let kinds = IdentityErrorKind::ALL;
         let cases: HashSet<String> = kinds
             .iter()
             .map(|k| {
                 let e = MailOAuthError::from(IdentityError::new(*k, "m"));
-                assert_eq!(details(&e).kind, kind_name(k));
+                assert_eq!(details(&e).kind, k.name());
                 assert_eq!(details(&e).hint, kind_hint(*k));
                 case(&e)
             })
@@ -421,6 +403,7 @@ mod tests {
         let converted = MailOAuthError::from(e.clone());
         let d = details(&converted);
         assert_eq!(case(&converted), "Throttled");
+        assert_eq!(d.kind, "throttled");
         assert_eq!((d.codes.as_slice(), d.correlation_id.as_deref()), (&[90055][..], Some("corr")));
         assert_eq!((d.retry_after_secs, d.http_status, d.is_temporary), (Some(1.5), Some(429), true));
         assert_eq!(d.description, e.to_string());
@@ -430,21 +413,7 @@ mod tests {
 
     #[test]
     fn every_mail_kind_has_its_own_case() {
-        use MailErrorKind as K;
-        let kinds = [
-            K::Network,
-            K::Timeout,
-            K::Tls,
-            K::Greeting,
-            K::StartTlsUnavailable,
-            K::MechanismUnsupported,
-            K::Rejected,
-            K::LoginDisabled,
-            K::Temporary,
-            K::TokenExpired,
-            K::NotConnected,
-            K::Protocol,
-        ];
+        let kinds = MailErrorKind::ALL;
         let cases: HashSet<String> =
             kinds.iter().map(|k| case(&MailAuthError::new(Protocol::Smtp, Stage::Auth, *k, "m").into())).collect();
         assert_eq!(cases.len(), kinds.len());
