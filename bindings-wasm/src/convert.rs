@@ -55,7 +55,12 @@ pub(crate) fn plain_error(name: &str, message: &str) -> JsValue {
 
 /// An object from `(name, value)` pairs.
 pub(crate) fn obj(fields: Vec<(&str, Value)>) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Object>())
+    // Inserted one by one: collecting would link a sort routine for the bulk build.
+    let mut o = Object::new();
+    for (k, v) in fields {
+        o.insert(k.to_owned(), v);
+    }
+    Value::Object(o)
 }
 
 /// A string.
@@ -156,7 +161,8 @@ pub(crate) fn authority(options: &JsValue) -> Result<Authority, JsValue> {
 
 /// `imap`, `smtp` or `pop3` (`pop` too), any case.
 pub(crate) fn protocol(name: &str) -> Result<Protocol, JsValue> {
-    Protocol::parse(name).ok_or_else(|| type_error(&format!("unknown protocol {name:?} (expected imap, smtp or pop3)")))
+    Protocol::parse(name)
+        .ok_or_else(|| type_error(&format!("unknown protocol \"{name}\" (expected imap, smtp or pop3)")))
 }
 
 /// The JS error for an [`IdentityError`]: `IdentityError` with every field and the hint.

@@ -154,7 +154,11 @@ impl TokenCache {
             if waited >= LOCK_WAIT {
                 return Err(StoreError::new(
                     StoreErrorKind::LockTimeout,
-                    format!("another process held the lock of {} for over {LOCK_WAIT:?}", self.store.describe()),
+                    format!(
+                        "another process held the lock of {} for over {} s",
+                        self.store.describe(),
+                        LOCK_WAIT.as_secs()
+                    ),
                 ));
             }
             platform.sleep(step).await;

@@ -172,19 +172,19 @@ fn config_error(msg: String) -> IdentityError {
 
 /// Checks that `url` is https, or http to a loopback host. Returns the parsed URL.
 pub(crate) fn check_url<'a>(url: &'a str, what: &str) -> Result<HttpUrl<'a>, IdentityError> {
-    let parsed = HttpUrl::parse(url).map_err(|e| config_error(format!("{what} {url:?} {e}")))?;
+    let parsed = HttpUrl::parse(url).map_err(|e| config_error(format!("{what} \"{url}\" {e}")))?;
     match parsed.scheme.as_str() {
         "https" => {}
         "http" if is_loopback_host(&parsed.host) => {}
         "http" => {
             return Err(config_error(format!(
-                "{what} {url:?} uses http:// for a host that is not loopback; only https:// is allowed there"
+                "{what} \"{url}\" uses http:// for a host that is not loopback; only https:// is allowed there"
             )))
         }
-        s => return Err(config_error(format!("{what} {url:?} has scheme {s:?}; use https://"))),
+        s => return Err(config_error(format!("{what} \"{url}\" has scheme \"{s}\"; use https://"))),
     }
     if parsed.host.is_empty() {
-        return Err(config_error(format!("{what} {url:?} has no host")));
+        return Err(config_error(format!("{what} \"{url}\" has no host")));
     }
     Ok(parsed)
 }
@@ -217,11 +217,11 @@ impl Authority {
         let parsed = check_url(url, "authority")?;
         let path = parsed.path.trim_end_matches('/');
         let Some((base_path, tenant)) = path.rsplit_once('/') else {
-            return Err(config_error(format!("authority {url:?} has no tenant")));
+            return Err(config_error(format!("authority \"{url}\" has no tenant")));
         };
         if tenant.is_empty() {
             return Err(config_error(format!(
-                "authority {url:?} must end with a tenant (common, organizations, consumers, a GUID or a domain)"
+                "authority \"{url}\" must end with a tenant (common, organizations, consumers, a GUID or a domain)"
             )));
         }
         let cloud = match parsed.host.as_str() {
@@ -289,7 +289,7 @@ impl Authority {
             None | Some("microsoft") | Some("entra") | Some("azure") | Some("outlook") => Provider::Microsoft,
             Some("google") | Some("gmail") => Provider::Google,
             Some(other) => {
-                return Err(config_error(format!("unknown provider {other:?} (expected microsoft or google)")));
+                return Err(config_error(format!("unknown provider \"{other}\" (expected microsoft or google)")));
             }
         };
         if let Some(url) = authority.filter(|u| !u.trim().is_empty()) {
@@ -304,12 +304,12 @@ impl Authority {
                 let cloud = match cloud {
                     None => Cloud::Global,
                     Some(c) => Cloud::parse(c).ok_or_else(|| {
-                        config_error(format!("unknown cloud {c:?} (expected global, usgov, usgov-dod or china)"))
+                        config_error(format!("unknown cloud \"{c}\" (expected global, usgov, usgov-dod or china)"))
                     })?,
                 };
                 let tenant = tenant.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("organizations");
                 if tenant.contains('/') || tenant.contains(' ') {
-                    return Err(config_error(format!("tenant {tenant:?} is not a tenant name, GUID or domain")));
+                    return Err(config_error(format!("tenant \"{tenant}\" is not a tenant name, GUID or domain")));
                 }
                 Ok(Authority::microsoft(cloud, tenant))
             }

@@ -77,7 +77,7 @@ pub fn normalize(provider: Provider, cloud: Cloud, scopes: &[String]) -> Result<
                 return Err(IdentityError::new(
                     IdentityErrorKind::Configuration,
                     format!(
-                        "scope {s:?} asks Microsoft Graph for a mail permission; IMAP, POP and SMTP servers reject Graph tokens. Use {resource}/{perm_orig}",
+                        "scope \"{s}\" asks Microsoft Graph for a mail permission; IMAP, POP and SMTP servers reject Graph tokens. Use {resource}/{perm_orig}",
                         perm_orig = &s["https://graph.microsoft.com/".len()..]
                     ),
                 ));

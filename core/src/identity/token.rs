@@ -335,7 +335,9 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
         300..=399 => IdentityErrorKind::Protocol,
         _ => IdentityErrorKind::Protocol,
     };
-    let snippet: String = String::from_utf8_lossy(&resp.body).chars().take(200).collect();
+    // Control characters (a newline in a log line) are shown as spaces.
+    let snippet: String =
+        String::from_utf8_lossy(&resp.body).chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
     let mut e = IdentityError::new(
         kind,
         match resp.status {
@@ -343,7 +345,7 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
                 "{what}: the server answered with a redirect (HTTP {}); redirects are not followed",
                 resp.status
             ),
-            _ => format!("{what}: unexpected HTTP {} answer: {snippet:?}", resp.status),
+            _ => format!("{what}: unexpected HTTP {} answer: \"{snippet}\"", resp.status),
         },
     );
     e.http_status = Some(resp.status);
@@ -371,7 +373,7 @@ pub(crate) fn parse_token_response(
     };
     if let Some(tt) = &raw.token_type {
         if !tt.eq_ignore_ascii_case("bearer") {
-            return Err(IdentityError::new(IdentityErrorKind::Protocol, format!("token type {tt:?} is not Bearer")));
+            return Err(IdentityError::new(IdentityErrorKind::Protocol, format!("token type \"{tt}\" is not Bearer")));
         }
     }
     let expires_in = seconds(&raw.expires_in).unwrap_or(3600).max(0);
