@@ -506,9 +506,8 @@ impl PyConfidentialClient {
         let credential = match (client_secret, certificate) {
             (Some(secret), None) => ClientCredential::Secret(ClientSecret::new(secret)),
             (None, Some(cert)) => {
-                let algorithm: AssertionAlgorithm =
-                    serde_json::from_value(serde_json::Value::String(certificate_algorithm.to_owned()))
-                        .map_err(|_| PyValueError::new_err("certificate_algorithm must be 'PS256' or 'RS256'"))?;
+                let algorithm = AssertionAlgorithm::from_name(certificate_algorithm)
+                    .ok_or_else(|| PyValueError::new_err("certificate_algorithm must be 'PS256' or 'RS256'"))?;
                 let key = private_key.as_deref().unwrap_or(&cert);
                 let c = CertificateCredential::from_pem(&cert, key).map_err(|e| identity_error(py, e))?;
                 ClientCredential::Certificate(Box::new(c.with_algorithm(algorithm)))

@@ -156,11 +156,7 @@ fn _mail_server(
     security: Option<&str>,
 ) -> PyResult<(String, u16, String)> {
     let server = server_for(py, protocol_name, provider, cloud, host, port, security)?;
-    let security = match serde_json::to_value(server.security) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "tls".to_owned(),
-    };
-    Ok((server.host, server.port, security))
+    Ok((server.host, server.port, server.security.name().to_owned()))
 }
 
 /// The access token argument: a string or a `Token`.

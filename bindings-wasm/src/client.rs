@@ -254,12 +254,10 @@ mod confidential {
             let sign = get("sign")
                 .dyn_into::<js_sys::Function>()
                 .map_err(|_| type_error("certificate.sign must be a function"))?;
-            let algorithm = match get("algorithm").as_string().as_deref() {
-                None | Some("PS256") => AssertionAlgorithm::Ps256,
-                Some("RS256") => AssertionAlgorithm::Rs256,
-                Some(other) => {
-                    return Err(type_error(&format!("certificate.algorithm {other:?} is not PS256 or RS256")))
-                }
+            let algorithm = match get("algorithm").as_string() {
+                None => AssertionAlgorithm::default(),
+                Some(name) => AssertionAlgorithm::from_name(&name)
+                    .ok_or_else(|| type_error(&format!("certificate.algorithm \"{name}\" is not PS256 or RS256")))?,
             };
             Ok(JsSigner { der: js_sys::Uint8Array::new(&der).to_vec(), sign, algorithm })
         }

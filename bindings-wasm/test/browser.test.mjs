@@ -184,6 +184,22 @@ for (const entry of Object.keys(ENTRIES)) {
     }
   });
 
+  test(`the browser build leaves out the Node-only parts (${entry})`, async () => {
+    const { context, page, loaded } = await newPage(entry);
+    try {
+      await page.goto(appUrl);
+      await page.waitForFunction('window.ready === true');
+      const { ropc, absent } = await page.evaluate('window.nodeOnly()');
+      assert.deepEqual(absent, ['ConfidentialClient', 'decodeChallenge', 'checkAccessToken', 'login', 'FileStore']);
+      assert.equal(ropc?.isIdentityError, true, JSON.stringify(ropc));
+      assert.equal(ropc.kind, 'configuration');
+      assert.match(ropc.message, /only in the Node build/);
+      assertLoaded(entry, loaded);
+    } finally {
+      await context.close();
+    }
+  });
+
   test(`IndexedDbStore persists across opens (${entry})`, async () => {
     const { context, page, loaded } = await newPage(entry);
     try {

@@ -73,6 +73,11 @@ wire_names!(crate::Stage {
     Probe => "probe",
 });
 
+wire_names!(crate::identity::AssertionAlgorithm { Ps256 => "PS256", Rs256 => "RS256" });
+
+#[cfg(feature = "net")]
+wire_names!(crate::net::Security { Tls => "tls", StartTls => "starttls", Plain => "plain" });
+
 wire_names!(crate::cache::StoreErrorKind {
     Corrupt => "corrupt",
     Permissions => "permissions",
@@ -110,6 +115,9 @@ mod tests {
         check!(crate::Protocol);
         check!(crate::Stage);
         check!(crate::SaslIr);
+        check!(crate::identity::AssertionAlgorithm);
+        #[cfg(feature = "net")]
+        check!(crate::net::Security);
         check!(crate::cache::StoreErrorKind);
         // Every variant is listed: serde's names of all variants round-trip through from_name.
         for name in ["storage", "not_connected", "probe", "unavailable"] {
