@@ -11,7 +11,7 @@ use crate::{out_line, Cli, DoctorArgs, DoctorFlow};
 const PROTOCOLS: [Protocol; 3] = [Protocol::Imap, Protocol::Pop3, Protocol::Smtp];
 
 fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 pub(crate) fn run(cli: &Cli, a: &DoctorArgs) -> CliResult {
