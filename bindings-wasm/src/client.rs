@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use mailoauth::cache::TokenCache;
 use mailoauth::identity::{HttpClient, Platform, RefreshToken};
+use mailoauth::json::Value;
 use mailoauth::PublicClient;
-use miniserde::json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 

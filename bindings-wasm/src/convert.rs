@@ -1,15 +1,15 @@
-//! Values and errors across the boundary. Results are built as JSON values (miniserde, which
-//! the core uses for its own JSON) with camelCase names and handed to `JSON.parse`; inputs
+//! Values and errors across the boundary. Results are built as the core's JSON values
+//! ([`mailoauth::json`]) with camelCase names and handed to `JSON.parse`; inputs
 //! arrive as plain objects and are read the same way (`JSON.stringify`). This costs far less
 //! wasm than a generated binding per type.
 
 #[cfg(feature = "node")]
 use mailoauth::identity::TokenWarning;
 use mailoauth::identity::{Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token};
+use mailoauth::json::{self, Array, Number, Object, Value};
 use mailoauth::{Authority, IdentityError, Protocol};
 #[cfg(feature = "node")]
 use mailoauth::{ErrorChallenge, MailAuthError};
-use miniserde::json::{self, Array, Number, Object, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "../js/errors.js")]
@@ -35,7 +35,7 @@ pub(crate) fn from_js(v: &JsValue) -> Result<Value, JsValue> {
     }
     let text = js_sys::JSON::stringify(v).map_err(|_| type_error("the value cannot be converted to JSON"))?;
     let text: String = text.into();
-    json::from_str(&text).map_err(|_| type_error("unreadable value"))
+    json::parse(text.as_bytes()).ok_or_else(|| type_error("unreadable value"))
 }
 
 /// A `TypeError` for unusable input from JS.
@@ -92,18 +92,12 @@ pub(crate) fn strs(v: &[String]) -> Value {
 
 /// The field `name` of an object value.
 pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Object(o) => o.get(name),
-        _ => None,
-    }
+    json::object(v)?.get(name)
 }
 
 /// A non-empty string field.
 pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    match field(v, name) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    }
+    json::get_str(json::object(v)?, name).filter(|s| !s.is_empty())
 }
 
 #[cfg(feature = "node")]
@@ -115,19 +109,14 @@ pub(crate) fn bool_field(v: &Value, name: &str) -> Option<bool> {
     }
 }
 
-/// A whole-number field (JS numbers arrive as integers or floats).
+/// An integer field (`JSON.stringify` writes whole JS numbers as integers).
 pub(crate) fn int_field(v: &Value, name: &str) -> Option<i64> {
-    match field(v, name)? {
-        Value::Number(Number::I64(n)) => Some(*n),
-        Value::Number(Number::U64(n)) => i64::try_from(*n).ok(),
-        Value::Number(Number::F64(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(*n as i64),
-        _ => None,
-    }
+    json::as_i64(field(v, name)?)
 }
 
-/// A non-negative whole-number field.
+/// A non-negative integer field.
 pub(crate) fn uint_field(v: &Value, name: &str) -> Option<u64> {
-    int_field(v, name).and_then(|n| u64::try_from(n).ok())
+    json::as_u64(field(v, name)?)
 }
 
 fn opt_string(v: &Value, name: &str) -> Option<String> {

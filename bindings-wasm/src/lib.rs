@@ -80,5 +80,5 @@ pub fn check_access_token(access_token: &str, protocol: &str, sasl_user: &str) -
     let protocol = convert::protocol(protocol)?;
     let now = host::now_secs();
     let warnings = mailoauth::identity::check_access_token(access_token, protocol, sasl_user, now);
-    Ok(convert::to_js(&miniserde::json::Value::Array(warnings.iter().map(convert::warning_json).collect())))
+    Ok(convert::to_js(&mailoauth::json::Value::Array(warnings.iter().map(convert::warning_json).collect())))
 }

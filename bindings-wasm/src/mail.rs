@@ -100,8 +100,8 @@ impl LoginMachine {
             ("greeting", convert::s(&o.greeting)),
             ("capabilities", convert::strs(&o.capabilities)),
             ("finalLine", convert::s(&o.final_line)),
-            ("preauthenticated", miniserde::json::Value::Bool(o.preauthenticated)),
-            ("upgradedToTls", miniserde::json::Value::Bool(o.upgraded_to_tls)),
+            ("preauthenticated", mailoauth::json::Value::Bool(o.preauthenticated)),
+            ("upgradedToTls", mailoauth::json::Value::Bool(o.upgraded_to_tls)),
         ]));
         let _ = js_sys::Reflect::set(&v, &"leftover".into(), &js_sys::Uint8Array::from(o.leftover.as_slice()).into());
         v

@@ -5,10 +5,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mailoauth::identity::{check_access_token, decode_jwt_claims, MailHosts, TokenWarning};
+use mailoauth::identity::{check_access_token, MailHosts, TokenClaims, TokenWarning};
 use mailoauth::net::{login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions};
 use mailoauth::{AccessToken, Authority, Cloud, MailAuthError, MailErrorKind, Mechanism, Protocol, Provider, Stage};
-use miniserde::json::{Number, Value};
 
 use crate::account;
 use crate::commands::{mechanism, pick_account, sasl_user, silent_token};
@@ -38,7 +37,7 @@ struct TokenFacts {
 }
 
 fn facts(token: &str, now: i64) -> TokenFacts {
-    let Some(c) = decode_jwt_claims(token) else {
+    let Some(c) = TokenClaims::decode(token) else {
         return TokenFacts {
             audience: None,
             user: None,
@@ -46,32 +45,8 @@ fn facts(token: &str, now: i64) -> TokenFacts {
             summary: "opaque token (not a JWT, usual for personal accounts): its claims cannot be checked".to_owned(),
         };
     };
-    // the claims are a miniserde JSON object
-    fn text(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            _ => None,
-        }
-    }
-    let s = |n: &str| c.get(n).and_then(text);
-    let list = |n: &str| match c.get(n) {
-        Some(Value::String(v)) => v.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(text).collect(),
-        _ => Vec::<String>::new(),
-    };
-    let audience = match c.get("aud") {
-        Some(Value::Array(a)) => a.first().and_then(text),
-        _ => s("aud"),
-    };
-    let scp = list("scp");
-    let roles = list("roles");
-    let app_only = scp.is_empty() && !roles.is_empty();
-    let user = ["upn", "preferred_username", "email", "unique_name"].iter().find_map(|n| s(n));
-    let exp = match c.get("exp") {
-        Some(Value::Number(Number::U64(n))) => i64::try_from(*n).ok(),
-        Some(Value::Number(Number::I64(n))) => Some(*n),
-        _ => None,
-    };
+    let app_only = c.app_only();
+    let (audience, user, scp, roles, exp) = (c.audience, c.user, c.scopes, c.roles, c.expires_at);
     let validity = match exp {
         Some(exp) if exp > now => format!("valid for {} min", (exp - now) / 60),
         Some(exp) => format!("EXPIRED {} s ago", now - exp),

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod identity;
+pub mod json;
 mod names;
 pub mod proto;
 pub mod sasl;

@@ -171,15 +171,15 @@ impl ErrorChallenge {
 
     /// Parses the decoded JSON text of a challenge.
     pub fn from_json(raw: &str) -> Result<ErrorChallenge, ChallengeError> {
-        use miniserde::json::Value;
-        let Ok(Value::Object(obj)) = miniserde::json::from_str::<Value>(raw.trim()) else {
+        use crate::json::{self, Value};
+        let Some(obj) = json::parse_object(raw.trim().as_bytes()) else {
             return Err(ChallengeError::NotJson(raw.trim().to_owned()));
         };
         let field = |name: &str| -> Option<String> {
             match obj.get(name)? {
                 Value::String(s) => Some(s.clone()),
                 Value::Null => None,
-                other => Some(miniserde::json::to_string(other)),
+                other => Some(json::to_string(other)),
             }
         };
         Ok(ErrorChallenge {

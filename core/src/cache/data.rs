@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use miniserde::json::{Object, Value};
+use crate::json::{as_i64, parse_object, Object, Value};
 use serde::{Deserialize, Serialize};
 
 use super::resource_scopes;
-use crate::identity::{as_i64, parse_object, Account, Authority, RefreshToken, Token};
+use crate::identity::{Account, Authority, RefreshToken, Token};
 use crate::AccessToken;
 
 /// The schema version this library writes and reads.

@@ -3,39 +3,28 @@
 //! key → object with `home_account_id`, `environment`, `client_id`, `secret`, `realm`,
 //! `target`, `expires_on` (string seconds).
 
-use miniserde::json::{Object, Value};
-
 use super::data::{CacheEntry, CachedAccessToken};
 use super::store::{StoreError, StoreErrorKind};
-use crate::identity::{as_i64, decode_jwt_claims, get_str, Account};
+use crate::identity::{decode_jwt_claims, Account};
+use crate::json::{self, get_str, object, Object};
 
 fn s<'a>(o: &'a Object, k: &str) -> Option<&'a str> {
     get_str(o, k).filter(|v| !v.is_empty())
 }
 
 fn secs(o: &Object, k: &str) -> Option<i64> {
-    match o.get(k)? {
-        Value::String(v) => v.parse().ok(),
-        other => as_i64(other),
-    }
-}
-
-fn as_object(v: &Value) -> Option<&Object> {
-    match v {
-        Value::Object(o) => Some(o),
-        _ => None,
-    }
+    json::seconds(o.get(k)?)
 }
 
 fn section<'a>(root: &'a Object, name: &str) -> Vec<&'a Object> {
-    root.get(name).and_then(as_object).map(|m| m.values().filter_map(as_object).collect()).unwrap_or_default()
+    root.get(name).and_then(object).map(|m| m.values().filter_map(object).collect()).unwrap_or_default()
 }
 
 /// The entries an MSAL cache describes (one per refresh token).
-pub(super) fn parse(json: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
-    let root: Value = miniserde::json::from_str(json)
-        .map_err(|_| StoreError::new(StoreErrorKind::Corrupt, "not an MSAL token cache: not JSON"))?;
-    let root = as_object(&root)
+pub(super) fn parse(text: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
+    let root = json::parse(text.as_bytes())
+        .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "not an MSAL token cache: not JSON"))?;
+    let root = object(&root)
         .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "not an MSAL token cache: not a JSON object"))?;
     if !root.contains_key("RefreshToken") && !root.contains_key("Account") {
         return Err(StoreError::new(

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use miniserde::json::Value;
 use serde::{Deserialize, Serialize};
 
 use super::scopes::{app_permission, delegated_permission};
-use super::token::{as_i64, decode_jwt_claims, get_str};
+use super::token::decode_jwt_claims;
+use crate::json::{as_i64, get_str, Value};
 use crate::Protocol;
 
 /// Something about a token that will probably make the mail login fail.
@@ -104,15 +104,51 @@ fn list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// What an access token says about itself (decoded, not verified).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// The first `aud`.
+    pub audience: Option<String>,
+    /// Delegated permissions (`scp`).
+    pub scopes: Vec<String>,
+    /// Application permissions (`roles`).
+    pub roles: Vec<String>,
+    /// The user (`upn`, `preferred_username`, `email` or `unique_name`).
+    pub user: Option<String>,
+    /// `exp` (Unix seconds).
+    pub expires_at: Option<i64>,
+}
+
+impl TokenClaims {
+    /// The claims of a JWT access token; `None` for an opaque token (personal accounts).
+    pub fn decode(access_token: &str) -> Option<TokenClaims> {
+        let claims = decode_jwt_claims(access_token)?;
+        Some(TokenClaims {
+            audience: list(claims.get("aud")).into_iter().next(),
+            scopes: list(claims.get("scp")),
+            roles: list(claims.get("roles")),
+            user: ["upn", "preferred_username", "email", "unique_name"]
+                .iter()
+                .find_map(|n| get_str(&claims, n).filter(|s| !s.is_empty()))
+                .map(str::to_owned),
+            expires_at: claims.get("exp").and_then(as_i64),
+        })
+    }
+
+    /// An app-only token: roles and no delegated scopes.
+    pub fn app_only(&self) -> bool {
+        self.scopes.is_empty() && !self.roles.is_empty()
+    }
+}
+
 /// Checks a Microsoft access token for `protocol` and `sasl_user` at time `now` (Unix
 /// seconds). An empty list means nothing suspicious was found.
 pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &str, now: i64) -> Vec<TokenWarning> {
-    let Some(claims) = decode_jwt_claims(access_token) else {
+    let Some(claims) = TokenClaims::decode(access_token) else {
         return vec![TokenWarning::Opaque];
     };
     let mut out = Vec::new();
-    let audiences = list(claims.get("aud"));
-    if let Some(aud) = audiences.first() {
+    if let Some(aud) = &claims.audience {
         let a = aud.trim_end_matches('/').to_ascii_lowercase();
         if GRAPH.iter().any(|g| a == *g) {
             out.push(TokenWarning::GraphAudience { audience: aud.clone() });
@@ -120,11 +156,9 @@ pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &st
             out.push(TokenWarning::UnexpectedAudience { audience: aud.clone() });
         }
     }
-    let scp = list(claims.get("scp"));
-    let roles = list(claims.get("roles"));
-    let app_only = scp.is_empty() && !roles.is_empty();
+    let app_only = claims.app_only();
     let needed = if app_only { app_permission(protocol) } else { delegated_permission(protocol) };
-    let granted: Vec<String> = if app_only { roles } else { scp };
+    let granted: Vec<String> = if app_only { claims.roles } else { claims.scopes };
     if !granted
         .iter()
         .any(|g| g.eq_ignore_ascii_case(needed) || g.rsplit('/').next().is_some_and(|p| p.eq_ignore_ascii_case(needed)))
@@ -132,19 +166,12 @@ pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &st
         out.push(TokenWarning::MissingPermission { needed: needed.to_owned(), granted });
     }
     if !app_only {
-        let token_user = ["upn", "preferred_username", "email", "unique_name"]
-            .iter()
-            .find_map(|n| get_str(&claims, n).filter(|s| !s.is_empty()));
-        if let Some(u) = token_user {
-            if !u.eq_ignore_ascii_case(sasl_user) {
-                out.push(TokenWarning::UserMismatch { token_user: u.to_owned(), sasl_user: sasl_user.to_owned() });
-            }
+        if let Some(u) = claims.user.filter(|u| !u.eq_ignore_ascii_case(sasl_user)) {
+            out.push(TokenWarning::UserMismatch { token_user: u, sasl_user: sasl_user.to_owned() });
         }
     }
-    if let Some(exp) = claims.get("exp").and_then(as_i64) {
-        if exp <= now {
-            out.push(TokenWarning::Expired { seconds_ago: now - exp });
-        }
+    if let Some(exp) = claims.expires_at.filter(|exp| *exp <= now) {
+        out.push(TokenWarning::Expired { seconds_ago: now - exp });
     }
     out
 }

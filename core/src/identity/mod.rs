@@ -20,7 +20,7 @@ mod url;
 pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Provider};
 #[cfg(not(target_arch = "wasm32"))]
 pub use cert::CertificateCredential;
-pub use check::{check_access_token, TokenWarning};
+pub use check::{check_access_token, TokenClaims, TokenWarning};
 pub use confidential::{
     client_assertion, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, ConfidentialClient,
 };
@@ -35,5 +35,3 @@ pub use public::{
     parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicClient,
 };
 pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token};
-// the small JSON helpers (miniserde `Value`) the cache shares
-pub(crate) use token::{as_i64, get_str, parse_object};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use miniserde::json::{Object, Value};
+use crate::json::{self, get_str, Object, Value};
 use serde::{Deserialize, Serialize};
 
 use super::authority::{Authority, Provider};
@@ -13,9 +13,7 @@ use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{form_post, send_with_retry, HttpClient, HttpRequest, Platform, RetryPolicy};
 use super::pkce;
 use super::scopes;
-use super::token::{
-    error_from_response, get_str, parse_json, parse_token_response, poll_interval, unexpected, RefreshToken, Token,
-};
+use super::token::{error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token};
 use crate::cache::TokenCache;
 
 /// Extra parameters of an authorization request.
@@ -351,7 +349,7 @@ impl PublicClient {
         if !(200..300).contains(&resp.status) {
             return Err(unexpected(&resp, "device code request"));
         }
-        let v = match parse_json(&resp.body) {
+        let v = match json::parse(&resp.body) {
             Some(Value::Object(o)) => o,
             Some(_) => Object::new(), // no fields: reported below
             None => {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::json::{self, as_u64, get_str, parse_object, Object, Value};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use miniserde::json::{Number, Object, Value};
 use serde::{Deserialize, Serialize};
 
 use super::error::{IdentityError, IdentityErrorKind};
@@ -83,48 +83,6 @@ impl Token {
     }
 }
 
-// JSON is read into `miniserde::json::Value` and picked apart with these helpers: one
-// non-generic code path, which keeps the wasm build small.
-
-/// Parses JSON bytes. `None` if they are not UTF-8 or not JSON.
-pub(crate) fn parse_json(bytes: &[u8]) -> Option<Value> {
-    miniserde::json::from_str(std::str::from_utf8(bytes).ok()?).ok()
-}
-
-/// Parses JSON bytes that must be an object.
-pub(crate) fn parse_object(bytes: &[u8]) -> Option<Object> {
-    match parse_json(bytes)? {
-        Value::Object(o) => Some(o),
-        _ => None,
-    }
-}
-
-/// The string `o[k]`, if it is one.
-pub(crate) fn get_str<'a>(o: &'a Object, k: &str) -> Option<&'a str> {
-    match o.get(k)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// An integer that fits an `i64` (not a float).
-pub(crate) fn as_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(Number::U64(n)) => i64::try_from(*n).ok(),
-        Value::Number(Number::I64(n)) => Some(*n),
-        _ => None,
-    }
-}
-
-/// A non-negative integer (not a float).
-pub(crate) fn as_u64(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(Number::U64(n)) => Some(*n),
-        Value::Number(Number::I64(n)) => u64::try_from(*n).ok(),
-        _ => None,
-    }
-}
-
 /// Takes the optional string field `k` out of `o`: absent or `null` is `Ok(None)`, another
 /// type is an error.
 fn take_string(o: &mut Object, k: &str) -> Result<Option<String>, ()> {
@@ -141,8 +99,8 @@ fn take_value(o: &mut Object, k: &str) -> Option<Value> {
 }
 
 /// Decodes the claims of a JWT without verifying it. `None` if it is not a JWT (or its
-/// payload is not a JSON object). The claims are a [`miniserde::json::Object`] (a
-/// `BTreeMap<String, miniserde::json::Value>`).
+/// payload is not a JSON object). The claims are a [`json::Object`] (a
+/// `BTreeMap<String, json::Value>`).
 pub fn decode_jwt_claims(jwt: &str) -> Option<Object> {
     let mut parts = jwt.split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
@@ -213,10 +171,7 @@ impl RawToken {
 
 /// Seconds given as a number or a numeric string.
 fn seconds(v: &Option<Value>) -> Option<i64> {
-    match v.as_ref()? {
-        Value::String(s) => s.trim().parse().ok(),
-        other => as_i64(other),
-    }
+    json::seconds(v.as_ref()?)
 }
 
 /// The OAuth error fields of an answer, if the body is an error object.
@@ -395,17 +350,13 @@ pub(crate) fn parse_token_response(
 
 /// How long to wait before polling again, from the answer.
 pub(crate) fn poll_interval(v: Option<&Value>, default: Duration) -> Duration {
-    v.and_then(|v| match v {
-        Value::String(s) => s.parse().ok(),
-        other => as_u64(other),
-    })
-    .map(Duration::from_secs)
-    .unwrap_or(default)
+    v.and_then(json::seconds).and_then(|s| u64::try_from(s).ok()).map(Duration::from_secs).unwrap_or(default)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Number;
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse { status, headers: vec![("Retry-After".into(), "7".into())], body: body.as_bytes().to_vec() }
