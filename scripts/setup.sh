@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ca-certificates
   libdbus-1-dev pkg-config                                       # the OS keyring store (Secret Service over D-Bus)
   openssl                                                        # the command-store test encrypts with openssl enc
+  curl zstd                                                      # the registry probe below; the offline kit's archives
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,6 +27,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 command -v dovecot >/dev/null || [ -x /usr/sbin/dovecot ] || { echo "dovecot is not installed" >&2; exit 1; }
+
+# --- registries out of reach: the offline kit ---------------------------------------------
+# Some build machines (our Swift CI) reach Debian's packages and PyPI but not the crates or the
+# npm registry. There, and only there, ../shared/offline/install.sh (beside the checkout) provides
+# every crate of Cargo.lock, every npm package of the package-lock.json files, cargo-nextest,
+# wasm-bindgen and the rustup pieces. A machine that reaches both registries never uses it.
+reachable() { curl -fsS --max-time 10 -o /dev/null "$1" 2>/dev/null; }
+offline=()
+reachable https://index.crates.io/config.json || offline+=("the crates registry (index.crates.io)")
+reachable https://registry.npmjs.org/-/ping || offline+=("the npm registry (registry.npmjs.org)")
+if [ "${#offline[@]}" -gt 0 ]; then
+  kit="$(cd "$(dirname "$0")/.." && pwd)/../shared/offline/install.sh"
+  if [ ! -f "$kit" ]; then
+    printf 'out of reach: %s; and no offline kit at %s\n' "${offline[*]}" "$kit" >&2
+    exit 1
+  fi
+  log "out of reach: ${offline[*]}: installing the offline kit"
+  bash "$kit"
+fi
 
 # --- Rust toolchain pieces ----------------------------------------------------------
 if command -v rustup >/dev/null; then

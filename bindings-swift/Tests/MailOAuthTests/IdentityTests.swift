@@ -2,8 +2,11 @@
 // contract-tests/test_device_flow.py, test_identity.py and test_store.py.
 
 import Foundation
-import XCTest
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MailOAuth
+import XCTest
 
 final class IdentityTests: XCTestCase {
     var emulator: Emulator!

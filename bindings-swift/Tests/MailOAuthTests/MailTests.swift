@@ -2,8 +2,11 @@
 // against the shared vectors: the same cases as contract-tests/test_mail.py and test_values.py.
 
 import Foundation
-import XCTest
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MailOAuth
+import XCTest
 
 final class MailTests: XCTestCase {
     var emulator: Emulator!

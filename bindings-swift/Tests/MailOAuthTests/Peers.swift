@@ -8,6 +8,10 @@
 // A missing binary fails the tests that need it (nothing is skipped).
 
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MailOAuth
 import XCTest
 
 struct SetupError: Error, CustomStringConvertible {
