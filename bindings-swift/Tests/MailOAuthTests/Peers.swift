@@ -60,9 +60,17 @@ private func firstLine(_ handle: FileHandle) throws -> String {
 }
 
 /// Stops the peers when the test bundle finishes.
-private final class PeerObserver: NSObject, XCTestObservation {
-    var processes: [Process] = []
+private final class PeerObserver: NSObject, XCTestObservation, @unchecked Sendable {
+    private let lock = NSLock()
+    private var processes: [Process] = []
+    func add(_ process: Process) {
+        lock.lock()
+        defer { lock.unlock() }
+        processes.append(process)
+    }
     func testBundleDidFinish(_ testBundle: Bundle) {
+        lock.lock()
+        defer { lock.unlock() }
         for p in processes where p.isRunning { p.terminate() }
     }
 }
@@ -87,7 +95,7 @@ final class Emulator: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        observer.processes.append(process)
+        observer.add(process)
         let base = try firstLine(out.fileHandleForReading)
         guard base.hasPrefix("http://") else { throw SetupError("the emulator printed \(base)") }
         return Emulator(base: base)
@@ -172,13 +180,18 @@ final class Emulator: @unchecked Sendable {
 
     /// The `Location` of the authorize endpoint's redirect (auto-approve on).
     func redirectLocation(_ url: String) async throws -> String {
-        final class NoRedirect: NSObject, URLSessionTaskDelegate {
+        // A session-level delegate with the completion-handler method: swift-corelibs-foundation
+        // (Linux) asks only that one, and so does Apple's Foundation.
+        final class NoRedirect: NSObject, URLSessionTaskDelegate, Sendable {
             func urlSession(
                 _ session: URLSession, task: URLSessionTask,
-                willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest
-            ) async -> URLRequest? { nil }
+                willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+                completionHandler: @escaping @Sendable (URLRequest?) -> Void
+            ) { completionHandler(nil) }
         }
-        let (_, response) = try await URLSession.shared.data(for: URLRequest(url: URL(string: url)!), delegate: NoRedirect())
+        let session = URLSession(configuration: .ephemeral, delegate: NoRedirect(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        let (_, response) = try await session.data(for: URLRequest(url: URL(string: url)!))
         guard let http = response as? HTTPURLResponse, http.statusCode == 302,
               let location = http.value(forHTTPHeaderField: "Location") else {
             throw SetupError("no redirect from \(url)")
@@ -204,7 +217,7 @@ final class Dovecot: @unchecked Sendable {
         process.standardInput = input
         process.standardError = FileHandle.nullDevice
         try process.run()
-        observer.processes.append(process)
+        observer.add(process)
         let line = try firstLine(out.fileHandleForReading)
         guard let info = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw SetupError("mailoauth-testkit printed \(line)")
