@@ -1,11 +1,16 @@
 // swift-tools-version:5.9
-// Examples of the MailOAuth Swift package (../../bindings-swift; build its XCFramework first
-// with ../../bindings-swift/build-xcframework.sh):
-//   mailoauth-example   a macOS command-line tool: device-code sign-in kept in the Keychain,
-//                       then an IMAP login that keeps using the session
+// Examples of the MailOAuth Swift package (../../bindings-swift; on Apple platforms build its
+// XCFramework first with ../../bindings-swift/build-xcframework.sh, on Linux its Rust library
+// with `cargo build -p mailoauth-ffi`):
+//   mailoauth-example   a command-line tool (macOS, Linux): device-code sign-in kept in the
+//                       Keychain (a token file on Linux), then an IMAP login that keeps using
+//                       the session
 //   BrowserSignIn       for iOS (and macOS) apps: the split authorization-code flow driven by
-//                       ASWebAuthenticationSession
+//                       ASWebAuthenticationSession (an empty module where that does not exist)
 import PackageDescription
+
+// Complete strict-concurrency checking, as in the MailOAuth package.
+let strict: [SwiftSetting] = [.enableExperimentalFeature("StrictConcurrency")]
 
 let package = Package(
     name: "MailOAuthExamples",
@@ -24,12 +29,14 @@ let package = Package(
         .executableTarget(
             name: "mailoauth-example",
             dependencies: [.product(name: "MailOAuth", package: "bindings-swift")],
-            path: "Sources/mailoauth-example"
+            path: "Sources/mailoauth-example",
+            swiftSettings: strict
         ),
         .target(
             name: "BrowserSignIn",
             dependencies: [.product(name: "MailOAuth", package: "bindings-swift")],
-            path: "Sources/BrowserSignIn"
+            path: "Sources/BrowserSignIn",
+            swiftSettings: strict
         ),
     ],
     swiftLanguageVersions: [.v5]

@@ -1,5 +1,7 @@
-// The FFI contract from Swift, against the emulator: the same cases as
-// contract-tests/test_device_flow.py, test_identity.py and test_store.py.
+// The FFI contract from Swift, against the identity-platform emulator: device code (flow
+// object, callback, stream, declined, expired, cancellation both ways), silent acquisition and
+// refresh, the split authorization-code flow, the loopback browser sign-in, confidential
+// clients, one error of every identity kind, and the token store as a foreign trait.
 
 import Foundation
 #if canImport(FoundationNetworking)

@@ -1,5 +1,6 @@
-// Mail logins from Swift against a real Dovecot validating the emulator's tokens, SASL strings
-// against the shared vectors: the same cases as contract-tests/test_mail.py and test_values.py.
+// Mail logins from Swift against a real Dovecot validating the emulator's tokens (IMAP with
+// STARTTLS and implicit TLS, XOAUTH2 and OAUTHBEARER, SMTP submission, POP3, each returning a
+// usable session), Dovecot's failures, and the SASL strings against the shared vectors.
 
 import Foundation
 #if canImport(FoundationNetworking)

@@ -16,6 +16,8 @@
 // Later launches: `try await client.acquireTokenSilent(scopes: scopes)` (refreshes when due);
 // on `MailOAuthError.InteractionRequired`, call `signIn` again.
 
+// ASWebAuthenticationSession exists on Apple platforms only: elsewhere this module is empty.
+#if canImport(AuthenticationServices)
 import AuthenticationServices
 import Foundation
 import MailOAuth
@@ -80,3 +82,4 @@ public final class BrowserSignIn: NSObject, ASWebAuthenticationPresentationConte
         anchor
     }
 }
+#endif

@@ -1,6 +1,7 @@
-// A macOS command-line tool: sign in with the device-code flow (the sign-in is kept in the
-// Keychain, so the next run is silent), then log in to IMAP with XOAUTH2 and keep using the
-// session. The path MSAL for Apple platforms does not offer (no device-code flow).
+// A command-line tool for macOS and Linux: sign in with the device-code flow (the sign-in is
+// kept in the Keychain on Apple platforms, in a token file elsewhere, so the next run is silent),
+// then log in to IMAP with XOAUTH2 and keep using the session. The path MSAL for Apple platforms
+// does not offer (no device-code flow).
 //
 //   MAILOAUTH_CLIENT_ID=<app id> swift run mailoauth-example
 //
@@ -9,8 +10,10 @@
 // organizations), MAILOAUTH_CLOUD (global, usgov, usgov-dod, china), MAILOAUTH_AUTHORITY (a
 // full authority URL; the emulator's works), MAILOAUTH_IMAP (host:port, default the cloud's
 // IMAP server with implicit TLS), MAILOAUTH_SECURITY (tls or starttls), MAILOAUTH_CA_FILE (an
-// extra CA to trust), MAILOAUTH_KEYCHAIN_SERVICE (default mailoauth-swift-example; "none"
-// keeps the sign-in in memory only), MAILOAUTH_FLOW=browser (the system browser with a
+// extra CA to trust), MAILOAUTH_KEYCHAIN_SERVICE (Apple platforms; default
+// mailoauth-swift-example; "none" keeps the sign-in in memory only), MAILOAUTH_TOKEN_FILE
+// (other platforms; default ~/.cache/mailoauth-swift-example/tokens.json, the CLI's file format,
+// mode 0600; "none" keeps the sign-in in memory only), MAILOAUTH_FLOW=browser (the system browser with a
 // loopback redirect instead of the device code).
 
 import Foundation
@@ -31,10 +34,18 @@ guard let clientId = env("MAILOAUTH_CLIENT_ID") else {
 }
 
 do {
+    #if canImport(Security)
     let keychainService = env("MAILOAUTH_KEYCHAIN_SERVICE") ?? "mailoauth-swift-example"
     let cache = try keychainService == "none"
         ? TokenCache.memory()
         : TokenCache.custom(store: KeychainTokenStore(service: keychainService))
+    let kept = "in the Keychain"
+    #else
+    let tokenFile = env("MAILOAUTH_TOKEN_FILE")
+        ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/mailoauth-swift-example/tokens.json").path
+    let cache = try tokenFile == "none" ? TokenCache.memory() : TokenCache.file(path: tokenFile)
+    let kept = "in \(tokenFile)"
+    #endif
     let client = try PublicClient(
         clientId: clientId,
         options: ClientOptions(
@@ -47,11 +58,11 @@ do {
     let token: Token
     do {
         token = try await client.acquireTokenSilent(scopes: scopes)
-        print("using the sign-in kept in the Keychain")
+        print("using the sign-in kept \(kept)")
     } catch MailOAuthError.InteractionRequired {
         if env("MAILOAUTH_FLOW") == "browser" {
             // The system browser and a loopback redirect (register http://localhost).
-            final class PrintURL: SignInUrlHandler {
+            final class PrintURL: SignInUrlHandler, Sendable {
                 func showSignInUrl(url: String) { print("Sign in in your browser (opened for you):\n\(url)") }
             }
             token = try await client.acquireTokenInteractive(scopes: scopes, handler: PrintURL())
