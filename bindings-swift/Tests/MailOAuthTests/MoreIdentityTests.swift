@@ -138,7 +138,7 @@ final class MoreIdentityTests: XCTestCase {
         }
         let d = await expectError("Storage") { try TokenCache.custom(store: Broken()).entries() }
         XCTAssertEqual(d?.kind, "storage")
-        XCTAssertFalse(d?.message.isEmpty ?? true)
+        XCTAssertTrue(d?.message.contains("boom in the app's store") ?? false, "\(String(describing: d?.message))")
         let locked = try PublicClient(clientId: Demo.publicClientId, options: ClientOptions(authority: emulator.authority),
                                       cache: try TokenCache.custom(store: Locked()))
         await expectError("Storage") { try await locked.acquireTokenSilent(scopes: [Demo.imapScope], account: Demo.user) }
@@ -149,6 +149,7 @@ final class MoreIdentityTests: XCTestCase {
         try store.save(data: Data("{not json".utf8))
         let d = await expectError("Storage") { try TokenCache.custom(store: store).entries() }
         XCTAssertEqual(d?.storeKind, "corrupt")
+        XCTAssertTrue(try TokenCache.custom(store: store).describe().contains("app's token store"))
     }
 
     func testFileCacheAndMsalImport() async throws {
