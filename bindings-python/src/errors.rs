@@ -13,14 +13,26 @@
 //!     ├── MailAuthRejected
 //!     │   ├── MailLoginDisabled
 //!     │   └── MailTokenExpired
-//!     ├── MailTemporaryFailure, MailNotConnected, MailConnectionError,
-//!     └── MailUnsupported, MailProtocolError
+//!     ├── MailTemporaryFailure, MailNotConnected, MailProtocolError
+//!     ├── MailConnectionError
+//!     │   └── MailNetworkError, MailTimeout, MailTlsError, MailGreetingRefused
+//!     └── MailUnsupported
+//!         └── MailStartTlsUnavailable, MailMechanismUnsupported
+//! ```
+//!
+//! Every kind of the core has its own class (one exhaustive match per error type); `group`
+//! is the core's grouping by what to do (`sign_in`, `connection`, ...; see
+//! `testdata/parity/errors.json`).
+//! ```text
 //! ```
 //!
 //! Messages and attributes come from the core errors, which never hold a secret.
 
 use mailoauth::cache::StoreError;
-use mailoauth::{ErrorChallenge, IdentityError as CoreIdentityError, IdentityErrorKind, MailAuthError, MailErrorKind};
+use mailoauth::{
+    AnyErrorKind, ErrorChallenge, IdentityError as CoreIdentityError, IdentityErrorKind, MailAuthError, MailErrorKind,
+    Protocol, Stage,
+};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
@@ -165,6 +177,42 @@ pyo3::create_exception!(
     "The server does not offer STARTTLS or the SASL mechanism here; nothing secret was sent."
 );
 pyo3::create_exception!(mailoauth, MailProtocolError, MailError, "The server's answer broke the protocol.");
+pyo3::create_exception!(
+    mailoauth,
+    MailNetworkError,
+    MailConnectionError,
+    "The connection could not be opened, or broke, or the server closed it."
+);
+pyo3::create_exception!(
+    mailoauth,
+    MailTimeout,
+    MailConnectionError,
+    "A connect, read or write took longer than its time-out."
+);
+pyo3::create_exception!(
+    mailoauth,
+    MailTlsError,
+    MailConnectionError,
+    "The TLS handshake failed (certificate not trusted, wrong name)."
+);
+pyo3::create_exception!(
+    mailoauth,
+    MailGreetingRefused,
+    MailConnectionError,
+    "The server refused service in its greeting (IMAP BYE, SMTP 554, POP3 -ERR)."
+);
+pyo3::create_exception!(
+    mailoauth,
+    MailStartTlsUnavailable,
+    MailUnsupported,
+    "STARTTLS was asked for but the server does not offer it; nothing secret was sent."
+);
+pyo3::create_exception!(
+    mailoauth,
+    MailMechanismUnsupported,
+    MailUnsupported,
+    "The server does not offer the SASL mechanism; nothing secret was sent."
+);
 
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -197,9 +245,37 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         MailNotConnected,
         MailConnectionError,
         MailUnsupported,
-        MailProtocolError
+        MailProtocolError,
+        MailNetworkError,
+        MailTimeout,
+        MailTlsError,
+        MailGreetingRefused,
+        MailStartTlsUnavailable,
+        MailMechanismUnsupported
     );
+    m.add_function(wrap_pyfunction!(_error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(_error_of_kind, m)?)?;
     Ok(())
+}
+
+/// Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
+/// `store.corrupt`), in core's order (for the tests that walk them all).
+#[pyfunction]
+fn _error_kinds() -> Vec<String> {
+    AnyErrorKind::all().into_iter().map(AnyErrorKind::name).collect()
+}
+
+/// The exception a core error of `kind` (`section.kind`) becomes, through the one conversion
+/// every call uses (for the tests that walk every kind).
+#[pyfunction]
+fn _error_of_kind(py: Python<'_>, kind: &str) -> PyResult<Py<PyAny>> {
+    let err = match AnyErrorKind::from_name(kind) {
+        Some(AnyErrorKind::Identity(k)) => identity_error(py, CoreIdentityError::new(k, "example")),
+        Some(AnyErrorKind::Mail(k)) => mail_error(py, MailAuthError::new(Protocol::Imap, Stage::Auth, k, "example")),
+        Some(AnyErrorKind::Store(k)) => store_error(py, StoreError::new(k, "example")),
+        None => return Err(pyo3::exceptions::PyValueError::new_err(format!("no error kind {kind:?}"))),
+    };
+    Ok(err.into_value(py).into_any())
 }
 
 /// An instance of `ty` with `message` as its argument and `attrs` set, as a `PyErr`.
@@ -232,12 +308,11 @@ pub(crate) fn identity_error(py: Python<'_>, e: CoreIdentityError) -> PyErr {
         K::Configuration => py.get_type::<ConfigurationError>(),
         K::Cancelled => py.get_type::<Cancelled>(),
         K::Storage => py.get_type::<TokenStoreError>(),
-        // IdentityErrorKind is #[non_exhaustive]: a kind added later still raises an IdentityError.
-        _ => py.get_type::<IdentityError>(),
     };
     let attrs = PyDict::new(py);
     let fill = || -> PyResult<()> {
         attrs.set_item("kind", e.kind.name())?;
+        attrs.set_item("group", e.kind.group().name())?;
         attrs.set_item("message", &e.message)?;
         attrs.set_item("hint", e.hint())?;
         attrs.set_item("error", &e.error)?;
@@ -282,15 +357,18 @@ pub(crate) fn mail_error(py: Python<'_>, e: MailAuthError) -> PyErr {
         K::TokenExpired => py.get_type::<MailTokenExpired>(),
         K::Temporary => py.get_type::<MailTemporaryFailure>(),
         K::NotConnected => py.get_type::<MailNotConnected>(),
-        K::Network | K::Timeout | K::Tls | K::Greeting => py.get_type::<MailConnectionError>(),
-        K::StartTlsUnavailable | K::MechanismUnsupported => py.get_type::<MailUnsupported>(),
+        K::Network => py.get_type::<MailNetworkError>(),
+        K::Timeout => py.get_type::<MailTimeout>(),
+        K::Tls => py.get_type::<MailTlsError>(),
+        K::Greeting => py.get_type::<MailGreetingRefused>(),
+        K::StartTlsUnavailable => py.get_type::<MailStartTlsUnavailable>(),
+        K::MechanismUnsupported => py.get_type::<MailMechanismUnsupported>(),
         K::Protocol => py.get_type::<MailProtocolError>(),
-        // MailErrorKind is #[non_exhaustive]: a kind added later still raises a MailError.
-        _ => py.get_type::<MailError>(),
     };
     let attrs = PyDict::new(py);
     let fill = || -> PyResult<()> {
         attrs.set_item("kind", e.kind.name())?;
+        attrs.set_item("group", e.kind.group().name())?;
         attrs.set_item("message", &e.message)?;
         attrs.set_item("hint", e.hint())?;
         attrs.set_item("protocol", e.protocol.name())?;

@@ -3,6 +3,7 @@ no secret in the message."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from conftest import (
     MAIL_SCOPES,
     PUBLIC_CLIENT,
     TENANT_DOMAIN,
+    TESTDATA,
     Emulator,
 )
 
@@ -68,6 +70,31 @@ def test_exception_tree() -> None:
         mailoauth.MailProtocolError,
     ):
         assert issubclass(c, mailoauth.MailError), c
+    for c in (mailoauth.MailNetworkError, mailoauth.MailTimeout, mailoauth.MailTlsError, mailoauth.MailGreetingRefused):
+        assert issubclass(c, mailoauth.MailConnectionError), c
+    for c in (mailoauth.MailStartTlsUnavailable, mailoauth.MailMechanismUnsupported):
+        assert issubclass(c, mailoauth.MailUnsupported), c
+
+
+def test_every_core_kind_has_its_class_and_group() -> None:
+    """Walks core's full list of kinds against the parity table every language reads: a kind
+    added to core without a row, or raised as a class other than its own, fails here."""
+    table = json.loads((TESTDATA / "parity" / "errors.json").read_text())
+    rows = {f"{section}.{row['kind']}": row for section in ("identity", "mail", "store") for row in table[section]}
+    kinds = mailoauth._native._error_kinds()
+    assert kinds == list(rows), "core's kinds and testdata/parity/errors.json differ"
+    groups = {row["group"] for row in table["groups"]}
+    for name in kinds:
+        row = rows[name]
+        section = name.split(".")[0]
+        err = mailoauth._native._error_of_kind(name)
+        assert type(err) is getattr(mailoauth, row["python"]), name
+        assert isinstance(err, mailoauth.MailError if section == "mail" else mailoauth.IdentityError)
+        assert err.kind == ("storage" if section == "store" else row["kind"]), name
+        assert err.group == row["group"] and err.group in groups, name
+        assert err.hint
+    with pytest.raises(ValueError):
+        mailoauth._native._error_of_kind("mail.no_such_kind")
 
 
 def test_mfa_required(emulator: Emulator) -> None:

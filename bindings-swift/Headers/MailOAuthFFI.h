@@ -710,6 +710,17 @@ RustBuffer uniffi_mailoauth_ffi_fn_func_mailoauth_version(RustCallStatus *_Nonnu
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_KINDS
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_KINDS
+RustBuffer uniffi_mailoauth_ffi_fn_func_error_kinds(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_OF_KIND
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_OF_KIND
+RustBuffer uniffi_mailoauth_ffi_fn_func_error_of_kind(RustBuffer kind, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_APP_ONLY_SCOPE
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_APP_ONLY_SCOPE
 RustBuffer uniffi_mailoauth_ffi_fn_func_app_only_scope(RustBuffer provider, RustBuffer cloud, RustCallStatus *_Nonnull out_status
@@ -1013,6 +1024,18 @@ void ffi_mailoauth_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAILOAUTH_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAILOAUTH_VERSION
 uint16_t uniffi_mailoauth_ffi_checksum_func_mailoauth_version(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_ERROR_KINDS
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_ERROR_KINDS
+uint16_t uniffi_mailoauth_ffi_checksum_func_error_kinds(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_ERROR_OF_KIND
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_ERROR_OF_KIND
+uint16_t uniffi_mailoauth_ffi_checksum_func_error_of_kind(void
     
 );
 #endif

@@ -6,8 +6,8 @@
 //! which stops whatever it was doing (device-code polling, a token request, a login).
 //!
 //! The Swift package around it (`Package.swift`, `Sources/MailOAuth/`) is generated from this
-//! library by the workspace's pinned `uniffi-bindgen` (see `build-xcframework.sh`); the
-//! FFI contract is tested through UniFFI's Python bindings of the same library (`tests/`).
+//! library by the workspace's pinned `uniffi-bindgen` (`generate.sh`); the XCTest suite in
+//! `Tests/` tests it from Swift (`scripts/tests.d/50-swift.sh`).
 
 // Every error crosses the FFI as one serialized buffer, once per failed call: the size of
 // `MailOAuthError` on the Rust stack buys nothing when boxed, and UniFFI lifts records by value.
@@ -22,7 +22,7 @@ mod store;
 mod types;
 
 pub use client::{ConfidentialClient, DeviceCodeHandler, DeviceFlow, PublicClient, SignInUrlHandler};
-pub use errors::{ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError};
+pub use errors::{error_kinds, error_of_kind, ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError};
 pub use mail::{
     app_only_scope, connect_imap, connect_pop, connect_smtp, decode_challenge, mail_scopes, oauthbearer, xoauth2,
     MailProtocol, MailServerOptions, MailSession, Mechanism, SaslIr, Security,

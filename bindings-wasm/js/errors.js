@@ -20,6 +20,9 @@ export class IdentityError extends MailoauthError {
   constructor(details) {
     super(details.display ?? details.message, details.kind);
     this.name = 'IdentityError';
+    /** What to do, as the core groups the kinds: `configuration`, `sign_in`, `connection`,
+     * `identity` (testdata/parity/errors.json). */
+    this.group = details.group;
     this.reason = details.message;
     this.error = details.error ?? null;
     this.errorDescription = details.errorDescription ?? null;
@@ -44,6 +47,10 @@ export class MailAuthError extends MailoauthError {
   constructor(details) {
     super(details.display ?? details.message, details.kind);
     this.name = 'MailAuthError';
+    /** What to do, as the core groups the kinds: `mail_rejected` or `connection`. */
+    this.group = details.group;
+    /** One line naming what to change. */
+    this.hint = details.hint ?? '';
     this.reason = details.message;
     this.protocol = details.protocol;
     this.stage = details.stage;
@@ -59,6 +66,8 @@ export class StoreError extends MailoauthError {
   constructor(kind, message, options) {
     super(message, kind, options);
     this.name = 'StoreError';
+    /** Every store failure is fixed in the configuration (core's `StoreErrorKind::group`). */
+    this.group = 'configuration';
   }
 }
 

@@ -135,8 +135,12 @@ export type MailErrorKind =
   | 'network' | 'timeout' | 'tls' | 'greeting' | 'starttls_unavailable' | 'mechanism_unsupported'
   | 'rejected' | 'login_disabled' | 'temporary' | 'token_expired' | 'not_connected' | 'protocol';
 
+/** What to do about an error, as the core groups the kinds (the CLI's exit codes 1-5). */
+export type ErrorGroup = 'configuration' | 'sign_in' | 'mail_rejected' | 'connection' | 'identity';
+
 export class MailoauthError extends Error {
   kind: string;
+  group: ErrorGroup;
 }
 
 export class IdentityError extends MailoauthError {
@@ -171,6 +175,9 @@ export interface ErrorChallenge {
 export class MailAuthError extends MailoauthError {
   name: 'MailAuthError';
   kind: MailErrorKind;
+  group: 'mail_rejected' | 'connection';
+  /** One line naming what to change. */
+  hint: string;
   reason: string;
   protocol: 'imap' | 'smtp' | 'pop3';
   stage: 'connect' | 'tls' | 'greeting' | 'capabilities' | 'starttls' | 'auth' | 'probe';
@@ -184,6 +191,7 @@ export class MailAuthError extends MailoauthError {
 export class StoreError extends MailoauthError {
   constructor(kind: string, message: string, options?: { cause?: unknown });
   kind: 'io' | 'permissions' | 'corrupt' | 'lock_timeout' | 'unavailable' | string;
+  group: 'configuration';
 }
 
 export class MemoryStore implements TokenStore {

@@ -1,7 +1,8 @@
 // Type declarations of the `mailoauth` package's Node entry point.
 export * from './index.js';
 import type {
-  AssertionSignerLike, ConfidentialClientOptions, ErrorChallenge, PublicClient, Token, TokenStore,
+  AssertionSignerLike, ConfidentialClientOptions, ErrorChallenge, IdentityError, MailAuthError, PublicClient, Token,
+  TokenStore,
 } from './index.js';
 
 /** A certificate credential for `ConfidentialClient`; the key stays in node:crypto. */
@@ -99,6 +100,13 @@ export class ConfidentialClient {
 
 /** Decodes a server's base64 SASL error challenge. */
 export function decodeChallenge(base64Text: string): ErrorChallenge;
+
+/** Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
+ * `store.corrupt`), in core's order. */
+export function errorKinds(): string[];
+
+/** The error a failure of `kind` (one of `errorKinds()`) arrives as: for testing error handling. */
+export function errorOfKind(kind: string): IdentityError | MailAuthError;
 
 export interface TokenWarning {
   kind: 'graph_audience' | 'unexpected_audience' | 'missing_permission' | 'user_mismatch' | 'expired' | 'opaque';

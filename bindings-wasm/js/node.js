@@ -20,6 +20,16 @@ export function decodeChallenge(base64Text) {
   return wasm.decodeChallenge(base64Text);
 }
 
+/** Every error kind of the core as `section.kind`, in core's order. */
+export function errorKinds() {
+  return wasm.errorKinds();
+}
+
+/** The error a failure of `kind` (one of `errorKinds()`) arrives as: for testing error handling. */
+export function errorOfKind(kind) {
+  return wasm.errorOfKind(kind);
+}
+
 /** Warnings about an access token for `protocol` and `user` (decoded, not verified). */
 export function checkAccessToken(accessToken, protocol, user) {
   return wasm.checkAccessToken(accessToken, protocol, user);

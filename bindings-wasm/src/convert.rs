@@ -158,6 +158,7 @@ pub(crate) fn protocol(name: &str) -> Result<Protocol, JsValue> {
 pub(crate) fn identity_error(e: IdentityError) -> JsValue {
     let details = obj(vec![
         ("kind", s(e.kind.name())),
+        ("group", s(e.kind.group().name())),
         ("message", s(&e.message)),
         ("error", os(e.error.as_deref())),
         ("errorDescription", os(e.error_description.as_deref())),
@@ -181,6 +182,8 @@ pub(crate) fn identity_error(e: IdentityError) -> JsValue {
 pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
     let details = obj(vec![
         ("kind", s(e.kind.name())),
+        ("group", s(e.kind.group().name())),
+        ("hint", s(e.hint())),
         ("protocol", s(e.protocol.name())),
         ("stage", s(e.stage.name())),
         ("message", s(&e.message)),

@@ -72,6 +72,32 @@ pub fn mail_hosts(options: JsValue) -> Result<JsValue, JsValue> {
     Ok(convert::to_js(&convert::mail_hosts_json(&authority.mail_hosts())))
 }
 
+/// Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
+/// `store.corrupt`), in core's order. Node build.
+#[cfg(feature = "node")]
+#[wasm_bindgen(js_name = errorKinds)]
+pub fn error_kinds() -> Vec<String> {
+    mailoauth::AnyErrorKind::all().into_iter().map(mailoauth::AnyErrorKind::name).collect()
+}
+
+/// The JS error a failure of `kind` (one of `errorKinds()`) arrives as, through the same
+/// conversion every call uses (for testing error handling). Node build.
+#[cfg(feature = "node")]
+#[wasm_bindgen(js_name = errorOfKind)]
+pub fn error_of_kind(kind: &str) -> Result<JsValue, JsValue> {
+    use mailoauth::{AnyErrorKind, IdentityError, MailAuthError, Protocol, Stage};
+    Ok(match AnyErrorKind::from_name(kind) {
+        Some(AnyErrorKind::Identity(k)) => convert::identity_error(IdentityError::new(k, "example")),
+        Some(AnyErrorKind::Mail(k)) => {
+            convert::mail_error(&MailAuthError::new(Protocol::Imap, Stage::Auth, k, "example"))
+        }
+        Some(AnyErrorKind::Store(k)) => {
+            convert::identity_error(IdentityError::from(mailoauth::cache::StoreError::new(k, "example")))
+        }
+        None => return Err(convert::type_error(&format!("no error kind \"{kind}\""))),
+    })
+}
+
 /// Warnings about an access token before a mail login (decoded, not verified): Graph
 /// audience, missing permission, another user, expired, opaque. Node build.
 #[cfg(feature = "node")]

@@ -37,13 +37,7 @@ impl JsStore {
 /// of the store error kinds, else `io`).
 fn store_error(method: &str, e: &JsValue) -> StoreError {
     let get = |n: &str| js_sys::Reflect::get(e, &JsValue::from_str(n)).ok().and_then(|v| v.as_string());
-    let kind = match get("kind").as_deref() {
-        Some("corrupt") => StoreErrorKind::Corrupt,
-        Some("permissions") => StoreErrorKind::Permissions,
-        Some("lock_timeout") => StoreErrorKind::LockTimeout,
-        Some("unavailable") => StoreErrorKind::Unavailable,
-        _ => StoreErrorKind::Io,
-    };
+    let kind = get("kind").as_deref().and_then(StoreErrorKind::from_name).unwrap_or(StoreErrorKind::Io);
     let message = get("message").or_else(|| e.as_string()).unwrap_or_else(|| "failed".to_owned());
     StoreError::new(kind, format!("{method}: {message}"))
 }

@@ -1,10 +1,10 @@
-//! Exit codes (documented and stable: scripts branch on them) and the one conversion from the
-//! core's error kinds to them.
+//! Exit codes (documented and stable: scripts branch on them), translated from the core's
+//! error groups ([`ErrorGroup`]: core decides which kinds belong together).
 
 use std::fmt;
 
 use mailoauth::cache::StoreError;
-use mailoauth::{IdentityError, IdentityErrorKind, MailAuthError, MailErrorKind};
+use mailoauth::{ErrorGroup, IdentityError, IdentityErrorKind, MailAuthError, MailErrorKind};
 
 /// The process exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,44 +27,25 @@ impl Exit {
     }
 }
 
+/// The exit code of a group of error kinds (the grouping is core's: [`ErrorGroup`]).
+pub(crate) fn group_exit(group: ErrorGroup) -> Exit {
+    match group {
+        ErrorGroup::Configuration => Exit::Usage,
+        ErrorGroup::SignIn => Exit::SignIn,
+        ErrorGroup::MailRejected => Exit::Rejected,
+        ErrorGroup::Connection => Exit::Network,
+        ErrorGroup::Identity => Exit::Identity,
+    }
+}
+
 /// Exit code for an identity error kind.
 pub(crate) fn identity_exit(kind: IdentityErrorKind) -> Exit {
-    match kind {
-        IdentityErrorKind::InteractionRequired
-        | IdentityErrorKind::ConsentRequired
-        | IdentityErrorKind::MfaRequired
-        | IdentityErrorKind::InvalidGrant
-        | IdentityErrorKind::Declined
-        | IdentityErrorKind::Expired
-        | IdentityErrorKind::Cancelled => Exit::SignIn,
-        IdentityErrorKind::InvalidClient
-        | IdentityErrorKind::Throttled
-        | IdentityErrorKind::BlockedByPolicy
-        | IdentityErrorKind::Protocol => Exit::Identity,
-        IdentityErrorKind::Network => Exit::Network,
-        IdentityErrorKind::Configuration | IdentityErrorKind::Storage => Exit::Usage,
-        // The enum is #[non_exhaustive]: a kind added later is an identity-platform error
-        // until it is mapped here.
-        _ => Exit::Identity,
-    }
+    group_exit(kind.group())
 }
 
 /// Exit code for a mail error kind.
 pub(crate) fn mail_exit(kind: MailErrorKind) -> Exit {
-    match kind {
-        MailErrorKind::Network | MailErrorKind::Timeout | MailErrorKind::Tls | MailErrorKind::StartTlsUnavailable => {
-            Exit::Network
-        }
-        MailErrorKind::Greeting
-        | MailErrorKind::MechanismUnsupported
-        | MailErrorKind::Rejected
-        | MailErrorKind::LoginDisabled
-        | MailErrorKind::Temporary
-        | MailErrorKind::TokenExpired
-        | MailErrorKind::NotConnected
-        | MailErrorKind::Protocol => Exit::Rejected,
-        _ => Exit::Rejected,
-    }
+    group_exit(kind.group())
 }
 
 /// A failed command: what to print and how to exit.
@@ -106,7 +87,7 @@ impl From<MailAuthError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::new(Exit::Usage, e.to_string())
+        Failure::new(group_exit(e.kind.group()), e.to_string())
     }
 }
 
@@ -127,5 +108,11 @@ mod tests {
         assert_eq!(identity_exit(IdentityErrorKind::Network).code(), 4);
         assert_eq!(identity_exit(IdentityErrorKind::InvalidClient).code(), 5);
         assert_eq!(identity_exit(IdentityErrorKind::Storage).code(), 1);
+        assert_eq!(mail_exit(MailErrorKind::StartTlsUnavailable).code(), 4);
+        assert_eq!(mail_exit(MailErrorKind::Greeting).code(), 3);
+        // The codes are core's (testdata/parity/errors.json), translated once.
+        for g in ErrorGroup::ALL {
+            assert_eq!(group_exit(*g).code(), g.exit_code(), "{}", g.name());
+        }
     }
 }

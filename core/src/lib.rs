@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+mod group;
 pub mod identity;
 pub mod json;
 mod names;
@@ -14,6 +15,7 @@ mod secret;
 pub mod net;
 
 pub use cache::TokenCache;
+pub use group::{AnyErrorKind, ErrorGroup};
 pub use identity::{
     Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,
     RefreshToken, Token,

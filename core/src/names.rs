@@ -87,6 +87,14 @@ wire_names!(crate::cache::StoreErrorKind {
     Unavailable => "unavailable",
 });
 
+wire_names!(crate::ErrorGroup {
+    Configuration => "configuration",
+    SignIn => "sign_in",
+    MailRejected => "mail_rejected",
+    Connection => "connection",
+    Identity => "identity",
+});
+
 #[cfg(test)]
 mod tests {
     use serde::Serialize;

@@ -16,8 +16,7 @@ extension MailOAuthError {
              .Storage(let d), .MailRejected(let d), .MailLoginDisabled(let d), .MailTokenExpired(let d),
              .MailTemporaryFailure(let d), .MailNotConnected(let d), .MailNetworkError(let d),
              .MailTimeout(let d), .MailTlsError(let d), .MailGreetingRefused(let d),
-             .MailStartTlsUnavailable(let d), .MailMechanismUnsupported(let d), .MailProtocolError(let d),
-             .Other(let d):
+             .MailStartTlsUnavailable(let d), .MailMechanismUnsupported(let d), .MailProtocolError(let d):
             return d
         }
     }

@@ -3533,6 +3533,11 @@ public struct ErrorDetails: Equatable, Hashable {
      */
     public var kind: String
     /**
+     * What to do, as the core groups the kinds: `configuration`, `sign_in`, `mail_rejected`,
+     * `connection` or `identity` (the CLI's exit codes 1-5; `testdata/parity/errors.json`).
+     */
+    public var group: String
+    /**
      * What happened, in words.
      */
     public var message: String
@@ -3618,6 +3623,10 @@ public struct ErrorDetails: Equatable, Hashable {
          * The kind as a snake_case name (`invalid_grant`, `rejected`, `corrupt`, ...).
          */kind: String, 
         /**
+         * What to do, as the core groups the kinds: `configuration`, `sign_in`, `mail_rejected`,
+         * `connection` or `identity` (the CLI's exit codes 1-5; `testdata/parity/errors.json`).
+         */group: String, 
+        /**
          * What happened, in words.
          */message: String, 
         /**
@@ -3677,6 +3686,7 @@ public struct ErrorDetails: Equatable, Hashable {
          * `command`, `unavailable`).
          */storeKind: String?) {
         self.kind = kind
+        self.group = group
         self.message = message
         self.hint = hint
         self.description = description
@@ -3715,6 +3725,7 @@ public struct FfiConverterTypeErrorDetails: FfiConverterRustBuffer {
         return
             try ErrorDetails(
                 kind: FfiConverterString.read(from: &buf), 
+                group: FfiConverterString.read(from: &buf), 
                 message: FfiConverterString.read(from: &buf), 
                 hint: FfiConverterString.read(from: &buf), 
                 description: FfiConverterString.read(from: &buf), 
@@ -3739,6 +3750,7 @@ public struct FfiConverterTypeErrorDetails: FfiConverterRustBuffer {
 
     public static func write(_ value: ErrorDetails, into buf: inout [UInt8]) {
         FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.group, into: &buf)
         FfiConverterString.write(value.message, into: &buf)
         FfiConverterString.write(value.hint, into: &buf)
         FfiConverterString.write(value.description, into: &buf)
@@ -4235,7 +4247,8 @@ public func FfiConverterTypeAssertionAlgorithm_lower(_ value: AssertionAlgorithm
  * Every error of the library, one case per kind; each carries [`ErrorDetails`].
  *
  * Token acquisition: `InteractionRequired` ... `Storage`. Mail login and session:
- * `Mail...`. `Other` is a kind a newer core added that this binding does not name yet.
+ * `Mail...`. The mapping from the core's kinds is exhaustive: a kind the core adds does not
+ * compile here until it has its case.
  */
 public 
 enum MailOAuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4374,11 +4387,6 @@ enum MailOAuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
      */
     case MailProtocolError(details: ErrorDetails
     )
-    /**
-     * A kind this binding does not name yet (a newer core); `details.kind` says which.
-     */
-    case Other(details: ErrorDetails
-    )
 
     
 
@@ -4484,9 +4492,6 @@ public struct FfiConverterTypeMailOAuthError: FfiConverterRustBuffer {
             details: try FfiConverterTypeErrorDetails.read(from: &buf)
             )
         case 26: return .MailProtocolError(
-            details: try FfiConverterTypeErrorDetails.read(from: &buf)
-            )
-        case 27: return .Other(
             details: try FfiConverterTypeErrorDetails.read(from: &buf)
             )
 
@@ -4628,11 +4633,6 @@ public struct FfiConverterTypeMailOAuthError: FfiConverterRustBuffer {
         
         case let .MailProtocolError(details):
             writeInt(&buf, Int32(26))
-            FfiConverterTypeErrorDetails.write(details, into: &buf)
-            
-        
-        case let .Other(details):
-            writeInt(&buf, Int32(27))
             FfiConverterTypeErrorDetails.write(details, into: &buf)
             
         }
@@ -5684,6 +5684,31 @@ public func mailoauthVersion() -> String  {
 })
 }
 /**
+ * Every error kind of the core as `section.kind` (`identity.interaction_required`,
+ * `mail.rejected`, `store.corrupt`, ...), in core's order: what an app's error handling (and
+ * its tests) must be ready for.
+ */
+public func errorKinds() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mailoauth_ffi_fn_func_error_kinds(uniffiCallStatus
+    )
+})
+}
+/**
+ * The error a failure of `kind` (one of [`error_kinds`]) arrives as, through the same
+ * conversion every call uses: for testing an app's error handling without provoking each
+ * failure. `ConfigurationError` for a name that is not a kind.
+ */
+public func errorOfKind(kind: String) -> MailOAuthError  {
+    return try!  FfiConverterTypeMailOAuthError_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mailoauth_ffi_fn_func_error_of_kind(
+        FfiConverterString.lower(kind),uniffiCallStatus
+    )
+})
+}
+/**
  * The app-only (client credentials) scope: `https://outlook.office365.com/.default`.
  */
 public func appOnlyScope(provider: String? = nil, cloud: String? = nil)throws  -> String  {
@@ -5817,6 +5842,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_mailoauth_version() != 29578) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mailoauth_ffi_checksum_func_error_kinds() != 21933) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mailoauth_ffi_checksum_func_error_of_kind() != 18396) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_app_only_scope() != 54258) {

@@ -197,3 +197,38 @@ final class MoreIdentityTests: XCTestCase {
         XCTAssertEqual(mailoauthVersion().split(separator: ".").count, 3)
     }
 }
+
+/// Walks core's full list of error kinds against the parity table every language reads
+/// (testdata/parity/errors.json): each kind arrives as its own case, with core's group.
+final class ErrorParityTests: XCTestCase {
+    func testEveryCoreKindHasItsCaseAndGroup() throws {
+        let url = Demo.repo.appendingPathComponent("testdata/parity/errors.json")
+        let table = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var rows: [String: [String: Any]] = [:]
+        var order: [String] = []
+        for section in ["identity", "mail", "store"] {
+            for row in table[section] as! [[String: Any]] {
+                let key = "\(section).\(row["kind"] as! String)"
+                rows[key] = row
+                order.append(key)
+            }
+        }
+        XCTAssertEqual(errorKinds(), order, "core's kinds and testdata/parity/errors.json differ")
+        let groups = Set((table["groups"] as! [[String: Any]]).map { $0["group"] as! String })
+        for kind in errorKinds() {
+            let row = rows[kind]!
+            let error = errorOfKind(kind: kind)
+            XCTAssertEqual(caseName(error), row["swift"] as? String, kind)
+            let wantKind = kind.hasPrefix("store.") ? "storage" : row["kind"] as! String
+            XCTAssertEqual(error.details.kind, wantKind, kind)
+            if kind.hasPrefix("store.") { XCTAssertEqual(error.details.storeKind, row["kind"] as? String, kind) }
+            XCTAssertEqual(error.details.group, row["group"] as? String, kind)
+            XCTAssertTrue(groups.contains(error.details.group), kind)
+            if let temporary = row["temporary"] as? Bool {
+                XCTAssertEqual(error.details.isTemporary, temporary, kind)
+            }
+            XCTAssertFalse(error.details.hint.isEmpty, kind)
+        }
+        XCTAssertEqual(caseName(errorOfKind(kind: "identity.no_such_kind")), "ConfigurationError")
+    }
+}

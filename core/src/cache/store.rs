@@ -11,7 +11,6 @@ use crate::identity::MaybeSendSync;
 /// What went wrong with the token store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum StoreErrorKind {
     /// The stored cache could not be read as a cache (truncated, not JSON, unknown schema).
     /// File stores move it aside; see the message for where.

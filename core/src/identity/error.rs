@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 /// What went wrong, grouped by what the caller should do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum IdentityErrorKind {
     /// A person must sign in interactively (no usable refresh token, `interaction_required`,
     /// `login_required`, a claims challenge).

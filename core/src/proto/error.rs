@@ -10,7 +10,6 @@ use crate::sasl::ErrorChallenge;
 /// What went wrong, grouped by what the caller can do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum MailErrorKind {
     /// The connection could not be opened, or broke, or the server closed it.
     Network,

@@ -1,0 +1,35 @@
+// Walks core's full list of error kinds against the parity table every language reads
+// (testdata/parity/errors.json): each kind arrives as the JS error class of its row, with
+// core's group, temporariness and a hint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { errorKinds, errorOfKind, IdentityError, MailAuthError, StoreError } from '../js/node.js';
+import { REPO } from './helpers.mjs';
+
+const table = JSON.parse(readFileSync(`${REPO}/testdata/parity/errors.json`, 'utf8'));
+
+test('every core error kind has its class and group', () => {
+  const rows = new Map();
+  for (const section of ['identity', 'mail', 'store']) {
+    for (const row of table[section]) rows.set(`${section}.${row.kind}`, row);
+  }
+  assert.deepEqual(errorKinds(), [...rows.keys()], "core's kinds and testdata/parity/errors.json differ");
+  const groups = new Set(table.groups.map((g) => g.group));
+  const classes = { IdentityError, MailAuthError, StoreError };
+  for (const name of errorKinds()) {
+    const row = rows.get(name);
+    const section = name.split('.')[0];
+    const e = errorOfKind(name);
+    // Store failures reach callers of the client as IdentityError{kind: 'storage'}.
+    assert.ok(e instanceof (section === 'store' ? IdentityError : classes[row.js]), name);
+    assert.equal(e.kind, section === 'store' ? 'storage' : row.kind, name);
+    assert.equal(e.group, row.group, name);
+    assert.ok(groups.has(e.group), name);
+    if ('temporary' in row) assert.equal(e.temporary, row.temporary, name);
+    assert.ok(e.hint.length > 0, name);
+  }
+  // The JS stores' own error class carries the store kinds' group.
+  assert.equal(new StoreError('corrupt', 'x').group, table.store[0].group);
+  assert.throws(() => errorOfKind('mail.no_such_kind'), TypeError);
+});
