@@ -48,8 +48,8 @@ fn facts(token: &str, now: i64) -> TokenFacts {
     let app_only = c.app_only();
     let (audience, user, scp, roles, exp) = (c.audience, c.user, c.scopes, c.roles, c.expires_at);
     let validity = match exp {
-        Some(exp) if exp > now => format!("valid for {} min", (exp - now) / 60),
-        Some(exp) => format!("EXPIRED {} s ago", now - exp),
+        Some(exp) if exp > now => format!("valid for {} min", exp.saturating_sub(now) / 60),
+        Some(exp) => format!("EXPIRED {} s ago", now.saturating_sub(exp)),
         None => "no expiry".to_owned(),
     };
     let grants = if app_only { format!("roles {}", roles.join(" ")) } else { format!("scopes {}", scp.join(" ")) };
@@ -446,6 +446,22 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_expiry_claims_do_not_overflow() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        for (exp, now, says) in [
+            (i64::MIN, 1_700_000_000, "EXPIRED"),
+            (i64::MAX, 1_700_000_000, "valid for"),
+            (i64::MAX, i64::MIN, "valid for"),
+            (i64::MIN, i64::MAX, "EXPIRED"),
+        ] {
+            let token = format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(format!(r#"{{"aud":"a","exp":{exp}}}"#)));
+            let f = facts(&token, now);
+            assert!(f.summary.starts_with(says), "{exp} at {now}: {}", f.summary);
+        }
+    }
 
     #[test]
     fn clouds_of_hosts_and_audiences() {

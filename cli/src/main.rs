@@ -362,7 +362,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { exit, message }) => {
-            eprintln!("mailoauth: {message}");
+            // Errors quote servers: each line made safe for the terminal (core did it too).
+            let safe: Vec<_> = message.lines().map(mailoauth::text::safe_text).collect();
+            eprintln!("mailoauth: {}", safe.join("\n"));
             ExitCode::from(exit.code())
         }
     }
