@@ -108,3 +108,54 @@ fn multi_line_replies_are_bounded_in_bytes() {
     assert_eq!(pop.kind, MailErrorKind::Protocol);
     assert!(pop.message.contains(&MAX_REPLY_BYTES.to_string()), "{pop}");
 }
+
+// ---- item 7: an overall login deadline (Rust driver) ----------------------------------------
+
+/// A loopback IMAP server that greets, then answers every command with an untagged
+/// `* OK` every `every`, never with the tagged reply the login waits for.
+async fn drip_server(every: std::time::Duration, flood: bool) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.write_all(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] drip\r\n").await.expect("greet");
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        loop {
+            let chunk: &[u8] = if flood { b"* OK\r\n" } else { b"* OK still here\r\n" };
+            if s.write_all(chunk).await.is_err() {
+                return;
+            }
+            if !flood {
+                tokio::time::sleep(every).await;
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_dripping_server_cannot_keep_a_login_alive() {
+    use mailoauth::net::{login, LoginOptions, MailServer, Security, Timeouts};
+    use std::time::{Duration, Instant};
+    for flood in [false, true] {
+        let port = drip_server(Duration::from_millis(200), flood).await;
+        let server = MailServer::new(Protocol::Imap, "127.0.0.1", port, Security::Plain);
+        let options = LoginOptions {
+            timeouts: Timeouts { connect: Duration::from_secs(1), io: Duration::from_secs(1) },
+            ..Default::default()
+        };
+        assert_eq!(options.overall_deadline(), Duration::from_secs(3), "connect + 2 × io by default");
+        let token = mailoauth::AccessToken::new("tok".to_owned());
+        let started = Instant::now();
+        let run = login(&server, "alice@example.com", &token, Mechanism::XOAuth2, &options);
+        let e = tokio::time::timeout(Duration::from_secs(15), run)
+            .await
+            .expect("the login ends by its deadline, not never")
+            .expect_err("no login");
+        assert_eq!(e.kind, MailErrorKind::Timeout, "{e}");
+        assert!(e.message.contains("overall deadline"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5), "flood {flood}: took {:?}", started.elapsed());
+    }
+}
