@@ -241,7 +241,15 @@ impl Target<'_> {
         let host = a.host.clone().or_else(|| saved.and_then(|s| s.host.clone()));
         let port = a.port.or_else(|| if a.host.is_some() { None } else { saved.and_then(|s| s.port) });
         let security = flag.or(if a.host.is_some() { None } else { saved_security });
-        Ok(MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security))
+        let server = MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security);
+        // The token would cross the network in the clear: loopback test servers only.
+        if server.security == Security::Plain && !mailoauth::identity::is_loopback_host(&server.host) {
+            return Err(Failure::usage(format!(
+                "no TLS (--plain or security = \"plain\") is only allowed for a loopback host, not {}: the token would cross the network in the clear; use --tls or --starttls",
+                server.host
+            )));
+        }
+        Ok(server)
     }
 }
 

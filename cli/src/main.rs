@@ -152,6 +152,8 @@ pub(crate) struct AuthorityArgs {
     pub(crate) authority: Option<String>,
     /// Google only: the client secret of a Desktop-app OAuth client (Google requires it; it
     /// is not confidential for installed apps). Microsoft public clients must not use one.
+    /// On the command line it is visible to other local users (`ps`, /proc/PID/cmdline) and
+    /// may land in the shell history: prefer the MAILOAUTH_CLIENT_SECRET environment variable.
     #[arg(long, env = "MAILOAUTH_CLIENT_SECRET", value_name = "SECRET")]
     pub(crate) client_secret: Option<String>,
 }
@@ -253,7 +255,8 @@ pub(crate) struct CheckArgs {
     /// STARTTLS.
     #[arg(long, conflicts_with = "plain")]
     pub(crate) starttls: bool,
-    /// No TLS (loopback test servers only).
+    /// No TLS: refused unless the host is loopback (localhost, 127.0.0.0/8, ::1), since the
+    /// token would cross the network in the clear.
     #[arg(long)]
     pub(crate) plain: bool,
     /// Extra CA certificates (PEM) to trust.
