@@ -271,7 +271,7 @@ pub(crate) struct CheckArgs {
     /// With --token-stdin: the cloud whose servers to use by default.
     #[arg(long, value_enum)]
     pub(crate) cloud: Option<CloudArg>,
-    /// Time-out of each network step, in seconds.
+    /// Time-out of each network step, in seconds; the whole login has 3 × this.
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub(crate) timeout: u64,
 }
