@@ -48,8 +48,8 @@ fn facts(token: &str, now: i64) -> TokenFacts {
     let app_only = c.app_only();
     let (audience, user, scp, roles, exp) = (c.audience, c.user, c.scopes, c.roles, c.expires_at);
     let validity = match exp {
-        Some(exp) if exp > now => format!("valid for {} min", (exp - now) / 60),
-        Some(exp) => format!("EXPIRED {} s ago", now - exp),
+        Some(exp) if exp > now => format!("valid for {} min", exp.saturating_sub(now) / 60),
+        Some(exp) => format!("EXPIRED {} s ago", now.saturating_sub(exp)),
         None => "no expiry".to_owned(),
     };
     let grants = if app_only { format!("roles {}", roles.join(" ")) } else { format!("scopes {}", scp.join(" ")) };
@@ -241,7 +241,15 @@ impl Target<'_> {
         let host = a.host.clone().or_else(|| saved.and_then(|s| s.host.clone()));
         let port = a.port.or_else(|| if a.host.is_some() { None } else { saved.and_then(|s| s.port) });
         let security = flag.or(if a.host.is_some() { None } else { saved_security });
-        Ok(MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security))
+        let server = MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security);
+        // The token would cross the network in the clear: loopback test servers only.
+        if server.security == Security::Plain && !mailoauth::identity::is_loopback_host(&server.host) {
+            return Err(Failure::usage(format!(
+                "no TLS (--plain or security = \"plain\") is only allowed for a loopback host, not {}: the token would cross the network in the clear; use --tls or --starttls",
+                server.host
+            )));
+        }
+        Ok(server)
     }
 }
 
@@ -446,6 +454,22 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_expiry_claims_do_not_overflow() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        for (exp, now, says) in [
+            (i64::MIN, 1_700_000_000, "EXPIRED"),
+            (i64::MAX, 1_700_000_000, "valid for"),
+            (i64::MAX, i64::MIN, "valid for"),
+            (i64::MIN, i64::MAX, "EXPIRED"),
+        ] {
+            let token = format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(format!(r#"{{"aud":"a","exp":{exp}}}"#)));
+            let f = facts(&token, now);
+            assert!(f.summary.starts_with(says), "{exp} at {now}: {}", f.summary);
+        }
+    }
 
     #[test]
     fn clouds_of_hosts_and_audiences() {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use mailoauth::identity::{AuthorizationOptions, DevicePoll};
 use mailoauth::net::InteractiveOptions;
+use mailoauth::text::safe_text;
 use mailoauth::{Mechanism, PublicClient, Token};
 
 use crate::account;
@@ -126,20 +127,28 @@ impl Waiting {
 
 async fn device_flow(client: &PublicClient, scopes: &[String], timeout: Duration) -> CliResult<Token> {
     let mut flow = client.start_device_flow(scopes).await?;
-    eprintln!("{}", flow.message);
+    // The provider's own words: core made them safe already; printed safe regardless.
+    eprintln!("{}", safe_text(&flow.message));
     let now = || client.platform().now();
-    let mut waiting = Waiting::new(flow.expires_at - now());
+    let mut waiting = Waiting::new(flow.expires_at.saturating_sub(now()));
     let deadline = Instant::now() + timeout;
+    let mut wait = Duration::from_secs(flow.interval);
     loop {
-        match client.poll_device_flow(&mut flow).await {
+        let polled = match client.poll_device_flow(&mut flow).await {
             Ok(DevicePoll::Done(token)) => {
                 waiting.done();
                 return Ok(*token);
             }
-            Ok(DevicePoll::Pending(wait)) => {
+            Ok(DevicePoll::Pending(w)) => Ok(w),
+            // A transport error or 5xx after the retries: keep polling, backing off.
+            Err(e) => flow.wait_after_failure(wait, &e).ok_or(e),
+        };
+        match polled {
+            Ok(next) => {
+                wait = next;
                 let until = Instant::now() + wait;
                 loop {
-                    waiting.tick(flow.expires_at - now());
+                    waiting.tick(flow.expires_at.saturating_sub(now()));
                     let left = until.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         break;
@@ -211,10 +220,12 @@ pub(crate) fn login(cli: &Cli, a: &LoginArgs) -> CliResult {
     }
     config.file.accounts.insert(a.account.clone(), cfg.clone());
     config.save()?;
-    let signed_in = if who.username.is_empty() { "(no account name returned)" } else { &who.username };
+    // The name comes from the identity platform's id_token: network text.
+    let signed_in =
+        if who.username.is_empty() { "(no account name returned)".into() } else { safe_text(&who.username) };
     eprintln!("Signed in as {signed_in}.");
     if let Some(u) = cfg.user.as_deref().filter(|u| !u.eq_ignore_ascii_case(&who.username)) {
-        eprintln!("Mail logins use {u} (a mailbox {signed_in} must have full access to).");
+        eprintln!("Mail logins use {} (a mailbox {signed_in} must have full access to).", safe_text(u));
     }
     eprintln!("Saved account {:?} in {}; tokens in {store_desc}.", a.account, config.path.display());
     eprintln!("Try it: mailoauth token {}   |   mailoauth check all --account {}", a.account, a.account);

@@ -152,6 +152,8 @@ pub(crate) struct AuthorityArgs {
     pub(crate) authority: Option<String>,
     /// Google only: the client secret of a Desktop-app OAuth client (Google requires it; it
     /// is not confidential for installed apps). Microsoft public clients must not use one.
+    /// On the command line it is visible to other local users (`ps`, /proc/PID/cmdline) and
+    /// may land in the shell history: prefer the MAILOAUTH_CLIENT_SECRET environment variable.
     #[arg(long, env = "MAILOAUTH_CLIENT_SECRET", value_name = "SECRET")]
     pub(crate) client_secret: Option<String>,
 }
@@ -253,7 +255,8 @@ pub(crate) struct CheckArgs {
     /// STARTTLS.
     #[arg(long, conflicts_with = "plain")]
     pub(crate) starttls: bool,
-    /// No TLS (loopback test servers only).
+    /// No TLS: refused unless the host is loopback (localhost, 127.0.0.0/8, ::1), since the
+    /// token would cross the network in the clear.
     #[arg(long)]
     pub(crate) plain: bool,
     /// Extra CA certificates (PEM) to trust.
@@ -268,7 +271,7 @@ pub(crate) struct CheckArgs {
     /// With --token-stdin: the cloud whose servers to use by default.
     #[arg(long, value_enum)]
     pub(crate) cloud: Option<CloudArg>,
-    /// Time-out of each network step, in seconds.
+    /// Time-out of each network step, in seconds; the whole login has 3 × this.
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub(crate) timeout: u64,
 }
@@ -362,7 +365,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { exit, message }) => {
-            eprintln!("mailoauth: {message}");
+            // Errors quote servers: each line made safe for the terminal (core did it too).
+            let safe: Vec<_> = message.lines().map(mailoauth::text::safe_text).collect();
+            eprintln!("mailoauth: {}", safe.join("\n"));
             ExitCode::from(exit.code())
         }
     }

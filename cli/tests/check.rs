@@ -240,3 +240,14 @@ fn exchange_answers_are_explained() {
     r.code(3);
     assert!(r.stdout.contains("user mismatch"), "{}", r.stdout);
 }
+
+#[test]
+fn plain_is_refused_for_a_host_that_is_not_loopback() {
+    let home = Home::new();
+    // 192.0.2.1 is TEST-NET-1: were it tried, the check would time out (exit 4), not refuse.
+    let args = ["check", "imap", "--token-stdin", "--user", "a@b", "--host", "192.0.2.1", "--port", "143", "--plain"];
+    let r = home.run_stdin(&[&args[..], &["--timeout", "1"]].concat(), "tok\n");
+    r.code(1);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("loopback") && all.contains("192.0.2.1"), "{all}");
+}

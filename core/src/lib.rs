@@ -10,6 +10,7 @@ mod names;
 pub mod proto;
 pub mod sasl;
 mod secret;
+pub mod text;
 
 #[cfg(feature = "net")]
 pub mod net;

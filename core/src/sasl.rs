@@ -173,13 +173,13 @@ impl ErrorChallenge {
     pub fn from_json(raw: &str) -> Result<ErrorChallenge, ChallengeError> {
         use crate::json::{self, Value};
         let Some(obj) = json::parse_object(raw.trim().as_bytes()) else {
-            return Err(ChallengeError::NotJson(raw.trim().to_owned()));
+            return Err(ChallengeError::NotJson(crate::text::safe_text(raw.trim()).into_owned()));
         };
         let field = |name: &str| -> Option<String> {
             match obj.get(name)? {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => Some(crate::text::safe_text(s).into_owned()),
                 Value::Null => None,
-                other => Some(json::to_string(other)),
+                other => Some(crate::text::safe_string(json::to_string(other))),
             }
         };
         Ok(ErrorChallenge {
@@ -187,7 +187,7 @@ impl ErrorChallenge {
             schemes: field("schemes"),
             scope: field("scope"),
             openid_configuration: field("openid-configuration"),
-            raw: raw.trim_end().to_owned(),
+            raw: crate::text::safe_text(raw.trim_end()).into_owned(),
         })
     }
 
@@ -206,11 +206,9 @@ impl ErrorChallenge {
         if let Some(s) = &self.openid_configuration {
             parts.push(format!("openid-configuration={s}"));
         }
-        if parts.is_empty() {
-            self.raw.clone()
-        } else {
-            parts.join(" ")
-        }
+        // Fields a caller filled in by hand are made safe here too.
+        let summary = if parts.is_empty() { self.raw.clone() } else { parts.join(" ") };
+        crate::text::safe_string(summary)
     }
 }
 

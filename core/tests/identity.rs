@@ -222,6 +222,69 @@ async fn loopback_flow_end_to_end_with_a_browser_stand_in() {
     assert_eq!(e.kind, IdentityErrorKind::Cancelled);
 }
 
+/// One raw GET to the loopback listener: (status, body).
+async fn raw_get(addr: &str, target: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).await.expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+#[tokio::test]
+async fn loopback_listener_ignores_forged_redirects_and_holds_both_loopback_addresses() {
+    let emu = emulator().await;
+    emu.set_auto_approve(Some(DEMO_USER));
+    let client = public(&emu, "organizations");
+    let options = InteractiveOptions { open_browser: false, timeout: Duration::from_secs(20), ..Default::default() };
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel::<String>();
+    let attacker = tokio::spawn(async move {
+        let url = url_rx.await.expect("url shown");
+        let query = url.split_once('?').expect("query").1;
+        let redirect = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .expect("redirect_uri");
+        assert!(redirect.starts_with("http://localhost:"), "{redirect}");
+        let port: u16 = redirect.trim_start_matches("http://localhost:").trim_end_matches('/').parse().expect("port");
+        // Another local process cannot take the [::1] side of `localhost` (RFC 8252 §8.3).
+        let v6 = std::net::TcpListener::bind(("::1", port));
+        let v6_in_use = match &v6 {
+            Err(e) => e.kind() == std::io::ErrorKind::AddrInUse,
+            Ok(_) => false,
+        };
+        let have_v6 = std::net::TcpListener::bind(("::1", 0)).is_ok();
+        assert!(!have_v6 || v6_in_use, "[::1]:{port} was free: {v6:?}");
+        drop(v6);
+        // Forged error redirects (no state, a wrong state): refused, their text not shown,
+        // the sign-in not cancelled.
+        let evil = "error=access_denied&error_description=EVIL%20TEXT";
+        for target in [format!("/?{evil}"), format!("/?{evil}&state=guessed")] {
+            let (status, body) = raw_get(&format!("127.0.0.1:{port}"), &target).await;
+            assert_eq!(status, 400, "{body}");
+            assert!(!body.contains("EVIL"), "{body}");
+        }
+        if have_v6 {
+            let (status, _) = raw_get(&format!("[::1]:{port}"), &format!("/?{evil}")).await;
+            assert_eq!(status, 400, "the [::1] side answers too");
+        }
+        // Then the real browser: follows the emulator's 302 to the listener.
+        let resp = reqwest::get(&url).await.expect("browser");
+        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    });
+    let token = client
+        .acquire_token_interactive(&imap_scopes(), &options, |url| {
+            let _ = url_tx.send(url.to_owned());
+        })
+        .await
+        .expect("the sign-in survives forged redirects");
+    assert_user_token(&token);
+    let (status, page) = attacker.await.expect("attacker task");
+    assert_eq!((status, page.contains("You are signed in")), (200, true), "{page}");
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_revocation_needs_sign_in() {
     let emu = emulator().await;

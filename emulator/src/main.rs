@@ -11,6 +11,18 @@ use std::process::ExitCode;
 
 use mailoauth_emulator::{config, Config, Emulator};
 
+/// The warning printed when the emulator listens beyond loopback: it hands out tokens for
+/// demo users with published passwords and has an unauthenticated control API.
+fn bind_warning(bind: IpAddr) -> Option<String> {
+    (!bind.is_loopback()).then(|| {
+        format!(
+            "WARNING: listening on {bind}, not loopback: anyone who can reach this address can sign in as the demo users \
+             (their passwords are published) and change the emulator through /_emulator/ (no authentication). \
+             Use it on a trusted network only."
+        )
+    })
+}
+
 const USAGE: &str = "usage: mailoauth-emulator [--port N] [--bind ADDR] [--https] [--ca-out FILE] \
 [--config FILE] [--token-lifetime SECS] [--device-code-interval SECS] [--auto-approve-as USER] [--no-demo]
 
@@ -142,6 +154,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut err = std::io::stderr().lock();
         writeln!(err, "mailoauth-emulator listening on {}", emu.base_url())?;
+        if let Some(w) = bind_warning(args.bind) {
+            writeln!(err, "{w}")?;
+        }
         if demo {
             writeln!(
                 err,

@@ -238,6 +238,13 @@ impl Authority {
         Ok(Self::microsoft_at(cloud, &base, tenant))
     }
 
+    /// Whether the token endpoint is plain `http://` on a loopback host: only a local
+    /// emulator can be that (`http://` is refused for every other host), so test-only
+    /// allowances (a device-code `interval` of 0) apply to it alone.
+    pub fn is_loopback_http(&self) -> bool {
+        HttpUrl::parse(&self.token_endpoint).is_ok_and(|u| u.scheme == "http" && is_loopback_host(&u.host))
+    }
+
     /// Google's authority (accounts.google.com / oauth2.googleapis.com).
     pub fn google() -> Authority {
         Authority {

@@ -171,7 +171,7 @@ pub fn check_access_token(access_token: &str, protocol: Protocol, sasl_user: &st
         }
     }
     if let Some(exp) = claims.expires_at.filter(|exp| *exp <= now) {
-        out.push(TokenWarning::Expired { seconds_ago: now - exp });
+        out.push(TokenWarning::Expired { seconds_ago: now.saturating_sub(exp) });
     }
     out
 }
@@ -185,6 +185,16 @@ mod tests {
 
     fn jwt(claims: Value) -> String {
         format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()))
+    }
+
+    #[test]
+    fn extreme_expiry_claims_do_not_overflow() {
+        for (exp, now) in [(i64::MIN, 1_700_000_000), (i64::MIN, i64::MAX), (0, i64::MAX)] {
+            let t =
+                jwt(serde_json::json!({"aud":"https://outlook.office.com","scp":"IMAP.AccessAsUser.All","exp":exp}));
+            let w = check_access_token(&t, Protocol::Imap, "", now);
+            assert!(w.contains(&TokenWarning::Expired { seconds_ago: now.saturating_sub(exp) }), "{w:?}");
+        }
     }
 
     #[test]

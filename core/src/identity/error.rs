@@ -132,7 +132,7 @@ impl IdentityError {
     pub fn new(kind: IdentityErrorKind, message: impl Into<String>) -> Self {
         IdentityError::from(IdentityErrorDetails {
             kind,
-            message: message.into(),
+            message: crate::text::safe_string(message.into()),
             error: None,
             error_description: None,
             codes: Vec::new(),
@@ -159,11 +159,12 @@ impl IdentityError {
 
 impl fmt::Display for IdentityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)?;
+        // The message can quote the server: printed safe even if a caller built it by hand.
+        write!(f, "{}: {}", self.kind, crate::text::safe_text(&self.message))?;
         if let Some(code) = self.codes.first() {
             write!(f, " (AADSTS{code}")?;
             if let Some(c) = &self.correlation_id {
-                write!(f, ", correlation id {c}")?;
+                write!(f, ", correlation id {}", crate::text::safe_text(c))?;
             }
             write!(f, ")")?;
         }

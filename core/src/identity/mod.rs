@@ -33,5 +33,6 @@ pub(crate) use pkce::random_suffix;
 pub use pkce::s256_challenge;
 pub use public::{
     parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicClient,
+    MAX_DEVICE_CODE_LIFETIME_SECS, MAX_POLL_INTERVAL_SECS, MIN_POLL_INTERVAL_SECS,
 };
-pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token};
+pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token, MAX_TOKEN_LIFETIME_SECS};

@@ -15,6 +15,7 @@ use super::pkce;
 use super::scopes;
 use super::token::{error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token};
 use crate::cache::TokenCache;
+use crate::text::{safe_string, safe_text};
 
 /// Extra parameters of an authorization request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,27 @@ impl fmt::Debug for AuthorizationRequest {
     }
 }
 
+/// The longest device-code lifetime believed from a server's `expires_in`: one day
+/// (Microsoft's codes live 15 minutes). Larger values are clamped to it; a negative or
+/// non-numeric `expires_in` is a [`IdentityErrorKind::Protocol`] error; an absent one means
+/// RFC 8628's and Microsoft's 900 s.
+pub const MAX_DEVICE_CODE_LIFETIME_SECS: i64 = 86_400;
+
+/// The shortest wait between two device-code polls: a server's `interval: 0` (or a host's
+/// edited flow) is raised to it, so a broken or hostile endpoint cannot make the client poll
+/// in a tight loop. RFC 8628's 5 s applies when `interval` is absent. The one exception is an
+/// `http://` loopback authority ([`Authority::is_loopback_http`]), which can only be a local
+/// emulator: its `interval` is kept as given, so test suites run with
+/// `--device-code-interval 0` stay fast.
+pub const MIN_POLL_INTERVAL_SECS: u64 = 1;
+
+/// The longest wait after a failed device-code poll (transport error or 5xx after the
+/// retries): the wait doubles from the interval up to this, until the code expires.
+const MAX_POLL_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The longest wait between two device-code polls (a larger `interval` is clamped to it).
+pub const MAX_POLL_INTERVAL_SECS: u64 = 600;
+
 /// A started device-code flow: show [`DeviceCodeFlow::message`] to the user, then wait.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCodeFlow {
@@ -72,6 +94,22 @@ pub struct DeviceCodeFlow {
     pub scopes: Vec<String>,
     /// The device code (secret).
     pub device_code: String,
+}
+
+impl DeviceCodeFlow {
+    /// After a failed poll: `None` if the error ends the flow (declined, expired, invalid
+    /// client, ...), else how long to wait before polling again — a temporary failure
+    /// (transport error, 5xx, 429) doubles `previous` (at least the interval, at most a
+    /// minute, at least the server's `Retry-After`). Used by
+    /// [`PublicClient::wait_device_flow`]; hosts that drive the polls themselves use it too.
+    pub fn wait_after_failure(&self, previous: Duration, error: &IdentityError) -> Option<Duration> {
+        if !error.kind.is_temporary() {
+            return None;
+        }
+        let interval = Duration::from_secs(self.interval.max(MIN_POLL_INTERVAL_SECS));
+        let doubled = previous.saturating_mul(2).clamp(interval, MAX_POLL_BACKOFF.max(interval));
+        Some(doubled.max(error.retry_after.unwrap_or_default().min(MAX_POLL_BACKOFF)))
+    }
 }
 
 impl fmt::Debug for DeviceCodeFlow {
@@ -356,7 +394,8 @@ impl PublicClient {
                 return Err(IdentityError::new(IdentityErrorKind::Protocol, "device code answer is not JSON"));
             }
         };
-        let field = |name: &str| get_str(&v, name).map(str::to_owned);
+        // Shown to the user as they are: network text made safe for a terminal first.
+        let field = |name: &str| get_str(&v, name).map(|s| safe_text(s).into_owned());
         let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code")) else {
             return Err(IdentityError::new(
                 IdentityErrorKind::Protocol,
@@ -367,22 +406,40 @@ impl PublicClient {
         let message = field("message").unwrap_or_else(|| {
             format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
         });
-        let expires_in = poll_interval(v.get("expires_in"), Duration::from_secs(900)).as_secs();
-        let interval = poll_interval(v.get("interval"), Duration::from_secs(5)).as_secs();
+        let expires_in = match v.get("expires_in").map(|e| (json::seconds(e), json::as_u64(e))) {
+            Some((Some(s), _)) if s >= 0 => s.min(MAX_DEVICE_CODE_LIFETIME_SECS),
+            Some((_, Some(_))) => MAX_DEVICE_CODE_LIFETIME_SECS, // above i64::MAX
+            Some((Some(_), None)) => {
+                return Err(IdentityError::new(
+                    IdentityErrorKind::Protocol,
+                    "device code answer has a negative expires_in",
+                ));
+            }
+            _ => 900, // absent or not a number: RFC 8628's and Microsoft's 15 minutes
+        };
+        let interval = self.poll_floor(poll_interval(v.get("interval"), Duration::from_secs(5)).as_secs());
         Ok(DeviceCodeFlow {
             user_code,
             verification_uri,
             message,
-            expires_at: self.platform.now() + i64::try_from(expires_in).unwrap_or(900),
+            expires_at: self.platform.now().saturating_add(expires_in),
             interval,
             scopes,
             device_code,
         })
     }
 
+    /// `interval` within [`MIN_POLL_INTERVAL_SECS`] (0 for a loopback emulator) and
+    /// [`MAX_POLL_INTERVAL_SECS`].
+    fn poll_floor(&self, interval: u64) -> u64 {
+        let min = if self.authority.is_loopback_http() { 0 } else { MIN_POLL_INTERVAL_SECS };
+        interval.clamp(min, MAX_POLL_INTERVAL_SECS)
+    }
+
     /// Polls once. `Pending` says how long to wait (the interval, plus 5 s after a
     /// `slow_down`). Errors with HTTP 200 (seen in the wild) are recognised too.
     pub async fn poll_device_flow(&self, flow: &mut DeviceCodeFlow) -> Result<DevicePoll, IdentityError> {
+        flow.interval = self.poll_floor(flow.interval);
         if self.platform.now() >= flow.expires_at {
             return Err(IdentityError::new(
                 IdentityErrorKind::Expired,
@@ -401,7 +458,7 @@ impl PublicClient {
             Err(e) => match e.error.as_deref() {
                 Some("authorization_pending") => Ok(DevicePoll::Pending(Duration::from_secs(flow.interval))),
                 Some("slow_down") => {
-                    flow.interval += 5;
+                    flow.interval = flow.interval.saturating_add(5).min(MAX_POLL_INTERVAL_SECS);
                     Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
                 }
                 _ => Err(e),
@@ -410,22 +467,45 @@ impl PublicClient {
     }
 
     /// Polls until the user finishes (or declines, or the code expires), honouring the
-    /// interval and `slow_down`. Cancel by dropping the future.
+    /// interval (at least [`MIN_POLL_INTERVAL_SECS`]) and `slow_down`. A poll that fails for
+    /// a temporary reason (transport error, 5xx or 429 after the retries) does not end the
+    /// flow: polling goes on with a doubling wait (up to a minute) until the code expires,
+    /// and then that error is returned. Cancel by dropping the future.
     pub async fn wait_device_flow(&self, flow: &DeviceCodeFlow) -> Result<Token, IdentityError> {
         let mut flow = flow.clone();
+        flow.interval = self.poll_floor(flow.interval);
         let mut wait = Duration::from_secs(flow.interval);
+        let mut last_failure: Option<IdentityError> = None;
         loop {
-            let left = flow.expires_at - self.platform.now();
+            // The code expired while the endpoint was unreachable: say why it was not used.
+            let expired = |last_failure: Option<IdentityError>, e: IdentityError| match last_failure {
+                Some(mut f) => {
+                    f.message = format!("{} (polled until the device code expired)", f.message);
+                    f
+                }
+                None => e,
+            };
+            let left = flow.expires_at.saturating_sub(self.platform.now());
             if left <= 0 {
-                return Err(IdentityError::new(
-                    IdentityErrorKind::Expired,
-                    "the device code expired before the user signed in",
-                ));
+                let e =
+                    IdentityError::new(IdentityErrorKind::Expired, "the device code expired before the user signed in");
+                return Err(expired(last_failure, e));
             }
             self.platform.sleep(wait.min(Duration::from_secs(left.unsigned_abs()))).await;
-            match self.poll_device_flow(&mut flow).await? {
-                DevicePoll::Done(t) => return Ok(*t),
-                DevicePoll::Pending(w) => wait = w,
+            match self.poll_device_flow(&mut flow).await {
+                Ok(DevicePoll::Done(t)) => return Ok(*t),
+                Ok(DevicePoll::Pending(w)) => {
+                    wait = w;
+                    last_failure = None;
+                }
+                Err(e) => match flow.wait_after_failure(wait, &e) {
+                    Some(w) => {
+                        wait = w;
+                        last_failure = Some(e);
+                    }
+                    None if e.kind == IdentityErrorKind::Expired => return Err(expired(last_failure, e)),
+                    None => return Err(e),
+                },
             }
         }
     }
@@ -497,8 +577,16 @@ impl PublicClient {
 pub fn parse_redirect(request: &AuthorizationRequest, redirect_url: &str) -> Result<String, IdentityError> {
     let pairs = super::url::redirect_params(redirect_url);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    if let Some(error) = get("error") {
-        let description = get("error_description");
+    // Checked first: a redirect without our state (another local process, a web page that
+    // guessed the port) must not cancel the sign-in nor put its text in the result.
+    if get("state").as_deref() != Some(request.state.as_str()) {
+        return Err(IdentityError::new(
+            IdentityErrorKind::Protocol,
+            "the redirect's state does not match the request (possible cross-site request forgery); ignoring it",
+        ));
+    }
+    if let Some(error) = get("error").map(safe_string) {
+        let description = get("error_description").map(safe_string);
         let codes: Vec<u32> = description
             .as_deref()
             .and_then(|d| d.strip_prefix("AADSTS"))
@@ -512,12 +600,6 @@ pub fn parse_redirect(request: &AuthorizationRequest, redirect_url: &str) -> Res
         e.error_description = description;
         e.codes = codes;
         return Err(e);
-    }
-    if get("state").as_deref() != Some(request.state.as_str()) {
-        return Err(IdentityError::new(
-            IdentityErrorKind::Protocol,
-            "the redirect's state does not match the request (possible cross-site request forgery); ignoring it",
-        ));
     }
     get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
         IdentityError::new(IdentityErrorKind::Protocol, "the redirect carries neither a code nor an error")

@@ -12,6 +12,7 @@ use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{retry_after, HttpResponse};
 use crate::secret::AccessToken;
 pub use crate::secret::RefreshToken;
+use crate::text::safe_string;
 
 /// Who signed in, from the id token and `client_info` (read, not signature-verified: they
 /// come straight from the token endpoint over TLS).
@@ -79,7 +80,7 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// Seconds until expiry at `now`.
     pub fn expires_in(&self, now: i64) -> i64 {
-        self.expires_at - now
+        self.expires_at.saturating_sub(now)
     }
 }
 
@@ -263,19 +264,21 @@ pub(crate) fn error_from_response(resp: &HttpResponse) -> Option<IdentityError> 
     let codes = raw.codes;
     let kind = classify(&error, &codes, raw.suberror.as_deref(), resp.status);
     let first_line = raw.error_description.as_deref().and_then(|d| d.lines().next()).unwrap_or(&error).to_owned();
+    // Network text: made safe before it reaches an error (and so a terminal or a log).
+    let safe = |s: Option<String>| s.map(safe_string);
     let claims = raw.claims.map(|c| match c {
         Value::String(s) => s,
         other => miniserde::json::to_string(&other),
     });
     Some(IdentityError::from(super::error::IdentityErrorDetails {
         kind,
-        message: first_line,
-        error: Some(error),
-        error_description: raw.error_description,
+        message: safe_string(first_line),
+        error: Some(safe_string(error)),
+        error_description: safe(raw.error_description),
         codes,
-        suberror: raw.suberror,
-        correlation_id: raw.correlation_id,
-        trace_id: raw.trace_id,
+        suberror: safe(raw.suberror),
+        correlation_id: safe(raw.correlation_id),
+        trace_id: safe(raw.trace_id),
         claims,
         retry_after: retry_after(resp),
         http_status: Some(resp.status),
@@ -290,9 +293,8 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
         300..=399 => IdentityErrorKind::Protocol,
         _ => IdentityErrorKind::Protocol,
     };
-    // Control characters (a newline in a log line) are shown as spaces.
-    let snippet: String =
-        String::from_utf8_lossy(&resp.body).chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // Control characters (a newline in a log line, an escape sequence) are neutralised.
+    let snippet = safe_string(String::from_utf8_lossy(&resp.body).chars().take(200).collect());
     let mut e = IdentityError::new(
         kind,
         match resp.status {
@@ -331,7 +333,7 @@ pub(crate) fn parse_token_response(
             return Err(IdentityError::new(IdentityErrorKind::Protocol, format!("token type \"{tt}\" is not Bearer")));
         }
     }
-    let expires_in = seconds(&raw.expires_in).unwrap_or(3600).max(0);
+    let expires_in = seconds(&raw.expires_in).unwrap_or(3600).clamp(0, MAX_TOKEN_LIFETIME_SECS);
     let scopes = match raw.scope.as_deref() {
         Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_owned).collect(),
         _ => requested.to_vec(),
@@ -339,14 +341,21 @@ pub(crate) fn parse_token_response(
     let account = account_from(raw.id_token.as_deref(), raw.client_info.as_deref());
     Ok(Token {
         access_token: AccessToken::new(access_token),
-        expires_at: now + expires_in,
-        refresh_at: seconds(&raw.refresh_in).map(|r| now + r.max(0)),
+        expires_at: now.saturating_add(expires_in),
+        refresh_at: seconds(&raw.refresh_in).map(|r| now.saturating_add(r.clamp(0, expires_in))),
         scopes,
         refresh_token: raw.refresh_token.filter(|r| !r.is_empty()).map(RefreshToken::new),
         id_token: raw.id_token,
         account,
     })
 }
+
+/// The longest token lifetime believed from a server's `expires_in`: one day, Microsoft's
+/// configurable maximum for access tokens. A larger value (up to `i64::MAX`, or a huge
+/// string) is clamped to it, so the token is refreshed after a day at the latest instead of
+/// looking valid for ever or overflowing; a negative `expires_in` counts as 0 (expired at
+/// once, so the cache refreshes it). `refresh_in` is clamped to `0..=expires_in`.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 /// How long to wait before polling again, from the answer.
 pub(crate) fn poll_interval(v: Option<&Value>, default: Duration) -> Duration {

@@ -65,13 +65,17 @@ impl<'a> HttpUrl<'a> {
                 None => (authority, None),
             }
         };
+        // A name is dot-separated non-empty labels (no `a..b`, no leading or trailing dot).
         if !host.starts_with('[')
-            && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            && (!host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+                || (!host.is_empty() && host.split('.').any(str::is_empty)))
         {
             return Err("has an invalid host");
         }
+        // Digits only: `u16::from_str` would also take `+443`.
         let port = match port {
             None | Some("") => None,
+            Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => return Err("has an invalid port"),
             Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or("has an invalid port")?),
         };
         let default = match scheme.as_str() {
@@ -164,6 +168,11 @@ mod tests {
             "https://[zz]/x",
             "https://host:abc/",
             "://host/",
+            "https://host:+443/",
+            "https://host:-1/",
+            "https://a..b/common",
+            "https://.a/common",
+            "https://a./common",
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }

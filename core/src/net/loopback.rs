@@ -1,6 +1,14 @@
 //! The interactive authorization-code flow with a loopback listener (RFC 8252): listen on
-//! 127.0.0.1 with an ephemeral port, send the user to the sign-in page, receive the redirect,
+//! an ephemeral loopback port, send the user to the sign-in page, receive the redirect,
 //! check `state`, redeem the code with PKCE.
+//!
+//! Which addresses: Microsoft registrations use `http://localhost` (an `http://127.0.0.1`
+//! redirect can only be registered through the manifest, and `[::1]` is not supported), and
+//! a browser may resolve `localhost` to `::1` or to `127.0.0.1`. So for `localhost` the
+//! listener holds the port on both 127.0.0.1 and [::1] — otherwise another local user could
+//! bind the other address on that port and receive the code (RFC 8252 §8.3). Only when the
+//! machine has no IPv6 loopback at all (nobody can bind it) is 127.0.0.1 alone used. Google
+//! gets the literal `http://127.0.0.1:<port>`, which names the one address bound.
 
 use std::time::Duration;
 
@@ -37,6 +45,58 @@ impl Default for InteractiveOptions {
 }
 
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// The listeners of one sign-in: 127.0.0.1, and [::1] on the same port when the redirect
+/// says `localhost` and the machine has an IPv6 loopback.
+struct Listeners {
+    v4: TcpListener,
+    v6: Option<TcpListener>,
+    port: u16,
+}
+
+impl Listeners {
+    /// Binds `port` (0: a free one) on 127.0.0.1 and, if `both`, on [::1] too. With port 0,
+    /// a port whose [::1] side another process holds is given up and another one tried.
+    async fn bind(port: u16, both: bool) -> Result<Listeners, IdentityError> {
+        let cannot = |addr: &str, port: u16, e: std::io::Error| {
+            IdentityError::new(IdentityErrorKind::Configuration, format!("cannot listen on {addr}:{port}: {e}"))
+        };
+        let mut last = None;
+        for _ in 0..16 {
+            let v4 = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| cannot("127.0.0.1", port, e))?;
+            let bound = v4
+                .local_addr()
+                .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("listener address: {e}")))?
+                .port();
+            if !both {
+                return Ok(Listeners { v4, v6: None, port: bound });
+            }
+            match TcpListener::bind(("::1", bound)).await {
+                Ok(v6) => return Ok(Listeners { v4, v6: Some(v6), port: bound }),
+                // No IPv6 loopback on this machine (no ::1, IPv6 disabled): nobody can take
+                // [::1] from us either.
+                Err(e) if e.kind() != std::io::ErrorKind::AddrInUse => {
+                    return Ok(Listeners { v4, v6: None, port: bound })
+                }
+                // Someone else holds [::1] on this port: with a fixed port that is fatal,
+                // with an ephemeral one, try another.
+                Err(e) if port != 0 => return Err(cannot("[::1]", bound, e)),
+                Err(e) => last = Some(cannot("[::1]", bound, e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| IdentityError::new(IdentityErrorKind::Configuration, "no free loopback port")))
+    }
+
+    async fn accept(&self) -> std::io::Result<TcpStream> {
+        match &self.v6 {
+            Some(v6) => tokio::select! {
+                r = self.v4.accept() => r.map(|(s, _)| s),
+                r = v6.accept() => r.map(|(s, _)| s),
+            },
+            None => self.v4.accept().await.map(|(s, _)| s),
+        }
+    }
+}
 
 fn page(title: &str, text: &str) -> String {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
@@ -119,21 +179,11 @@ impl PublicClient {
         options: &InteractiveOptions,
         show_url: impl FnOnce(&str),
     ) -> Result<Token, IdentityError> {
-        let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| {
-            IdentityError::new(
-                IdentityErrorKind::Configuration,
-                format!("cannot listen on 127.0.0.1:{}: {e}", options.port),
-            )
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("listener address: {e}")))?
-            .port();
         // Microsoft matches http://localhost with any port; Google wants the IP literal.
-        let redirect_uri = match self.authority().provider() {
-            Provider::Google => format!("http://127.0.0.1:{port}"),
-            _ => format!("http://localhost:{port}"),
-        };
+        let google = self.authority().provider() == Provider::Google;
+        let listener = Listeners::bind(options.port, !google).await?;
+        let port = listener.port;
+        let redirect_uri = if google { format!("http://127.0.0.1:{port}") } else { format!("http://localhost:{port}") };
         let request = self.authorization_url(scopes, &redirect_uri, &options.authorization)?;
         show_url(&request.url);
         if options.open_browser {
@@ -151,11 +201,11 @@ impl PublicClient {
 
     async fn wait_for_redirect(
         &self,
-        listener: &TcpListener,
+        listener: &Listeners,
         request: &AuthorizationRequest,
     ) -> Result<Token, IdentityError> {
         loop {
-            let (mut stream, _) = listener
+            let mut stream = listener
                 .accept()
                 .await
                 .map_err(|e| IdentityError::new(IdentityErrorKind::Network, format!("loopback listener: {e}")))?;
@@ -191,7 +241,8 @@ impl PublicClient {
                     return result;
                 }
                 Err(e) if e.kind == IdentityErrorKind::Protocol => {
-                    // A stray or forged request: keep waiting for the real redirect.
+                    // A stray or forged request (no or a wrong state, so its text is not
+                    // shown): keep waiting for the real redirect.
                     respond(&mut stream, "400 Bad Request", &page("Sign-in not accepted", &e.message)).await;
                 }
                 Err(e) => {

@@ -164,6 +164,19 @@ pub struct LoginOptions {
     pub client_name: String,
     /// Bound on one server line.
     pub max_line: usize,
+    /// The overall deadline of the whole login (connect, TLS, greeting, STARTTLS, AUTH, probe),
+    /// on top of the per-step time-outs: a server that answers every read in time but never
+    /// finishes (an IMAP server sending `* OK` every second) cannot keep a login alive past
+    /// it. `None` (the default) means `timeouts.connect + 2 × timeouts.io` — 75 s with the
+    /// default time-outs, 9 s for `connect = io = 3 s`.
+    pub deadline: Option<Duration>,
+}
+
+impl LoginOptions {
+    /// The overall deadline in effect (see [`LoginOptions::deadline`]).
+    pub fn overall_deadline(&self) -> Duration {
+        self.deadline.unwrap_or_else(|| self.timeouts.connect.saturating_add(self.timeouts.io.saturating_mul(2)))
+    }
 }
 
 impl Default for LoginOptions {
@@ -175,6 +188,7 @@ impl Default for LoginOptions {
             probe: false,
             client_name: "localhost".to_owned(),
             max_line: DEFAULT_MAX_LINE,
+            deadline: None,
         }
     }
 }
@@ -275,14 +289,33 @@ pub async fn login(
         Some(tls::client_config(&options.tls).map_err(|m| err(Stage::Tls, MailErrorKind::Tls, m))?)
     };
 
-    let tcp = connect(server, options.timeouts.connect).await.map_err(|(kind, m)| err(Stage::Connect, kind, m))?;
+    // Every step waits at most its own time-out and at most what is left of the deadline.
+    let deadline = options.overall_deadline();
+    let end = tokio::time::Instant::now() + deadline;
+    let limit = |step: Duration| step.min(end.saturating_duration_since(tokio::time::Instant::now()));
+    let past_deadline = || tokio::time::Instant::now() >= end;
+    let overall = |stage: Stage| {
+        err(
+            stage,
+            MailErrorKind::Timeout,
+            format!("the login did not finish within its overall deadline of {deadline:?}"),
+        )
+    };
+
+    let tcp = connect(server, limit(options.timeouts.connect)).await.map_err(|(kind, m)| match kind {
+        MailErrorKind::Timeout if past_deadline() => overall(Stage::Connect),
+        _ => err(Stage::Connect, kind, m),
+    })?;
     let _ = tcp.set_nodelay(true);
     let server_name = options.tls.server_name.clone().unwrap_or_else(|| server.host.clone());
 
     let mut stream = match (&tls_config, server.security) {
-        (Some(cfg), Security::Tls) => tls::handshake(cfg, &server_name, tcp, options.timeouts.io)
+        (Some(cfg), Security::Tls) => tls::handshake(cfg, &server_name, tcp, limit(options.timeouts.io))
             .await
-            .map_err(|(kind, m)| err(Stage::Tls, kind, m))?,
+            .map_err(|(kind, m)| match kind {
+                MailErrorKind::Timeout if past_deadline() => overall(Stage::Tls),
+                _ => err(Stage::Tls, kind, m),
+            })?,
         _ => MailStream::Plain(tcp),
     };
 
@@ -299,14 +332,21 @@ pub async fn login(
     let io_timeout = options.timeouts.io;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match machine.poll()? {
+        let action = machine.poll()?;
+        // Checked between steps too: a server whose every read is ready at once (a flood)
+        // must not outlive the deadline either.
+        if past_deadline() && action != Action::Done {
+            return Err(overall(machine.stage()));
+        }
+        match action {
             Action::Send(bytes) => {
                 let stage = machine.stage();
                 let io = async {
                     stream.write_all(&bytes).await?;
                     stream.flush().await
                 };
-                match tokio::time::timeout(io_timeout, io).await {
+                match tokio::time::timeout(limit(io_timeout), io).await {
+                    Err(_) if past_deadline() => return Err(overall(stage)),
                     Err(_) => {
                         return Err(err(stage, MailErrorKind::Timeout, format!("write timed out after {io_timeout:?}")))
                     }
@@ -316,7 +356,8 @@ pub async fn login(
             }
             Action::NeedInput => {
                 let stage = machine.stage();
-                match tokio::time::timeout(io_timeout, stream.read(&mut buf)).await {
+                match tokio::time::timeout(limit(io_timeout), stream.read(&mut buf)).await {
+                    Err(_) if past_deadline() => return Err(overall(stage)),
                     Err(_) => {
                         return Err(err(
                             stage,
@@ -339,9 +380,12 @@ pub async fn login(
                         "STARTTLS requested on a connection that is already encrypted".to_owned(),
                     ));
                 };
-                stream = tls::handshake(cfg, &server_name, tcp, io_timeout)
-                    .await
-                    .map_err(|(kind, m)| err(Stage::Tls, kind, m))?;
+                stream = tls::handshake(cfg, &server_name, tcp, limit(io_timeout)).await.map_err(
+                    |(kind, m)| match kind {
+                        MailErrorKind::Timeout if past_deadline() => overall(Stage::Tls),
+                        _ => err(Stage::Tls, kind, m),
+                    },
+                )?;
                 machine.tls_established();
             }
             Action::Done => break,

@@ -94,12 +94,14 @@ pub struct MailAuthError {
 impl MailAuthError {
     /// A new error without a server line.
     pub fn new(protocol: Protocol, stage: Stage, kind: MailErrorKind, message: impl Into<String>) -> Self {
-        MailAuthError { protocol, stage, kind, message: message.into(), server_line: None, challenge: None }
+        // Messages can quote the server (offered mechanisms, ...): made safe here.
+        let message = crate::text::safe_string(message.into());
+        MailAuthError { protocol, stage, kind, message, server_line: None, challenge: None }
     }
 
     /// Adds the server's line.
     pub fn with_server_line(mut self, line: &str) -> Self {
-        self.server_line = Some(super::shorten(line));
+        self.server_line = Some(super::shorten(&crate::text::safe_text(line)));
         self
     }
 
@@ -163,7 +165,9 @@ pub fn mail_hint(kind: MailErrorKind, protocol: Protocol) -> &'static str {
 
 impl fmt::Display for MailAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}: {}", self.protocol, self.stage, self.kind, self.message)?;
+        // The message can quote the server: printed safe even if a caller built it by hand.
+        let message = crate::text::safe_text(&self.message);
+        write!(f, "{} {}: {}: {}", self.protocol, self.stage, self.kind, message)?;
         if let Some(line) = &self.server_line {
             write!(f, " (server said: {line:?})")?;
         }

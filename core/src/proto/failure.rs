@@ -59,7 +59,7 @@ pub fn auth_failure(protocol: Protocol, final_line: &str, challenge: Option<&str
             schemes: None,
             scope: None,
             openid_configuration: None,
-            raw: text.to_owned(),
+            raw: crate::text::safe_text(text).into_owned(),
         }))
     });
     e

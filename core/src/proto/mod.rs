@@ -44,6 +44,12 @@ use crate::secret::{AccessToken, SecretBytes};
 /// Default bound on one line from the server (64 KiB).
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 
+/// Bound on one multi-line reply in total (an SMTP reply, a POP3 `CAPA` listing): 64 KiB,
+/// on top of the bound on its number of lines and on each line ([`LoginConfig::max_line`]),
+/// so a hostile server cannot make a login hold megabytes. Real EHLO and CAPA replies are
+/// well under 2 KiB.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
 /// The mail protocol being spoken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -437,7 +443,7 @@ impl Core {
             schemes: None,
             scope: None,
             openid_configuration: None,
-            raw: text.to_owned(),
+            raw: crate::text::safe_text(text).into_owned(),
         });
         self.challenge = Some(Box::new(challenge));
     }

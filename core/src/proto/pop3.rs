@@ -90,6 +90,12 @@ impl Machine for Pop3 {
             if self.caps.len() > MAX_CAPA_LINES {
                 return Err(core.err(MailErrorKind::Protocol, "CAPA reply has too many lines"));
             }
+            if self.caps.iter().map(String::len).sum::<usize>() > super::MAX_REPLY_BYTES {
+                return Err(core.err(
+                    MailErrorKind::Protocol,
+                    format!("CAPA reply is longer than {} bytes", super::MAX_REPLY_BYTES),
+                ));
+            }
             return Ok(());
         }
         let Some(st) = status(&line) else {

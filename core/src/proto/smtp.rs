@@ -81,6 +81,10 @@ impl Machine for Smtp {
         if self.reply.len() > MAX_REPLY_LINES {
             return Err(core.err(MailErrorKind::Protocol, "SMTP reply has too many lines"));
         }
+        if self.reply.iter().map(String::len).sum::<usize>() > super::MAX_REPLY_BYTES {
+            return Err(core
+                .err(MailErrorKind::Protocol, format!("SMTP reply is longer than {} bytes", super::MAX_REPLY_BYTES)));
+        }
         if !last {
             return Ok(());
         }

@@ -196,7 +196,48 @@ impl Inner {
     }
 }
 
+/// Guards the control API against web pages (CSRF): a page can send `text/plain` or form
+/// POSTs cross-site without a CORS preflight, and this API changes what the emulator does.
+/// - A request with a body or a `Content-Type` must say `application/json` (415 otherwise):
+///   that forces a preflight, which the emulator does not answer, so a browser never sends it.
+/// - A request whose `Origin` is not a loopback origin is refused (403): browsers send
+///   `Origin` on cross-site POSTs even without a body; test clients send none.
+async fn guard_control(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, TRANSFER_ENCODING};
+    let headers = request.headers();
+    let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    let has_body = text(CONTENT_LENGTH).is_some_and(|v| v.trim() != "0") || headers.contains_key(TRANSFER_ENCODING);
+    let content_type = text(CONTENT_TYPE);
+    let json = content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if (has_body || content_type.is_some()) && !json {
+        let msg = "the control API takes Content-Type: application/json";
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(json!({"error": msg}))).into_response();
+    }
+    if let Some(origin) = headers.get(ORIGIN) {
+        let loopback = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, host)| host.rsplit_once(':').map_or(host, |(h, p)| if p.ends_with(']') { host } else { h }))
+            .is_some_and(|h| {
+                let h = h.trim_start_matches('[').trim_end_matches(']');
+                h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            });
+        if !loopback {
+            let msg = "the control API does not answer web pages from other origins";
+            return (StatusCode::FORBIDDEN, Json(json!({"error": msg}))).into_response();
+        }
+    }
+    next.run(request).await
+}
+
 pub(crate) fn router() -> Router<AppState> {
+    control_routes().layer(axum::middleware::from_fn(guard_control))
+}
+
+fn control_routes() -> Router<AppState> {
     Router::new()
         .route("/_emulator/state", get(state))
         .route("/_emulator/tenants", post(add_tenant))

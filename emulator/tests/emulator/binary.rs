@@ -166,3 +166,36 @@ fn bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn warns_when_listening_beyond_loopback() {
+    let stderr_of = |bind: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailoauth-emulator"))
+            .args(["--port", "0", "--bind", bind])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Vec::new();
+        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        // Up to the last startup line.
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            let last = line.starts_with("mail-server token validation");
+            lines.push(line);
+            if last {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        lines.concat()
+    };
+    let wide = stderr_of("0.0.0.0");
+    assert!(wide.contains("WARNING: listening on 0.0.0.0, not loopback"), "{wide}");
+    let local = stderr_of("127.0.0.1");
+    assert!(!local.contains("WARNING"), "{local}");
+}

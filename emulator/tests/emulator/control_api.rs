@@ -151,3 +151,25 @@ fn absurd_numbers_do_not_break_the_server() {
         400
     );
 }
+
+#[test]
+fn control_api_refuses_what_a_web_page_can_send() {
+    let emu = emu();
+    let base = emu.base_url().to_owned();
+    let c = client();
+    let settings = format!("{base}/_emulator/settings");
+    let body = br#"{"auto_approve_as":"alice@contoso.example"}"#;
+    for ct in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data"] {
+        let r = c.request("POST", &settings, &[], Some((ct, body)));
+        assert_eq!(r.status, 415, "{ct}: {}", r.text());
+    }
+    // A cross-site page, even with JSON or no body at all.
+    let evil = [("Origin", "https://evil.example")];
+    assert_eq!(c.request("POST", &settings, &evil, Some(("application/json", body))).status, 403);
+    assert_eq!(c.request("DELETE", &format!("{base}/_emulator/faults"), &evil, None).status, 403);
+    assert!(emu.state_json()["settings"]["auto_approve_as"].is_null(), "nothing was changed");
+    // Test clients: JSON, no Origin or a loopback one; bodiless DELETE.
+    let r = c.request("POST", &settings, &[("Origin", "http://127.0.0.1:3000")], Some(("application/json", body)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(c.request("DELETE", &format!("{base}/_emulator/faults"), &[], None).status, 200);
+}

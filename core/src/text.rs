@@ -1,0 +1,76 @@
+//! Text from the network made safe to print: what a server, an identity platform or a
+//! redirect says ends up in error messages, on terminals and in log files, so it must not be
+//! able to clear a screen, set a window title, move the cursor, fake a prompt or reorder what
+//! is shown.
+//!
+//! The core applies [`safe_text`] wherever it builds an error or a message from network text
+//! (identity errors and redirects, the device-code message, mail server lines, SASL error
+//! challenges), so every binding receives safe strings; the CLI applies it again to anything
+//! it prints that it did not write itself.
+
+use std::borrow::Cow;
+
+/// Whether `c` can do more on a terminal than print itself, or can disguise text:
+/// C0 controls (including ESC, CR, LF, TAB, BS, BEL), DEL, C1 controls (U+0080..U+009F,
+/// including the one-byte CSI U+009B), the bidirectional marks, embeddings, overrides and
+/// isolates (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069), the line and paragraph
+/// separators (U+2028/9), zero-width and invisible format characters (U+200B..U+200D,
+/// U+2060..U+2064, U+FEFF) and the interlinear annotation characters (U+FFF9..U+FFFB).
+pub fn is_unsafe_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
+/// `text` with every [`is_unsafe_char`] replaced: line breaks and tabs (and U+2028/9) by a
+/// space, so a multi-line server message reads as one line, and every other one by U+FFFD
+/// (�), so tampering stays visible. Borrowed when nothing had to change.
+pub fn safe_text(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => ' ',
+                c if is_unsafe_char(c) => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+/// [`safe_text`] into an owned `String`.
+pub(crate) fn safe_string(text: String) -> String {
+    match safe_text(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(s) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralises_escapes_controls_and_bidi() {
+        let hostile = "a\u{1b}[2J\u{1b}]0;title\u{7}b\rc\u{9b}31md\u{202e}evil\u{2066}x\u{200b}y\u{0}\u{7f}";
+        let safe = safe_text(hostile);
+        assert!(!safe.chars().any(is_unsafe_char), "{safe:?}");
+        assert_eq!(
+            safe,
+            "a\u{fffd}[2J\u{fffd}]0;title\u{fffd}b c\u{fffd}31md\u{fffd}evil\u{fffd}x\u{fffd}y\u{fffd}\u{fffd}"
+        );
+        assert_eq!(safe_text("AADSTS50076: line one.\r\nTrace ID: t"), "AADSTS50076: line one.  Trace ID: t");
+        assert!(matches!(safe_text("plain, ünïcödé and emoji 📬"), Cow::Borrowed(_)));
+        assert_eq!(safe_string("ok".to_owned()), "ok");
+    }
+}
