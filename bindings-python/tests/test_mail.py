@@ -270,7 +270,7 @@ EXCHANGE_FAILURES = [
     ("smtp", "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]",
      mailoauth.MailAuthRejected, "rejected"),
     ("smtp", "454 4.7.0 Temporary authentication failure", mailoauth.MailTemporaryFailure, "temporary"),
-    ("smtp", "504 5.5.4 Unrecognized authentication type", mailoauth.MailUnsupported, "mechanism_unsupported"),
+    ("smtp", "504 5.5.4 Unrecognized authentication type", mailoauth.MailMechanismUnsupported, "mechanism_unsupported"),
     ("imap", "m2 NO AUTHENTICATE failed.", mailoauth.MailAuthRejected, "rejected"),
     ("imap", "m1 BAD Invalid SASL argument", mailoauth.MailProtocolError, "protocol"),
     ("pop3", "-ERR Authentication failure: unknown user name or bad password.", mailoauth.MailAuthRejected, "rejected"),
