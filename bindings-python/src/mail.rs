@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mailoauth::identity::scopes;
-use mailoauth::net::{login, LoginOptions, MailServer, Security, Timeouts, TlsOptions};
+use mailoauth::net::{login, LoginOptions, MailServer, Timeouts, TlsOptions};
 use mailoauth::{AccessToken, Authority, ErrorChallenge, Mechanism, Protocol};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -130,20 +130,13 @@ fn server_for(
     port: Option<u16>,
     security: Option<&str>,
 ) -> PyResult<MailServer> {
-    let security = security
-        .map(|s| {
-            Security::parse(s).ok_or_else(|| {
-                PyValueError::new_err(format!("unknown security {s:?} (expected 'tls', 'starttls' or 'plain')"))
-            })
-        })
-        .transpose()?;
-    let a = authority(py, provider, cloud)?;
-    Ok(MailServer::for_authority(protocol(protocol_name)?, &a, host, port, security))
+    MailServer::from_names(protocol_name, provider, cloud, host, port, security).map_err(|e| identity_error(py, e))
 }
 
 /// The mail server for `protocol`: the provider's (Exchange Online per cloud, Gmail) unless
-/// `host` / `port` / `security` ('tls', 'starttls', 'plain') are given. Returns
-/// `(host, port, security)`.
+/// `host` / `port` / `security` ('tls', 'starttls', 'plain') are given (the core's rules,
+/// `testdata/parity/servers.json`). Returns `(host, port, security)`; `ConfigurationError`
+/// for a name it does not know.
 #[pyfunction]
 #[pyo3(signature = (protocol_name, *, provider=None, cloud=None, host=None, port=None, security=None))]
 fn _mail_server(

@@ -212,3 +212,20 @@ def test_errors_are_catchable_by_base_class(emulator: Emulator) -> None:
         ropc(emulator, BOB, BOB_PASSWORD)
     assert isinstance(e.value, mailoauth.IdentityError)
     assert e.value.message and e.value.hint
+
+
+def test_server_defaults_parity_table() -> None:
+    """The mail server every connect_* helper dials, from the core's rules, for every case of
+    the table every language reads (testdata/parity/servers.json)."""
+    cases = json.loads((TESTDATA / "parity" / "servers.json").read_text())["cases"]
+    assert len(cases) >= 20
+    for case in cases:
+        args = dict(case["input"])
+        protocol = args.pop("protocol")
+        want = case["expect"]
+        if want is None:
+            with pytest.raises(mailoauth.ConfigurationError):
+                mailoauth._native._mail_server(protocol, **args)
+        else:
+            got = mailoauth._native._mail_server(protocol, **args)
+            assert got == (want["host"], want["port"], want["security"]), case

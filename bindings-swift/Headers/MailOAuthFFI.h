@@ -751,6 +751,11 @@ RustBuffer uniffi_mailoauth_ffi_fn_func_decode_challenge(RustBuffer challenge, R
 RustBuffer uniffi_mailoauth_ffi_fn_func_mail_scopes(RustBuffer protocols, RustBuffer provider, RustBuffer cloud, int8_t refresh, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_MAIL_SERVER
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_MAIL_SERVER
+RustBuffer uniffi_mailoauth_ffi_fn_func_mail_server(RustBuffer protocol, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_OAUTHBEARER
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_OAUTHBEARER
 RustBuffer uniffi_mailoauth_ffi_fn_func_oauthbearer(RustBuffer user, RustBuffer access_token, RustBuffer host, RustBuffer port, RustCallStatus *_Nonnull out_status
@@ -1072,6 +1077,12 @@ uint16_t uniffi_mailoauth_ffi_checksum_func_decode_challenge(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAIL_SCOPES
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAIL_SCOPES
 uint16_t uniffi_mailoauth_ffi_checksum_func_mail_scopes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAIL_SERVER
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAIL_SERVER
+uint16_t uniffi_mailoauth_ffi_checksum_func_mail_server(void
     
 );
 #endif

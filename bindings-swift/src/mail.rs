@@ -54,6 +54,16 @@ pub enum Security {
     Plain,
 }
 
+impl From<net::Security> for Security {
+    fn from(s: net::Security) -> Self {
+        match s {
+            net::Security::Tls => Security::Tls,
+            net::Security::StartTls => Security::StartTls,
+            net::Security::Plain => Security::Plain,
+        }
+    }
+}
+
 impl From<Security> for net::Security {
     fn from(s: Security) -> Self {
         match s {
@@ -154,6 +164,35 @@ fn seconds(name: &str, value: Option<f64>, default: Duration) -> Result<Duration
     })
 }
 
+/// The server to dial, by the core's rules.
+fn resolve(protocol: Protocol, o: &MailServerOptions) -> Result<MailServer, MailOAuthError> {
+    let authority = Authority::from_options(o.provider.as_deref(), None, None, o.cloud.as_deref())?;
+    Ok(MailServer::for_authority(protocol, &authority, o.host.as_deref(), o.port, o.security.map(Into::into)))
+}
+
+/// Where a login goes: host, port and TLS mode.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct MailServerAddress {
+    /// The host name or address.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// The TLS mode.
+    pub security: Security,
+}
+
+/// The server `connectImap` / `connectSmtp` / `connectPop` dial for `options`, by the core's
+/// rules: the provider's server per cloud unless `host` is given, the port the TLS mode
+/// implies, and the TLS mode a port implies (465, 993, 995: implicit TLS).
+#[uniffi::export(default(options = None))]
+pub fn mail_server(
+    protocol: MailProtocol,
+    options: Option<MailServerOptions>,
+) -> Result<MailServerAddress, MailOAuthError> {
+    let server = resolve(protocol.into(), &options.unwrap_or_default())?;
+    Ok(MailServerAddress { host: server.host, port: server.port, security: server.security.into() })
+}
+
 /// Logs `user` in with `access_token` over `protocol` and returns the open session.
 async fn connect(
     protocol: Protocol,
@@ -162,8 +201,7 @@ async fn connect(
     options: Option<MailServerOptions>,
 ) -> Result<Arc<MailSession>, MailOAuthError> {
     let o = options.unwrap_or_default();
-    let authority = Authority::from_options(o.provider.as_deref(), None, None, o.cloud.as_deref())?;
-    let server = MailServer::for_authority(protocol, &authority, o.host.as_deref(), o.port, o.security.map(Into::into));
+    let server = resolve(protocol, &o)?;
     let defaults = Timeouts::default();
     let login_options = LoginOptions {
         tls: TlsOptions { ca_files: o.ca_file.into_iter().map(PathBuf::from).collect(), ..TlsOptions::default() },

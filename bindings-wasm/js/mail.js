@@ -4,18 +4,21 @@
 // and enforces time-outs.
 import net from 'node:net';
 import tls from 'node:tls';
-import { LoginMachine } from '../dist/mailoauth_wasm_node.js';
+import { LoginMachine, mailServer } from '../dist/mailoauth_wasm_node.js';
 
-const DEFAULTS = { imap: [993, 'tls'], pop3: [995, 'tls'], smtp: [587, 'starttls'] };
+export { mailServer };
 
 /**
  * Logs in to a mail server with an OAuth 2.0 access token.
  *
  * @param {object} o
  * @param {'imap'|'smtp'|'pop3'} o.protocol
- * @param {string} o.host
- * @param {number} [o.port] default 993 (IMAP), 995 (POP3), 587 (SMTP)
- * @param {'tls'|'starttls'|'plain'} [o.security] default implicit TLS for IMAP/POP3, STARTTLS for SMTP
+ * @param {string} [o.host] default the provider's server (Exchange Online, per `cloud`; Gmail)
+ * @param {number} [o.port] default from the TLS mode: 993 (IMAP), 995 (POP3), 587 (SMTP)
+ * @param {'tls'|'starttls'|'plain'} [o.security] default what the port implies, else implicit
+ *   TLS for IMAP/POP3 and STARTTLS for SMTP (the core's rules)
+ * @param {'microsoft'|'google'} [o.provider] whose servers are the default
+ * @param {string} [o.cloud] `global`, `usgov`, `usgov-dod`, `china`
  * @param {string} o.user the SASL user (the mailbox address)
  * @param {string} o.accessToken
  * @param {'XOAUTH2'|'OAUTHBEARER'} [o.mechanism] default XOAUTH2
@@ -25,13 +28,15 @@ const DEFAULTS = { imap: [993, 'tls'], pop3: [995, 'tls'], smtp: [587, 'starttls
  *   the authenticated socket, paused, for whatever continues the session; `end()` it when done.
  */
 export async function login(o) {
-  const protocol = String(o.protocol ?? '').toLowerCase();
-  const [defaultPort, defaultSecurity] = DEFAULTS[protocol === 'pop' ? 'pop3' : protocol] ?? [];
-  const port = o.port ?? defaultPort;
-  const security = o.security ?? defaultSecurity;
-  if (!['tls', 'starttls', 'plain'].includes(security)) {
-    throw new TypeError(`security ${JSON.stringify(security)}: expected tls, starttls or plain`);
-  }
+  // Which server, on which port, with which TLS mode: the core decides (unknown names throw an
+  // IdentityError of kind 'configuration').
+  const { protocol, host, port, security } = mailServer(String(o.protocol ?? ''), {
+    provider: o.provider,
+    cloud: o.cloud,
+    host: o.host,
+    port: o.port,
+    security: o.security,
+  });
   const machine = new LoginMachine(protocol, {
     user: o.user,
     token: o.accessToken,
@@ -39,16 +44,18 @@ export async function login(o) {
     starttls: security === 'starttls',
     saslIr: o.saslIr,
     probe: o.probe,
-    host: o.host,
+    host,
     port,
     clientName: o.clientName,
     maxLine: o.maxLine,
   });
   const timeoutMs = o.timeoutMs ?? 30_000;
-  const tlsOptions = { servername: net.isIP(o.host) ? undefined : o.host, ca: o.ca, ...o.tlsOptions };
+  // `host` is what the certificate is checked against, also after STARTTLS (where the socket
+  // is already open and Node would otherwise check 'localhost'); SNI only for names.
+  const tlsOptions = { host, servername: net.isIP(host) ? undefined : host, ca: o.ca, ...o.tlsOptions };
   const conn = new Connection(machine, timeoutMs);
   try {
-    await conn.connect({ host: o.host, port, tls: security === 'tls' ? tlsOptions : null });
+    await conn.connect({ host, port, tls: security === 'tls' ? tlsOptions : null });
     for (;;) {
       const step = machine.poll();
       switch (step.action) {
@@ -209,6 +216,13 @@ class Connection {
   upgrade(tlsOptions) {
     this.#detach();
     const plain = this.#socket;
+    if (this.#chunks.length) {
+      // Bytes that arrived with or after the STARTTLS go-ahead, before the handshake: a man in
+      // the middle injecting plaintext commands (CVE-2011-0411 style). Nothing secret was sent.
+      return Promise.reject(
+        this.#fail('protocol', 'the server sent data after its STARTTLS go-ahead; no credentials were sent'),
+      );
+    }
     return new Promise((resolve, reject) => {
       const timer = this.#timer('TLS handshake', reject);
       const secure = tls.connect({ socket: plain, ...tlsOptions });

@@ -27,11 +27,16 @@ export class FileStore implements TokenStore {
 
 export interface LoginOptions {
   protocol: 'imap' | 'smtp' | 'pop3';
-  host: string;
-  /** Default 993 (IMAP), 995 (POP3), 587 (SMTP). */
+  /** Default the provider's server (Exchange Online per `cloud`, Gmail). */
+  host?: string;
+  /** Default from the TLS mode: 993 (IMAP), 995 (POP3), 587 (SMTP). */
   port?: number;
-  /** Default implicit TLS for IMAP/POP3, STARTTLS for SMTP. */
+  /** Default what the port implies, else implicit TLS for IMAP/POP3 and STARTTLS for SMTP. */
   security?: 'tls' | 'starttls' | 'plain';
+  /** Whose servers are the default (default `microsoft`). */
+  provider?: 'microsoft' | 'google';
+  /** Which Exchange Online: `global` (default), `usgov`, `usgov-dod`, `china`. */
+  cloud?: string;
   /** The SASL user: the mailbox address. */
   user: string;
   accessToken: string;
@@ -65,6 +70,12 @@ export interface MailSession {
 
 /** Logs in to IMAP, SMTP or POP3 with an access token; throws a `MailAuthError`. */
 export function login(options: LoginOptions): Promise<MailSession>;
+
+/** The server `login` dials for these options, by the core's rules. */
+export function mailServer(
+  protocol: 'imap' | 'smtp' | 'pop3',
+  options?: { provider?: string; cloud?: string; host?: string; port?: number; security?: string },
+): { protocol: 'imap' | 'smtp' | 'pop3'; host: string; port: number; security: 'tls' | 'starttls' | 'plain' };
 
 export interface HelperOptions {
   scopes: string[];

@@ -12,7 +12,7 @@ useWasm(module);
 
 export * from './api.js';
 export { FileStore, defaultCachePath } from './file-store.js';
-export { login } from './mail.js';
+export { login, mailServer } from './mail.js';
 export { nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from './integrations.js';
 
 /** Decodes a server's base64 SASL error challenge. */

@@ -72,6 +72,30 @@ pub fn mail_hosts(options: JsValue) -> Result<JsValue, JsValue> {
     Ok(convert::to_js(&convert::mail_hosts_json(&authority.mail_hosts())))
 }
 
+/// The server a login dials (Node build), by the core's rules (`testdata/parity/servers.json`):
+/// `{protocol, host, port, security}` from `protocol` (`imap`, `smtp`, `pop3`) and the options
+/// `{provider?, cloud?, host?, port?, security?}`. Throws `IdentityError{kind: 'configuration'}`
+/// for a name it does not know.
+#[cfg(feature = "node")]
+#[wasm_bindgen(js_name = mailServer)]
+pub fn mail_server(protocol: &str, options: JsValue) -> Result<JsValue, JsValue> {
+    let o = convert::from_js(&options)?;
+    let s = |n: &str| convert::str_field(&o, n);
+    let port = match convert::uint_field(&o, "port") {
+        None => None,
+        Some(p) => Some(u16::try_from(p).map_err(|_| convert::type_error(&format!("port {p} is not a TCP port")))?),
+    };
+    let server =
+        mailoauth::proto::MailServer::from_names(protocol, s("provider"), s("cloud"), s("host"), port, s("security"))
+            .map_err(convert::identity_error)?;
+    Ok(convert::to_js(&convert::obj(vec![
+        ("protocol", convert::s(server.protocol.name())),
+        ("host", convert::s(&server.host)),
+        ("port", convert::int(i64::from(server.port))),
+        ("security", convert::s(server.security.name())),
+    ])))
+}
+
 /// Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
 /// `store.corrupt`), in core's order. Node build.
 #[cfg(feature = "node")]

@@ -92,10 +92,10 @@ impl LoginMachine {
         self.inner.protocol().name().to_owned()
     }
 
-    /// After `done`: `{greeting, capabilities, finalLine, preauthenticated, upgradedToTls,
-    /// leftover: Uint8Array}`.
-    pub fn outcome(&self) -> JsValue {
-        let Some(o) = self.inner.outcome() else { return JsValue::NULL };
+    /// After `done`, once: `{greeting, capabilities, finalLine, preauthenticated, upgradedToTls,
+    /// leftover: Uint8Array}` (`leftover`: what the server sent after the final login line).
+    pub fn outcome(&mut self) -> JsValue {
+        let Some(o) = self.inner.take_outcome() else { return JsValue::NULL };
         let v = convert::to_js(&obj(vec![
             ("greeting", convert::s(&o.greeting)),
             ("capabilities", convert::strs(&o.capabilities)),

@@ -5,8 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublicClient, MemoryStore, MailAuthError, login, nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from '../js/node.js';
@@ -253,6 +255,106 @@ describe('examples/js', () => {
     } finally {
       await emu.control('/_emulator/settings', { auto_approve_as: '' });
       rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
+
+// A scripted server on 127.0.0.1 that speaks just enough IMAP to reach STARTTLS, then does the
+// handshake with `key`/`cert` (or injects bytes first), then reads AUTHENTICATE.
+
+function certFor(dir, name, san) {
+  // A throw-away CA and a server certificate whose only name is `san` (openssl from Debian).
+  const p = (f) => join(dir, `${name}-${f}`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${name} CA`, '-keyout', p('ca.key'), '-out', p('ca.pem')], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=mail',
+    '-keyout', p('key.pem'), '-out', p('csr.pem')], { stdio: 'ignore' });
+  writeFileSync(p('ext.cnf'), `subjectAltName=${san}\n`);
+  execFileSync('openssl', ['x509', '-req', '-in', p('csr.pem'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
+    '-CAcreateserial', '-days', '2', '-extfile', p('ext.cnf'), '-out', p('cert.pem')], { stdio: 'ignore' });
+  return { ca: readFileSync(p('ca.pem')), key: readFileSync(p('key.pem')), cert: readFileSync(p('cert.pem')) };
+}
+
+function starttlsServer({ key, cert, inject = null, afterOk = '' }) {
+  const seen = [];
+  const srv = net.createServer((sock) => {
+    sock.write('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n');
+    sock.once('data', (d) => {
+      seen.push(d.toString());
+      sock.write(`m1 OK Begin TLS negotiation now\r\n${inject ?? ''}`);
+      const secure = new tls.TLSSocket(sock, { isServer: true, key, cert });
+      secure.on('error', () => {});
+      let buf = '';
+      secure.on('data', (chunk) => {
+        buf += chunk.toString();
+        for (let i; (i = buf.indexOf('\r\n')) >= 0; buf = buf.slice(i + 2)) {
+          const line = buf.slice(0, i);
+          seen.push(line);
+          const tag = line.split(' ')[0];
+          if (/ CAPABILITY$/i.test(line)) secure.write(`* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n${tag} OK done\r\n`);
+          else if (/ AUTHENTICATE /i.test(line)) secure.write(`${tag} OK [CAPABILITY IMAP4rev1] authenticated\r\n${afterOk}`);
+        }
+      });
+    });
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ srv, port: srv.address().port, seen })));
+}
+
+describe('STARTTLS on an IP address (scripted server, throw-away CAs)', () => {
+  let dir;
+  let forIp;
+  let forName;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mailoauth-starttls-'));
+    forIp = certFor(dir, 'ip', 'IP:127.0.0.1');
+    forName = certFor(dir, 'name', 'DNS:localhost');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const opts = (port, ca, extra = {}) => ({
+    protocol: 'imap', host: '127.0.0.1', port, security: 'starttls', ca, user: ALICE, accessToken: 'tok-secret-123', timeoutMs: 5000, ...extra,
+  });
+
+  test('the certificate is checked against the IP address dialled, after STARTTLS too', async () => {
+    const good = await starttlsServer(forIp);
+    try {
+      const session = await login(opts(good.port, forIp.ca));
+      session.socket.end();
+      assert.ok(session.upgradedToTls);
+    } finally {
+      good.srv.close();
+    }
+    const wrong = await starttlsServer(forName); // a valid certificate, but for "localhost"
+    try {
+      const err = await login(opts(wrong.port, forName.ca)).then(() => null, (e) => e);
+      assert.ok(err instanceof MailAuthError, `${err}`);
+      assert.equal(err.kind, 'tls');
+      assert.ok(!wrong.seen.some((l) => l.includes('AUTHENTICATE')), 'nothing was sent after the failed handshake');
+    } finally {
+      wrong.srv.close();
+    }
+  });
+
+  test('plaintext injected after the STARTTLS go-ahead is refused before anything secret is sent', async () => {
+    const s = await starttlsServer({ ...forIp, inject: '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n' });
+    try {
+      const err = await login(opts(s.port, forIp.ca)).then(() => null, (e) => e);
+      assert.ok(err instanceof MailAuthError, `${err}`);
+      assert.equal(err.kind, 'protocol');
+      assert.ok(!s.seen.some((l) => l.includes('AUTHENTICATE')));
+    } finally {
+      s.srv.close();
+    }
+  });
+
+  test('bytes the server sends with the final OK are handed over, not dropped', async () => {
+    const s = await starttlsServer({ ...forIp, afterOk: '* 3 EXISTS\r\n' });
+    try {
+      const session = await login(opts(s.port, forIp.ca));
+      const next = lineReader(session);
+      assert.equal(await next(), '* 3 EXISTS');
+      session.socket.end();
+    } finally {
+      s.srv.close();
     }
   });
 });

@@ -75,8 +75,7 @@ wire_names!(crate::Stage {
 
 wire_names!(crate::identity::AssertionAlgorithm { Ps256 => "PS256", Rs256 => "RS256" });
 
-#[cfg(feature = "net")]
-wire_names!(crate::net::Security { Tls => "tls", StartTls => "starttls", Plain => "plain" });
+wire_names!(crate::proto::Security { Tls => "tls", StartTls => "starttls", Plain => "plain" });
 
 wire_names!(crate::cache::StoreErrorKind {
     Corrupt => "corrupt",
@@ -124,8 +123,7 @@ mod tests {
         check!(crate::Stage);
         check!(crate::SaslIr);
         check!(crate::identity::AssertionAlgorithm);
-        #[cfg(feature = "net")]
-        check!(crate::net::Security);
+        check!(crate::proto::Security);
         check!(crate::cache::StoreErrorKind);
         // Every variant is listed: serde's names of all variants round-trip through from_name.
         for name in ["storage", "not_connected", "probe", "unavailable"] {

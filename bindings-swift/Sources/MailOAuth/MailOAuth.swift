@@ -3909,6 +3909,85 @@ public func FfiConverterTypeInteractiveOptions_lower(_ value: InteractiveOptions
 
 
 /**
+ * Where a login goes: host, port and TLS mode.
+ */
+public struct MailServerAddress: Equatable, Hashable {
+    /**
+     * The host name or address.
+     */
+    public var host: String
+    /**
+     * The TCP port.
+     */
+    public var port: UInt16
+    /**
+     * The TLS mode.
+     */
+    public var security: Security
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The host name or address.
+         */host: String, 
+        /**
+         * The TCP port.
+         */port: UInt16, 
+        /**
+         * The TLS mode.
+         */security: Security) {
+        self.host = host
+        self.port = port
+        self.security = security
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MailServerAddress: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMailServerAddress: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MailServerAddress {
+        return
+            try MailServerAddress(
+                host: FfiConverterString.read(from: &buf), 
+                port: FfiConverterUInt16.read(from: &buf), 
+                security: FfiConverterTypeSecurity.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MailServerAddress, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.host, into: &buf)
+        FfiConverterUInt16.write(value.port, into: &buf)
+        FfiConverterTypeSecurity.write(value.security, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMailServerAddress_lift(_ buf: RustBuffer) throws -> MailServerAddress {
+    return try FfiConverterTypeMailServerAddress.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMailServerAddress_lower(_ value: MailServerAddress) -> RustBuffer {
+    return FfiConverterTypeMailServerAddress.lower(value)
+}
+
+
+/**
  * Which server to log in to and how. Default: the provider's server (Exchange Online for
  * Microsoft's global cloud, Gmail for Google) with its usual TLS mode.
  */
@@ -5800,6 +5879,20 @@ public func mailScopes(protocols: [MailProtocol], provider: String? = nil, cloud
 })
 }
 /**
+ * The server `connectImap` / `connectSmtp` / `connectPop` dial for `options`, by the core's
+ * rules: the provider's server per cloud unless `host` is given, the port the TLS mode
+ * implies, and the TLS mode a port implies (465, 993, 995: implicit TLS).
+ */
+public func mailServer(`protocol`: MailProtocol, options: MailServerOptions? = nil)throws  -> MailServerAddress  {
+    return try  FfiConverterTypeMailServerAddress_lift(try rustCallWithError(FfiConverterTypeMailOAuthError_lift) {
+        uniffiCallStatus in
+    uniffi_mailoauth_ffi_fn_func_mail_server(
+        FfiConverterTypeMailProtocol_lower(`protocol`),
+        FfiConverterOptionTypeMailServerOptions.lower(options),uniffiCallStatus
+    )
+})
+}
+/**
  * The base64 SASL OAUTHBEARER client response (RFC 7628); `host` and `port` are optional.
  */
 public func oauthbearer(user: String, accessToken: String, host: String? = nil, port: UInt16? = nil) -> String  {
@@ -5866,6 +5959,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_mail_scopes() != 64067) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mailoauth_ffi_checksum_func_mail_server() != 34600) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_oauthbearer() != 49857) {

@@ -231,4 +231,35 @@ final class ErrorParityTests: XCTestCase {
         }
         XCTAssertEqual(caseName(errorOfKind(kind: "identity.no_such_kind")), "ConfigurationError")
     }
+
+    /// The server connectImap/Smtp/Pop dial, for every case of testdata/parity/servers.json that
+    /// Swift's types can express (protocol and security are enums here, so the cases of
+    /// aliases and unknown names are the other languages').
+    func testServerDefaultsParityTable() async throws {
+        let url = Demo.repo.appendingPathComponent("testdata/parity/servers.json")
+        let table = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let protocols: [String: MailProtocol] = ["imap": .imap, "smtp": .smtp, "pop3": .pop3]
+        let securities: [String: Security] = ["tls": .tls, "starttls": .startTls, "plain": .plain]
+        var checked = 0
+        for case let c as [String: Any] in table["cases"] as! [Any] {
+            let input = c["input"] as! [String: Any]
+            guard let proto = protocols[input["protocol"] as! String] else { continue }
+            var options = MailServerOptions(host: input["host"] as? String, port: (input["port"] as? Int).map { UInt16($0) },
+                                            provider: input["provider"] as? String, cloud: input["cloud"] as? String)
+            if let name = input["security"] as? String {
+                guard let security = securities[name] else { continue }
+                options.security = security
+            }
+            if let want = c["expect"] as? [String: Any] {
+                let got = try mailServer(protocol: proto, options: options)
+                XCTAssertEqual(got.host, want["host"] as? String, "\(input)")
+                XCTAssertEqual(Int(got.port), want["port"] as? Int, "\(input)")
+                XCTAssertEqual(got.security, securities[want["security"] as! String], "\(input)")
+            } else {
+                await expectError("ConfigurationError") { try mailServer(protocol: proto, options: options) }
+            }
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 20)
+    }
 }

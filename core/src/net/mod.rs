@@ -17,7 +17,6 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,21 +25,8 @@ pub use loopback::{open_browser, InteractiveOptions};
 pub use stream::MailStream;
 
 use crate::proto::{Action, LineBuffer, Login, LoginConfig, LoginOutcome, DEFAULT_MAX_LINE};
+pub use crate::proto::{MailServer, Security};
 use crate::{AccessToken, MailAuthError, MailErrorKind, Mechanism, Protocol, SaslIr, Stage};
-
-/// How the connection is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Security {
-    /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
-    Tls,
-    /// Plaintext connect, then STARTTLS / STLS before anything secret is sent. Fails if the
-    /// server does not offer it (no downgrade).
-    StartTls,
-    /// No TLS at all. The token crosses the network in the clear: only for loopback test
-    /// servers or connections already protected otherwise. Never chosen by default.
-    Plain,
-}
 
 /// Which TLS trust roots to use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,18 +39,6 @@ pub struct TlsOptions {
     pub ca_files: Vec<PathBuf>,
     /// The name to verify the server certificate against, if not the host connected to.
     pub server_name: Option<String>,
-}
-
-impl Security {
-    /// Parses `tls`, `starttls`, `plain`.
-    pub fn parse(name: &str) -> Option<Security> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "tls" | "ssl" | "implicit" => Security::Tls,
-            "starttls" | "stls" => Security::StartTls,
-            "plain" | "none" | "plaintext" => Security::Plain,
-            _ => return None,
-        })
-    }
 }
 
 impl Default for TlsOptions {
@@ -85,67 +59,6 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts { connect: Duration::from_secs(15), io: Duration::from_secs(30) }
-    }
-}
-
-/// A mail server to log in to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MailServer {
-    /// IMAP, SMTP or POP3.
-    pub protocol: Protocol,
-    /// Host name or IP address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// TLS mode.
-    pub security: Security,
-}
-
-impl MailServer {
-    /// A server description.
-    pub fn new(protocol: Protocol, host: impl Into<String>, port: u16, security: Security) -> Self {
-        MailServer { protocol, host: host.into(), port, security }
-    }
-
-    /// The provider's server for `protocol` (Exchange Online's or Gmail's, per cloud), with
-    /// its usual TLS mode (IMAP and POP3 implicit TLS, SMTP STARTTLS), unless `host`, `port`
-    /// or `security` are given. A port of 465/993/995 implies implicit TLS, 587/143/110
-    /// STARTTLS.
-    pub fn for_authority(
-        protocol: Protocol,
-        authority: &crate::Authority,
-        host: Option<&str>,
-        port: Option<u16>,
-        security: Option<Security>,
-    ) -> Self {
-        let hosts = authority.mail_hosts();
-        let default = hosts.server(protocol);
-        let security = security.unwrap_or(match (protocol, port) {
-            (_, Some(465 | 993 | 995)) => Security::Tls,
-            (_, Some(587 | 143 | 110 | 25)) => Security::StartTls,
-            (Protocol::Smtp, _) => Security::StartTls,
-            _ => Security::Tls,
-        });
-        let port = port.unwrap_or_else(|| {
-            if host.is_none() && security == Security::Tls && protocol != Protocol::Smtp {
-                default.port
-            } else {
-                Self::default_port(protocol, security)
-            }
-        });
-        MailServer::new(protocol, host.unwrap_or(&default.host), port, security)
-    }
-
-    /// The standard port for a protocol and TLS mode (IMAP 993/143, SMTP 465/587, POP3 995/110).
-    pub fn default_port(protocol: Protocol, security: Security) -> u16 {
-        match (protocol, security) {
-            (Protocol::Imap, Security::Tls) => 993,
-            (Protocol::Imap, _) => 143,
-            (Protocol::Smtp, Security::Tls) => 465,
-            (Protocol::Smtp, _) => 587,
-            (Protocol::Pop3, Security::Tls) => 995,
-            (Protocol::Pop3, _) => 110,
-        }
     }
 }
 

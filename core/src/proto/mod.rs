@@ -25,6 +25,7 @@ mod failure;
 mod imap;
 mod line;
 mod pop3;
+mod server;
 mod smtp;
 
 use std::fmt;
@@ -36,6 +37,7 @@ pub use failure::{auth_failure, initial_response_fits};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
 pub use pop3::Pop3Login;
+pub use server::{MailServer, Security};
 pub use smtp::SmtpLogin;
 
 use crate::sasl::Mechanism;
@@ -306,17 +308,24 @@ impl Login {
     }
 
     /// Takes the outcome (with the leftover bytes) once [`Action::Done`] was returned.
-    pub fn into_outcome(self) -> Option<LoginOutcome> {
-        let mut core = match self {
-            Login::Imap(m) => m.core,
-            Login::Smtp(m) => m.core,
-            Login::Pop3(m) => m.core,
+    pub fn into_outcome(mut self) -> Option<LoginOutcome> {
+        self.take_outcome()
+    }
+
+    /// Takes the outcome with the leftover bytes (what the server sent after the login's final
+    /// line, e.g. `* 3 EXISTS` with the `OK`) once [`Action::Done`] was returned; for drivers
+    /// that keep the machine (a JS object). A second call returns an empty outcome.
+    pub fn take_outcome(&mut self) -> Option<LoginOutcome> {
+        let core = match self {
+            Login::Imap(m) => &mut m.core,
+            Login::Smtp(m) => &mut m.core,
+            Login::Pop3(m) => &mut m.core,
         };
         if !core.done {
             return None;
         }
         core.outcome.leftover = core.lines.take_rest();
-        Some(core.outcome)
+        Some(std::mem::take(&mut core.outcome))
     }
 }
 

@@ -1,10 +1,10 @@
-// Walks core's full list of error kinds against the parity table every language reads
-// (testdata/parity/errors.json): each kind arrives as the JS error class of its row, with
-// core's group, temporariness and a hint.
+// The parity tables every language reads: core's full list of error kinds
+// (testdata/parity/errors.json: each kind arrives as the JS error class of its row, with core's
+// group, temporariness and a hint) and the mail server `login` dials (testdata/parity/servers.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { errorKinds, errorOfKind, IdentityError, MailAuthError, StoreError } from '../js/node.js';
+import { errorKinds, errorOfKind, IdentityError, MailAuthError, StoreError, mailServer } from '../js/node.js';
 import { REPO } from './helpers.mjs';
 
 const table = JSON.parse(readFileSync(`${REPO}/testdata/parity/errors.json`, 'utf8'));
@@ -32,4 +32,18 @@ test('every core error kind has its class and group', () => {
   // The JS stores' own error class carries the store kinds' group.
   assert.equal(new StoreError('corrupt', 'x').group, table.store[0].group);
   assert.throws(() => errorOfKind('mail.no_such_kind'), TypeError);
+});
+
+test('the server login dials, for every case of the servers table', () => {
+  const { cases } = JSON.parse(readFileSync(`${REPO}/testdata/parity/servers.json`, 'utf8'));
+  assert.ok(cases.length >= 20);
+  for (const c of cases) {
+    const { protocol, ...options } = c.input;
+    if (c.expect === null) {
+      assert.throws(() => mailServer(protocol, options), (e) => e instanceof IdentityError && e.kind === 'configuration', JSON.stringify(c.input));
+    } else {
+      const got = mailServer(protocol, options);
+      assert.deepEqual({ host: got.host, port: got.port, security: got.security }, c.expect, JSON.stringify(c.input));
+    }
+  }
 });
