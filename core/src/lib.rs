@@ -13,7 +13,7 @@ mod secret;
 #[cfg(feature = "net")]
 pub mod net;
 
-pub use cache::TokenCache;
+pub use cache::{SilentOptions, TokenCache};
 pub use identity::{
     Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,
     RefreshToken, Token,
