@@ -2,14 +2,15 @@
 # Setup for scripts/tests.d/30-mail-clients.sh: the mail clients whose recipes cli/README.md
 # gives, from Debian 12's own packages (msmtp, git send-email, mbsync with Debian's XOAUTH2
 # SASL plugin, neomutt, mutt, aerc, offlineimap3, getmail6, fetchmail, curl, s-nail) and tmux,
-# which drives the full-screen clients. Idempotent: installs only what is missing.
+# which drives the full-screen clients. Without recommends, so git send-email needs
+# libmailtools-perl named. Idempotent: installs only what is missing.
 set -euo pipefail
 log() { printf '== setup 30-mail-clients: %s\n' "$*" >&2; }
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 packages=(
-  msmtp git git-email isync libsasl2-modules-kdexoauth2 sasl2-bin neomutt mutt aerc
+  msmtp git git-email libmailtools-perl isync libsasl2-modules-kdexoauth2 sasl2-bin neomutt mutt aerc
   offlineimap3 getmail6 fetchmail curl s-nail tmux ca-certificates
 )
 missing=()

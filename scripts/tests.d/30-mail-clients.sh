@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 started=$(date +%s)
-log() { printf '== tests 30-mail-clients: %s\n' "$*" >&2; }
+log() { printf '== tests 30-mail-clients [%3d s]: %s\n' "$(($(date +%s) - started))" "$*" >&2; }
 fail() { printf 'FAIL 30-mail-clients: %s\n' "$*" >&2; exit 1; }
 
 target="${MAILOAUTH_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}"
@@ -156,7 +156,10 @@ expect_sent msmtp "sent by msmtp"
 
 eval "$(recipe git-send-email)"
 git init -q "$tmp/repo"
-git -C "$tmp/repo" -c user.name=Alice -c user.email="$USER_ADDR" commit -q --allow-empty -m "patch sent by git send-email"
+git -C "$tmp/repo" config user.name Alice && git -C "$tmp/repo" config user.email "$USER_ADDR"
+echo change >"$tmp/repo/file"
+git -C "$tmp/repo" add file
+git -C "$tmp/repo" commit -q -m "patch sent by git send-email"
 git -C "$tmp/repo" send-email --quiet --confirm=never --from="$USER_ADDR" --to=bob@example.org -1 >"$tmp/git.out" 2>&1 \
   || fail "git send-email: $(cat "$tmp/git.out")"
 expect_sent "git send-email" "[PATCH] patch sent by git send-email"
@@ -257,7 +260,10 @@ log "ok s-nail: INBOX over IMAP"
 snail_read "pop3s://alice%40contoso.example@$HOST:$POP3S" >"$tmp/snail.pop"
 grep -q "seeded for the readers" "$tmp/snail.pop" || fail "s-nail POP3: $(cat "$tmp/snail.pop")"
 log "ok s-nail: over POP3"
-echo body | s-nail -:u -S DEAD="$tmp/dead.letter" -s "sent by s-nail via msmtp" -r "$USER_ADDR" bob@example.org \
+# As root s-nail replaces $HOME by root's home for itself and msmtp: point msmtp at the test's rc.
+snail_send=()
+if [ "$(id -u)" = 0 ]; then snail_send=(-S "mta-arguments=-C $HOME/.msmtprc -a work"); fi
+echo body | s-nail -:u -S DEAD="$tmp/dead.letter" "${snail_send[@]}" -s "sent by s-nail via msmtp" -r "$USER_ADDR" bob@example.org \
   || fail "s-nail did not send"
 expect_sent s-nail "sent by s-nail via msmtp"
 
