@@ -272,7 +272,7 @@ printf 'poll %s protocol imap port %s auth xoauth2 user "%s" password "x" ssl\n'
 chmod 600 "$tmp/fetchmailrc"
 if fetchmail -f "$tmp/fetchmailrc" --nodetach -c >"$tmp/fetchmail.out" 2>&1; then fail "fetchmail accepted auth xoauth2"; fi
 grep -q "syntax error at xoauth2" "$tmp/fetchmail.out" || fail "fetchmail: $(cat "$tmp/fetchmail.out")"
-log "ok fetchmail $(fetchmail --version 2>/dev/null | head -1 | awk '{print $5}'): no XOAUTH2, as documented"
+log "ok fetchmail $(fetchmail --version 2>/dev/null | head -1 | awk '{print $5}' | cut -d+ -f1): no XOAUTH2, as documented"
 
 # ---- failure paths -----------------------------------------------------------------------
 # 1. A token the server refuses while mailoauth still has it cached: the client fails,
@@ -280,7 +280,9 @@ log "ok fetchmail $(fetchmail --version 2>/dev/null | head -1 | awk '{print $5}'
 emu_post /_emulator/expire-access-tokens "{\"username\": \"$USER_ADDR\"}"
 if message "refused" | msmtp -a work bob@example.org >"$tmp/msmtp.err" 2>&1; then fail "msmtp sent with a refused token"; fi
 grep -qi "authentication failed\|535" "$tmp/msmtp.err" || fail "msmtp with a refused token: $(cat "$tmp/msmtp.err")"
-if mbsync work >"$tmp/mbsync.err" 2>&1; then fail "mbsync synced with a refused token"; fi
+# mbsync (Debian's SASL plugin) does not answer Dovecot's error challenge and waits until the
+# server gives up (3 minutes, "Disconnected for inactivity"), as the README says: cut it short.
+if timeout 8 mbsync work >"$tmp/mbsync.err" 2>&1; then fail "mbsync synced with a refused token"; fi
 mailoauth token work --refresh >/dev/null || fail "mailoauth token --refresh"
 message "sent after --refresh" | msmtp -a work bob@example.org || fail "msmtp after --refresh"
 expect_sent "msmtp (refused token, then --refresh)" "sent after --refresh"
