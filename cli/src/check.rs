@@ -391,7 +391,7 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> CliResult {
         config = Config::load(cli.config_path()?)?;
         let (name, cfg) = pick_account(&config, a.account.as_deref())?;
         let authority = account::authority(cfg)?;
-        let t = match silent_token(cli, name, cfg) {
+        let t = match silent_token(cli, name, cfg, mailoauth::SilentOptions::default()) {
             Ok(t) => t,
             Err(f) => {
                 line("FAIL", "", "token", &format!("account {name}: {}", f.message.lines().next().unwrap_or("")));

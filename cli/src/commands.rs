@@ -232,14 +232,20 @@ pub(crate) fn login(cli: &Cli, a: &LoginArgs) -> CliResult {
     Ok(())
 }
 
-/// A valid access token for the account: cached, else refreshed silently.
-pub(crate) fn silent_token(cli: &Cli, name: &str, cfg: &AccountConfig) -> CliResult<Token> {
+/// A valid access token for the account: cached, else refreshed silently (`options`: forced,
+/// or with a minimum remaining validity).
+pub(crate) fn silent_token(
+    cli: &Cli,
+    name: &str,
+    cfg: &AccountConfig,
+    options: mailoauth::SilentOptions,
+) -> CliResult<Token> {
     let authority = account::authority(cfg)?;
     let scopes = account::scopes(cfg, &authority);
     let store = account::store(name, cfg, cli.store.as_deref())?;
     let client = account::client(cfg, authority, store);
     let rt = account::runtime()?;
-    let token = rt.block_on(client.acquire_token_silent(&scopes, cfg.login.as_deref())).map_err(|e| {
+    let token = rt.block_on(client.acquire_token_silent_with(&scopes, cfg.login.as_deref(), options)).map_err(|e| {
         let mut f = Failure::from(e);
         if f.exit == Exit::SignIn {
             f.message.push_str(&format!("\nSign in again: mailoauth login {name}"));
@@ -274,7 +280,7 @@ pub(crate) fn mechanism(arg: Option<MechanismArg>, cfg: Option<&AccountConfig>) 
 pub(crate) fn token(cli: &Cli, a: &TokenArgs) -> CliResult {
     let config = Config::load(cli.config_path()?)?;
     let (name, cfg) = pick_account(&config, a.account.as_deref())?;
-    let token = silent_token(cli, name, cfg)?;
+    let token = silent_token(cli, name, cfg, a.freshness.options())?;
     out_line(token.access_token.expose_secret());
     Ok(())
 }
@@ -283,7 +289,7 @@ pub(crate) fn sasl(cli: &Cli, a: &SaslArgs) -> CliResult {
     let config = Config::load(cli.config_path()?)?;
     let (name, cfg) = pick_account(&config, a.account.as_deref())?;
     let mech = mechanism(a.mechanism, Some(cfg))?;
-    let token = silent_token(cli, name, cfg)?;
+    let token = silent_token(cli, name, cfg, a.freshness.options())?;
     let user = match &a.user {
         Some(u) => u.clone(),
         None => sasl_user(cfg, &token)?,

@@ -201,6 +201,29 @@ pub(crate) struct LoginArgs {
 pub(crate) struct TokenArgs {
     /// The account (may be omitted when only one is configured).
     pub(crate) account: Option<String>,
+    #[command(flatten)]
+    pub(crate) freshness: Freshness,
+}
+
+/// How fresh the access token must be (`token`, `sasl`).
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct Freshness {
+    /// Get a new access token now instead of the cached one (the mail server refused it, e.g.
+    /// after a password change); processes that ask at the same moment still share one refresh.
+    #[arg(long)]
+    pub(crate) refresh: bool,
+    /// Refresh unless the cached token stays valid at least SECS more (always at least 300).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) min_validity: Option<u64>,
+}
+
+impl Freshness {
+    /// The core's options for silent acquisition: the core decides what these mean.
+    pub(crate) fn options(self) -> mailoauth::SilentOptions {
+        mailoauth::SilentOptions::new()
+            .force_refresh(self.refresh)
+            .min_validity(self.min_validity.map(std::time::Duration::from_secs))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +242,8 @@ pub(crate) struct SaslArgs {
     /// The SASL user (default: the account's).
     #[arg(long, value_name = "EMAIL")]
     pub(crate) user: Option<String>,
+    #[command(flatten)]
+    pub(crate) freshness: Freshness,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -352,3 +352,52 @@ fn unusable_store_fails_before_the_sign_in() {
     assert!(!r.stderr.contains("enter the code"), "no sign-in was started: {}", r.stderr);
     assert!(emu.pending_device_codes().is_empty());
 }
+
+#[test]
+fn refresh_and_min_validity_escape_a_refused_token() {
+    let emu = emulator(HOUR);
+    let home = Home::new();
+    home.login(&emu, "work", &[]).ok();
+    let cached = home.run(&["token", "work"]).ok().stdout.clone();
+
+    // The server stops accepting the cached token (as after an outage of the session): plain
+    // `token` keeps printing it, `--refresh` prints a new one the server accepts.
+    assert_eq!(emu.expire_access_tokens(Some(USER)), 1);
+    assert!(!introspect_active(&emu, cached.trim()));
+    assert_eq!(home.run(&["token", "work"]).ok().stdout, cached, "the trap: the refused token is still cached");
+    emu.reset_counters();
+    let fresh = home.run(&["token", "work", "--refresh"]);
+    fresh.ok();
+    assert!(fresh.stderr.is_empty(), "{fresh:?}");
+    assert_ne!(fresh.stdout, cached);
+    assert!(introspect_active(&emu, fresh.stdout.trim()));
+    assert_eq!(emu.counters().grant("refresh_token"), 1);
+    // The new token is cached: the next plain call prints it without a request.
+    assert_eq!(home.run(&["token", "work"]).ok().stdout, fresh.stdout);
+    assert_eq!(emu.counters().grant("refresh_token"), 1);
+
+    // --min-validity: satisfied by an hour-long token, not by more than its lifetime.
+    assert_eq!(home.run(&["token", "work", "--min-validity", "1800"]).ok().stdout, fresh.stdout);
+    assert_eq!(emu.counters().grant("refresh_token"), 1);
+    let longer = home.run(&["token", "work", "--min-validity", "3600"]);
+    assert_ne!(longer.ok().stdout, fresh.stdout);
+    assert_eq!(emu.counters().grant("refresh_token"), 2);
+    // sasl takes the same options.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let s = home.run(&["sasl", "work", "--refresh"]);
+    let raw = String::from_utf8(b64.decode(s.ok().stdout.trim()).expect("b64")).expect("utf8");
+    assert!(!raw.contains(longer.stdout.trim()), "a new token in the SASL string");
+    assert_eq!(emu.counters().grant("refresh_token"), 3);
+
+    // Revoked (password changed): the plain call still prints the cached token, --refresh
+    // says to sign in again (exit 2), with no token on stdout and none in the message.
+    let current = home.run(&["token", "work"]).ok().stdout.clone();
+    emu.revoke_user(USER).expect("revoke");
+    assert_eq!(home.run(&["token", "work"]).ok().stdout, current);
+    let r = home.run(&["token", "work", "--refresh"]);
+    r.code(2);
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(r.stderr.contains("Sign in again: mailoauth login work"), "{r:?}");
+    assert!(!r.stderr.contains(current.trim()), "no token in the error");
+    home.run(&["token", "work", "--min-validity", "abc"]).code(1);
+}

@@ -15,7 +15,7 @@ pub mod text;
 #[cfg(feature = "net")]
 pub mod net;
 
-pub use cache::TokenCache;
+pub use cache::{SilentOptions, TokenCache};
 pub use group::{AnyErrorKind, ErrorGroup};
 pub use identity::{
     Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,

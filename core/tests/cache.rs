@@ -15,7 +15,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mailoauth::cache::{CacheData, CommandStore, FileStore, StoreErrorKind, TokenCache, TokenStore};
 use mailoauth::identity::{scopes, IdentityErrorKind, Platform, RefreshToken};
 use mailoauth::net::{ReqwestHttp, TokioPlatform};
-use mailoauth::{Authority, Protocol, PublicClient};
+use mailoauth::{Authority, Protocol, PublicClient, SilentOptions};
 use mailoauth_emulator::config::{DEMO_MFA_PASSWORD, DEMO_MFA_USER, DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_USER};
 use mailoauth_emulator::Emulator;
 
@@ -362,6 +362,77 @@ fn threads_share_one_refresh() -> TestResult {
     })
 }
 
+/// `SilentOptions`: a forced refresh replaces the cached token (a mail server refused it), a
+/// minimum validity refreshes a token that would expire too soon, and callers that force or
+/// ask for more than the lifetime at the same moment still cause one refresh; a forced
+/// refresh of a revoked sign-in asks for interaction.
+fn forced_refresh_and_min_validity() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let margin = Duration::from_secs(300);
+        let authority = emu.authority("organizations");
+        let c = client(&authority, file_cache(&path, margin));
+        let first = c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        let force = SilentOptions::new().force_refresh(true);
+
+        let forced = c.acquire_token_silent_with(&wanted(), None, force).await?;
+        check(forced.access_token != first.access_token, "a forced refresh returns a new token")?;
+        check(emu.counters().grant("refresh_token") == 1, "one refresh")?;
+        let hit = client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), None).await?;
+        check(hit.access_token == forced.access_token, "the new token is cached")?;
+        check(emu.counters().grant("refresh_token") == 1, "and served without a request")?;
+
+        // Minimum validity: below the lifetime left, a hit; above it, a refresh.
+        let min = |s: u64| SilentOptions::new().min_validity(Some(Duration::from_secs(s)));
+        let t =
+            client(&authority, file_cache(&path, margin)).acquire_token_silent_with(&wanted(), None, min(3000)).await?;
+        check(t.access_token == forced.access_token, "valid for 3000 s more: the cached token")?;
+        check(emu.counters().grant("refresh_token") == 1, "no request")?;
+        let longer =
+            client(&authority, file_cache(&path, margin)).acquire_token_silent_with(&wanted(), None, min(3601)).await?;
+        check(longer.access_token != forced.access_token, "not valid for 3601 s more (over the lifetime): refreshed")?;
+        check(emu.counters().grant("refresh_token") == 2, "one more refresh")?;
+
+        // Eight "processes" (caches over the same file) force a refresh, or ask for more than
+        // the lifetime, while the lock is held: when it is released, one refresh serves all.
+        for options in [force, min(7200)] {
+            let before = emu.counters().grant("refresh_token");
+            let old = client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), None).await?;
+            let store = FileStore::new(&path);
+            let lock = store.try_lock()?.ok_or("the lock is free")?;
+            let mut handles = Vec::new();
+            for _ in 0..8 {
+                let c = client(&authority, file_cache(&path, margin));
+                handles.push(tokio::spawn(async move { c.acquire_token_silent_with(&wanted(), None, options).await }));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(lock);
+            let mut tokens = std::collections::HashSet::new();
+            for h in handles {
+                let t = h.await.map_err(|e| Failed::from(e.to_string()))??;
+                tokens.insert(t.access_token.expose_secret().to_owned());
+            }
+            let n = emu.counters().grant("refresh_token") - before;
+            check(n == 1, format!("{options:?}: one refresh for eight callers, got {n}"))?;
+            check(tokens.len() == 1, format!("{options:?}: everyone got the same token"))?;
+            check(!tokens.contains(old.access_token.expose_secret()), format!("{options:?}: a new one"))?;
+        }
+
+        // Revoked (the password changed): the forced refresh says "sign in again".
+        emu.revoke_user(DEMO_USER)?;
+        let plain = client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), None).await;
+        check(plain.is_ok(), "without forcing, the cached token is still handed out (the trap)")?;
+        let e = client(&authority, file_cache(&path, margin))
+            .acquire_token_silent_with(&wanted(), None, force)
+            .await
+            .expect_err("revoked");
+        check(e.kind == IdentityErrorKind::InteractionRequired, format!("{e}"))?;
+        Ok(())
+    })
+}
+
 /// Processes × threads hammer silent acquisition while tokens expire every few seconds:
 /// exactly one refresh per expiry, no invalid_grant, no lost refresh token.
 fn processes_share_one_refresh_per_expiry() -> TestResult {
@@ -580,6 +651,7 @@ fn main() {
         Trial::test("command_store_round_trip_with_encryption", command_store_round_trip_with_encryption),
         Trial::test("msal_cache_migration", msal_cache_migration),
         Trial::test("threads_share_one_refresh", threads_share_one_refresh),
+        Trial::test("forced_refresh_and_min_validity", forced_refresh_and_min_validity),
         Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
         Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
     ];

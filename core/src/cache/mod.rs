@@ -32,6 +32,45 @@ use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, Plat
 /// How long silent acquisition waits for another process's lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
+/// What silent acquisition accepts from the cache, beyond the cache's refresh margin.
+///
+/// `mailoauth token --refresh` and `--min-validity` are these. The policy stays here: a caller
+/// says what it needs, the cache decides whether a cached token does, and two processes asking
+/// at the same moment still cause one refresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SilentOptions {
+    /// Do not return the access token that was cached when the call started (a mail server
+    /// refused it: revoked, or the user's password changed): redeem the refresh token. A token
+    /// that another thread or process stored while this call waited for the lock is accepted,
+    /// so many callers forcing at once still cause one refresh.
+    pub force_refresh: bool,
+    /// Refresh unless the cached token stays valid at least this long (the cache's margin
+    /// still applies when it is longer). A token stored by another caller while this one
+    /// waited for the lock is accepted even when it is shorter-lived than this, so a
+    /// minimum above the tokens' lifetime cannot make every waiting process refresh in turn.
+    pub min_validity: Option<Duration>,
+}
+
+impl SilentOptions {
+    /// The defaults: any cached token valid for the cache's margin.
+    pub fn new() -> SilentOptions {
+        SilentOptions::default()
+    }
+
+    /// Sets [`SilentOptions::force_refresh`].
+    pub fn force_refresh(mut self, force: bool) -> SilentOptions {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Sets [`SilentOptions::min_validity`].
+    pub fn min_validity(mut self, min: Option<Duration>) -> SilentOptions {
+        self.min_validity = min;
+        self
+    }
+}
+
 /// The token cache over a store.
 pub struct TokenCache {
     store: Arc<dyn TokenStore>,
@@ -282,25 +321,39 @@ impl TokenCache {
         account: Option<&str>,
         wanted: &[String],
         now: i64,
+        margin: Duration,
     ) -> Option<Token> {
         let m = self.memory.lock().ok()?;
-        m.as_ref()?.valid_token(environment, client_id, account, wanted, now, self.margin)
+        m.as_ref()?.valid_token(environment, client_id, account, wanted, now, margin)
     }
 
-    /// Silent acquisition for `client`: see the module documentation.
+    /// Silent acquisition for `client`: see the module documentation and [`SilentOptions`].
     pub(crate) async fn acquire_silent(
         &self,
         client: &crate::PublicClient,
         scopes: &[String],
         account: Option<&str>,
+        options: SilentOptions,
     ) -> Result<Token, IdentityError> {
         let platform = client.platform().clone();
         let authority = client.authority();
         let env = authority.base_url();
         let requested = client.user_scopes(scopes)?;
         let wanted = resource_scopes(&requested);
-        if let Some(t) = self.memory_hit(env, client.client_id(), account, &wanted, platform.now()) {
-            return Ok(t);
+        let margin = self.margin.max(options.min_validity.unwrap_or_default());
+        // The token a caller would have been given when it asked: with `force_refresh` it is
+        // the one to replace, and any other token that shows up meanwhile is a fresh one.
+        let seen = if options.force_refresh || options.min_validity.is_some() {
+            self.load()?
+                .valid_token(env, client.client_id(), account, &wanted, platform.now(), Duration::ZERO)
+                .map(|t| t.access_token.expose_secret().to_owned())
+        } else {
+            None
+        };
+        if !options.force_refresh {
+            if let Some(t) = self.memory_hit(env, client.client_id(), account, &wanted, platform.now(), margin) {
+                return Ok(t);
+            }
         }
         let _flight = self.flight.lock().await;
         let _lock = self.lock(platform.as_ref()).await?;
@@ -327,11 +380,21 @@ impl TokenCache {
             }
         };
         let username = entry.account.username.clone();
+        let now = platform.now();
         // Another thread or process may have refreshed while we waited for the locks.
-        if let Some(t) =
-            data.valid_token(env, client.client_id(), Some(&username), &wanted, platform.now(), self.margin)
-        {
-            return Ok(t);
+        let fresh = |t: &Token| seen.as_deref() != Some(t.access_token.expose_secret());
+        if !options.force_refresh {
+            if let Some(t) = data.valid_token(env, client.client_id(), Some(&username), &wanted, now, margin) {
+                return Ok(t);
+            }
+        }
+        if options.force_refresh || options.min_validity.is_some() {
+            if let Some(t) = data
+                .valid_token(env, client.client_id(), Some(&username), &wanted, now, self.margin)
+                .filter(|t| fresh(t))
+            {
+                return Ok(t);
+            }
         }
         let Some(rt) = entry.refresh_token.clone() else {
             return Err(IdentityError::new(

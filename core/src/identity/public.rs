@@ -208,7 +208,25 @@ impl PublicClient {
                 "silent acquisition needs a token cache (with_cache)",
             ));
         };
-        cache.acquire_silent(self, scopes, account).await
+        cache.acquire_silent(self, scopes, account, crate::cache::SilentOptions::default()).await
+    }
+
+    /// [`PublicClient::acquire_token_silent`] with [`SilentOptions`](crate::cache::SilentOptions):
+    /// force a refresh (the mail server refused the cached token) or ask for a minimum
+    /// remaining validity.
+    pub async fn acquire_token_silent_with(
+        &self,
+        scopes: &[String],
+        account: Option<&str>,
+        options: crate::cache::SilentOptions,
+    ) -> Result<Token, IdentityError> {
+        let Some(cache) = &self.cache else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "silent acquisition needs a token cache (with_cache)",
+            ));
+        };
+        cache.acquire_silent(self, scopes, account, options).await
     }
 
     /// The accounts signed in with this client at this authority (from the cache).

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Every mail-client recipe of cli/README.md, run for real: Debian 12's own clients (installed by
+# scripts/setup.d/30-mail-clients.sh) with the configuration text extracted from the README by
+# its `<!-- recipe: NAME -->` marker (only host, port, user and CA file substituted), a token
+# from `mailoauth login` against the emulator, and a real Dovecot 2.3 from the testkit whose
+# submission relays to an SMTP sink. Then the failure paths: signed out, a token the server
+# refuses, a revoked sign-in. A missing client fails the run; nothing is skipped.
+# Run by scripts/test-all.sh (which exports MAILOAUTH_EMULATOR_BIN, MAILOAUTH_TESTKIT_BIN and
+# MAILOAUTH_TARGET_DIR); standalone it builds those binaries itself.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+started=$(date +%s)
+log() { printf '== tests 30-mail-clients [%3d s]: %s\n' "$(($(date +%s) - started))" "$*" >&2; }
+fail() { printf 'FAIL 30-mail-clients: %s\n' "$*" >&2; exit 1; }
+
+target="${MAILOAUTH_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}"
+if [ -z "${MAILOAUTH_EMULATOR_BIN:-}" ] || [ ! -x "$target/debug/mailoauth" ]; then
+  log "cargo build the emulator, the testkit and the CLI"
+  cargo build --locked -p mailoauth-emulator -p mailoauth-testkit -p mailoauth-cli --bins
+fi
+emulator_bin="${MAILOAUTH_EMULATOR_BIN:-$target/debug/mailoauth-emulator}"
+testkit_bin="${MAILOAUTH_TESTKIT_BIN:-$target/debug/mailoauth-testkit}"
+cli_bin="$target/debug/mailoauth"
+
+for c in msmtp git mbsync neomutt mutt aerc offlineimap getmail fetchmail curl s-nail tmux python3; do
+  command -v "$c" >/dev/null || fail "$c is not installed (scripts/setup.d/30-mail-clients.sh installs it)"
+done
+
+tmp="$(mktemp -d)"
+emu_pid="" tk_pid=""
+cleanup() {
+  tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
+  [ -n "$tk_pid" ] && kill "$tk_pid" 2>/dev/null && wait "$tk_pid" 2>/dev/null
+  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# A private HOME: the clients read their configuration from it, mailoauth keeps its files there.
+export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home/.config" XDG_STATE_HOME="$tmp/home/.local/state"
+export XDG_RUNTIME_DIR="$tmp/run" MAILRC="$tmp/home/.mailrc"
+unset MAILOAUTH_CONFIG MAILOAUTH_STORE MAILOAUTH_STATE_DIR MAILOAUTH_CLIENT_ID DISPLAY WAYLAND_DISPLAY
+mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$tmp/bin" && mkdir -m 700 "$XDG_RUNTIME_DIR"
+ln -s "$cli_bin" "$tmp/bin/mailoauth"
+export PATH="$tmp/bin:$PATH"
+USER_ADDR="alice@contoso.example"
+
+# ---- servers -----------------------------------------------------------------------------
+"$emulator_bin" --auto-approve-as "$USER_ADDR" --device-code-interval 0 >"$tmp/emu.out" 2>"$tmp/emu.err" &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/emu.out" ] && break; sleep 0.1; done
+base="$(head -1 "$tmp/emu.out")"
+[ -n "$base" ] || fail "the emulator did not start: $(cat "$tmp/emu.err")"
+
+mkfifo "$tmp/ctl"
+exec 3<>"$tmp/ctl"  # held open read-write: the testkit's stdin stays open until we exit
+"$testkit_bin" dovecot --validator-url "$base/_emulator/introspect" <"$tmp/ctl" >"$tmp/tk.out" 2>"$tmp/tk.err" &
+tk_pid=$!
+for _ in $(seq 300); do [ -s "$tmp/tk.out" ] && break; sleep 0.1; done
+[ -s "$tmp/tk.out" ] || fail "the testkit did not start: $(cat "$tmp/tk.err")"
+json() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1" <"$tmp/tk.out"; }
+IMAPS=$(json imaps_port) POP3S=$(json pop3s_port) SUBMISSION=$(json submission_port) CA=$(json ca_file)
+HOST=localhost
+log "emulator $base, Dovecot imaps $IMAPS pop3s $POP3S submission $SUBMISSION"
+
+# One control command to the testkit; prints its JSON answer.
+ctl() {
+  local n; n=$(wc -l <"$tmp/tk.out")
+  echo "$*" >&3
+  for _ in $(seq 100); do [ "$(wc -l <"$tmp/tk.out")" -gt "$n" ] && break; sleep 0.05; done
+  tail -1 "$tmp/tk.out"
+}
+# The subjects of the messages that reached the sink, one a line.
+sink_subjects() {
+  ctl messages | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["messages"]:
+    for line in m["data"].splitlines():
+        if line.lower().startswith("subject:"):
+            print(line.split(":", 1)[1].strip())'
+}
+expect_sent() {  # CLIENT SUBJECT
+  sink_subjects | grep -qxF "$2" || fail "$1: \"$2\" did not reach the SMTP sink (it has: $(sink_subjects | tr '\n' ';'))"
+  log "ok $1: \"$2\" reached the sink"
+}
+emu_post() {  # PATH JSON
+  curl -sS -f -X POST -H 'Content-Type: application/json' -d "$2" "$base$1" >/dev/null
+}
+
+# ---- recipes -----------------------------------------------------------------------------
+# The fenced block after `<!-- recipe: NAME -->` in cli/README.md, with the README's host,
+# ports, user and system CA file replaced by the test server's.
+recipe() {
+  local text
+  text="$(awk -v m="<!-- recipe: $1 -->" '
+    $0 == m { found = 1; next }
+    found == 1 && /^```/ { found = 2; next }
+    found == 2 && /^```/ { exit }
+    found == 2 { print }' cli/README.md)"
+  [ -n "$text" ] || fail "cli/README.md has no recipe \"$1\""
+  printf '%s\n' "$text" | sed \
+    -e "s/outlook\.office365\.com/$HOST/g; s/smtp\.office365\.com/$HOST/g" \
+    -e "s/\b993\b/$IMAPS/g; s/\b995\b/$POP3S/g; s/\b587\b/$SUBMISSION/g" \
+    -e "s/alice@contoso\.com/$USER_ADDR/g; s/alice%40contoso\.com/alice%40contoso.example/g" \
+    -e "s|/etc/ssl/certs/ca-certificates\.crt|$CA|g"
+}
+# Clients that read the system trust store (Go, OpenSSL, curl) get the test CA this way.
+export SSL_CERT_FILE="$CA" CURL_CA_BUNDLE="$CA"
+
+message() {  # SUBJECT: an RFC 5322 message on stdout
+  printf 'From: %s\r\nTo: bob@example.org\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@example.org>\r\n\r\nbody of %s\r\n' \
+    "$USER_ADDR" "$1" "$(date -R)" "$(echo "$1" | tr ' ' '-')" "$1"
+}
+# Puts a message in INBOX (Python's imaplib, not a client under test).
+seed() {
+  python3 - "$IMAPS" "$CA" "$USER_ADDR" "$1" <<'PY'
+import imaplib, ssl, subprocess, sys, time
+port, ca, user, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+tok = subprocess.check_output(["mailoauth", "token", "work"], text=True).strip()
+m = imaplib.IMAP4_SSL("localhost", port, ssl_context=ssl.create_default_context(cafile=ca))
+m.authenticate("XOAUTH2", lambda _: f"user={user}\x01auth=Bearer {tok}\x01\x01".encode())
+msg = f"From: bob@example.org\r\nTo: {user}\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '-')}@example.org>\r\n\r\nbody of {subject}\r\n"
+m.append("INBOX", None, imaplib.Time2Internaldate(time.time()), msg.encode())
+m.logout()
+PY
+}
+
+# A full-screen client in a tmux pane; waits until the pane shows TEXT.
+tmux_run() {  # NAME COMMAND
+  tmux -S "$tmp/tmux.sock" new-session -d -s "$1" -x 160 -y 40 \
+    -e "HOME=$HOME" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" -e "XDG_STATE_HOME=$XDG_STATE_HOME" \
+    -e "XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR" -e "PATH=$PATH" -e "SSL_CERT_FILE=$CA" "$2; sleep 600"
+}
+tmux_wait() {  # NAME TEXT SECONDS
+  for _ in $(seq $(($3 * 5))); do
+    tmux -S "$tmp/tmux.sock" capture-pane -p -t "$1" | grep -qF "$2" && return 0
+    sleep 0.2
+  done
+  fail "$1: the screen never showed \"$2\": $(tmux -S "$tmp/tmux.sock" capture-pane -p -t "$1" | grep -v '^$')"
+}
+tmux_keys() { tmux -S "$tmp/tmux.sock" send-keys -t "$@"; }
+tmux_kill() { tmux -S "$tmp/tmux.sock" kill-session -t "$1"; }
+
+# ---- sign in once ------------------------------------------------------------------------
+mailoauth login work --client-id c0ffee00-0000-4000-8000-000000000002 --authority "$base/organizations" \
+  2>"$tmp/login.err" || fail "mailoauth login: $(cat "$tmp/login.err")"
+seed "seeded for the readers"
+log "signed in as $USER_ADDR; INBOX has one message"
+
+# ---- msmtp and git send-email ------------------------------------------------------------
+recipe msmtp >"$HOME/.msmtprc"
+chmod 600 "$HOME/.msmtprc"
+message "sent by msmtp" | msmtp -a work bob@example.org || fail "msmtp did not send"
+expect_sent msmtp "sent by msmtp"
+
+eval "$(recipe git-send-email)"
+git init -q "$tmp/repo"
+git -C "$tmp/repo" config user.name Alice && git -C "$tmp/repo" config user.email "$USER_ADDR"
+echo change >"$tmp/repo/file"
+git -C "$tmp/repo" add file
+git -C "$tmp/repo" commit -q -m "patch sent by git send-email"
+git -C "$tmp/repo" send-email --quiet --confirm=never --from="$USER_ADDR" --to=bob@example.org -1 >"$tmp/git.out" 2>&1 \
+  || fail "git send-email: $(cat "$tmp/git.out")"
+expect_sent "git send-email" "[PATCH] patch sent by git send-email"
+
+# ---- mbsync ------------------------------------------------------------------------------
+recipe mbsync >"$HOME/.mbsyncrc"
+mkdir -p "$HOME/Mail/work"
+mbsync work >"$tmp/mbsync.out" 2>&1 || fail "mbsync: $(cat "$tmp/mbsync.out")"
+grep -rlq "Subject: seeded for the readers" "$HOME/Mail/work/INBOX" || fail "mbsync: INBOX not synced"
+if grep -q "eyJ" "$tmp/mbsync.out"; then fail "mbsync (with Debian's SASL plugin) printed a token"; fi
+log "ok mbsync: INBOX synced to ~/Mail/work/INBOX"
+
+# ---- neomutt and mutt --------------------------------------------------------------------
+mkdir -p "$XDG_CONFIG_HOME/neomutt"
+recipe neomutt >"$XDG_CONFIG_HOME/neomutt/neomuttrc"
+tmux_run neomutt "neomutt -n -F $XDG_CONFIG_HOME/neomutt/neomuttrc"
+tmux_wait neomutt "seeded for the readers" 20
+tmux_kill neomutt
+log "ok neomutt: INBOX over IMAP shows the message"
+# neomutt's SMTP puts the response on the AUTH line: Dovecot's submission refuses it, as the README says.
+if echo body | neomutt -n -F "$XDG_CONFIG_HOME/neomutt/neomuttrc" -s "neomutt over smtp_url" bob@example.org >"$tmp/neomutt.out" 2>&1; then
+  fail "neomutt sent over smtp_url; the README says Dovecot refuses its AUTH line"
+fi
+grep -q "Line too long" "$tmp/neomutt.out" || fail "neomutt over smtp_url: $(cat "$tmp/neomutt.out")"
+log "ok neomutt: its AUTH line is refused by Dovecot (500 5.5.2 Line too long), as documented"
+recipe neomutt-msmtp >>"$XDG_CONFIG_HOME/neomutt/neomuttrc"
+echo body | neomutt -n -F "$XDG_CONFIG_HOME/neomutt/neomuttrc" -s "sent by neomutt via msmtp" bob@example.org \
+  >"$tmp/neomutt.out" 2>&1 || fail "neomutt via msmtp: $(cat "$tmp/neomutt.out")"
+expect_sent neomutt "sent by neomutt via msmtp"
+
+recipe mutt >"$HOME/.muttrc"
+tmux_run mutt "mutt -n -F $HOME/.muttrc"
+tmux_wait mutt "seeded for the readers" 20
+tmux_kill mutt
+log "ok mutt: INBOX over IMAP shows the message"
+echo body | mutt -n -F "$HOME/.muttrc" -s "sent by mutt over SMTP" bob@example.org >"$tmp/mutt.out" 2>&1 \
+  || fail "mutt: $(cat "$tmp/mutt.out")"
+expect_sent mutt "sent by mutt over SMTP"
+
+# ---- aerc --------------------------------------------------------------------------------
+mkdir -p "$XDG_CONFIG_HOME/aerc"
+printf '[compose]\neditor = true\n' >"$XDG_CONFIG_HOME/aerc/aerc.conf"  # the test's, not a recipe
+recipe aerc >"$XDG_CONFIG_HOME/aerc/accounts.conf.full"
+{ grep -v -E '^(outgoing|outgoing-cred-cmd|smtp-starttls) ' "$XDG_CONFIG_HOME/aerc/accounts.conf.full"; recipe aerc-msmtp; } \
+  >"$XDG_CONFIG_HOME/aerc/accounts.conf"
+chmod 600 "$XDG_CONFIG_HOME/aerc/accounts.conf"
+grep -q '^outgoing  *= smtp+xoauth2://' "$XDG_CONFIG_HOME/aerc/accounts.conf.full" || fail "aerc recipe has no SMTP outgoing"
+tmux_run aerc "aerc"
+tmux_wait aerc "seeded for the readers" 20
+log "ok aerc: INBOX over IMAP shows the message"
+tmux_keys aerc ':compose -H "To: bob@example.org" -H "Subject: sent by aerc via msmtp"' Enter
+tmux_wait aerc "Send this email?" 10
+tmux_keys aerc y
+for _ in $(seq 50); do sink_subjects | grep -qxF "sent by aerc via msmtp" && break; sleep 0.2; done
+expect_sent aerc "sent by aerc via msmtp"
+tmux_kill aerc
+
+# ---- offlineimap, getmail6 ---------------------------------------------------------------
+recipe offlineimap >"$HOME/.offlineimaprc"
+recipe offlineimap-py >"$HOME/.offlineimap.py"
+offlineimap -o -u basic >"$tmp/offlineimap.out" 2>&1 || fail "offlineimap: $(cat "$tmp/offlineimap.out")"
+grep -rlq "Subject: seeded for the readers" "$HOME/Mail/work-offlineimap/INBOX" || fail "offlineimap: INBOX not synced"
+log "ok offlineimap: INBOX synced"
+
+mkdir -p "$HOME/.getmail"
+recipe getmail6 >"$HOME/.getmail/getmailrc"
+mkdir -p "$HOME/Maildir/cur" "$HOME/Maildir/new" "$HOME/Maildir/tmp"
+if [ "$(id -u)" = 0 ]; then
+  # getmail refuses to deliver as root: as root (CI), deliver as nobody into a Maildir it may write.
+  chmod 755 "$tmp" "$HOME" && chown -R nobody "$HOME/Maildir"
+  sed -i 's/^\[destination\]$/[destination]\nuser = nobody/' "$HOME/.getmail/getmailrc"
+fi
+getmail >"$tmp/getmail.out" 2>&1 || fail "getmail: $(cat "$tmp/getmail.out")"
+grep -rlq "Subject: seeded for the readers" "$HOME/Maildir/new" || fail "getmail: nothing retrieved: $(cat "$tmp/getmail.out")"
+log "ok getmail6: retrieved over IMAP"
+
+# ---- curl --------------------------------------------------------------------------------
+mkdir -p "$tmp/curl" && message "sent by curl" >"$tmp/curl/message.eml"
+mapfile -t curl_lines < <(recipe curl)
+[ "${#curl_lines[@]}" = 3 ] || fail "the curl recipe has ${#curl_lines[@]} commands, not 3"
+(cd "$tmp/curl" && bash -c "${curl_lines[0]}") >"$tmp/curl.imap" || fail "curl over IMAP failed"
+grep -q "Subject: seeded for the readers" "$tmp/curl.imap" || fail "curl IMAP: $(cat "$tmp/curl.imap")"
+log "ok curl: message 1 of INBOX over IMAP"
+(cd "$tmp/curl" && bash -c "${curl_lines[1]}") >"$tmp/curl.pop" || fail "curl over POP3 failed"
+grep -q "Subject: seeded for the readers" "$tmp/curl.pop" || fail "curl POP3: $(cat "$tmp/curl.pop")"
+log "ok curl: message 1 over POP3"
+(cd "$tmp/curl" && bash -c "${curl_lines[2]}") || fail "curl over SMTP failed"
+expect_sent curl "sent by curl"
+
+# ---- s-nail ------------------------------------------------------------------------------
+recipe s-nail >"$MAILRC"
+snail_read() {  # URL: the header summary of the mailbox, in batch mode
+  printf 'File %s\nheaders\n' "$1" | s-nail -# -:u -N -S DEAD="$tmp/dead.letter" 2>&1
+}
+snail_read "imaps://alice%40contoso.example@$HOST:$IMAPS/INBOX" >"$tmp/snail.imap"
+grep -q "seeded for the readers" "$tmp/snail.imap" || fail "s-nail IMAP: $(cat "$tmp/snail.imap")"
+log "ok s-nail: INBOX over IMAP"
+snail_read "pop3s://alice%40contoso.example@$HOST:$POP3S" >"$tmp/snail.pop"
+grep -q "seeded for the readers" "$tmp/snail.pop" || fail "s-nail POP3: $(cat "$tmp/snail.pop")"
+log "ok s-nail: over POP3"
+# As root s-nail replaces $HOME by root's home for itself and msmtp: point msmtp at the test's rc.
+snail_send=()
+if [ "$(id -u)" = 0 ]; then snail_send=(-S "mta-arguments=-C $HOME/.msmtprc -a work"); fi
+echo body | s-nail -:u -S DEAD="$tmp/dead.letter" "${snail_send[@]}" -s "sent by s-nail via msmtp" -r "$USER_ADDR" bob@example.org \
+  || fail "s-nail did not send"
+expect_sent s-nail "sent by s-nail via msmtp"
+
+# ---- fetchmail 6.4: no XOAUTH2, as the README says ---------------------------------------
+printf 'poll %s protocol imap port %s auth xoauth2 user "%s" password "x" ssl\n' "$HOST" "$IMAPS" "$USER_ADDR" >"$tmp/fetchmailrc"
+chmod 600 "$tmp/fetchmailrc"
+if fetchmail -f "$tmp/fetchmailrc" --nodetach -c >"$tmp/fetchmail.out" 2>&1; then fail "fetchmail accepted auth xoauth2"; fi
+grep -q "syntax error at xoauth2" "$tmp/fetchmail.out" || fail "fetchmail: $(cat "$tmp/fetchmail.out")"
+log "ok fetchmail $(fetchmail --version 2>/dev/null | head -1 | awk '{print $5}' | cut -d+ -f1): no XOAUTH2, as documented"
+
+# ---- failure paths -----------------------------------------------------------------------
+# 1. A token the server refuses while mailoauth still has it cached: the client fails,
+#    `mailoauth token --refresh` gets a new one, and the same client then works.
+emu_post /_emulator/expire-access-tokens "{\"username\": \"$USER_ADDR\"}"
+if message "refused" | msmtp -a work bob@example.org >"$tmp/msmtp.err" 2>&1; then fail "msmtp sent with a refused token"; fi
+grep -qi "authentication failed\|535" "$tmp/msmtp.err" || fail "msmtp with a refused token: $(cat "$tmp/msmtp.err")"
+# mbsync (Debian's SASL plugin) does not answer Dovecot's error challenge and waits until the
+# server gives up (3 minutes, "Disconnected for inactivity"), as the README says: cut it short.
+if timeout 8 mbsync work >"$tmp/mbsync.err" 2>&1; then fail "mbsync synced with a refused token"; fi
+mailoauth token work --refresh >/dev/null || fail "mailoauth token --refresh"
+message "sent after --refresh" | msmtp -a work bob@example.org || fail "msmtp after --refresh"
+expect_sent "msmtp (refused token, then --refresh)" "sent after --refresh"
+mbsync work >/dev/null 2>&1 || fail "mbsync after --refresh"
+log "ok refused token: msmtp and mbsync fail, work again after mailoauth token --refresh"
+
+# 2. Signed out: the clients show mailoauth's "sign in again" line.
+cp -a "$XDG_STATE_HOME/mailoauth" "$tmp/state-backup"
+mailoauth logout work 2>/dev/null
+if message "signed out" | msmtp -a work bob@example.org >"$tmp/out.err" 2>&1; then fail "msmtp sent while signed out"; fi
+grep -qF "mailoauth login work" "$tmp/out.err" || fail "msmtp signed out: $(cat "$tmp/out.err")"
+if mbsync work >"$tmp/out.err" 2>&1; then fail "mbsync synced while signed out"; fi
+grep -qF "mailoauth login work" "$tmp/out.err" || fail "mbsync signed out: $(cat "$tmp/out.err")"
+if (cd "$tmp/curl" && bash -c "${curl_lines[0]}") >/dev/null 2>"$tmp/out.err"; then fail "curl read while signed out"; fi
+grep -qF "mailoauth login work" "$tmp/out.err" || fail "curl signed out: $(cat "$tmp/out.err")"
+if offlineimap -o -u basic >"$tmp/out.err" 2>&1; then fail "offlineimap synced while signed out"; fi
+grep -qF "mailoauth login work" "$tmp/out.err" || fail "offlineimap signed out: $(cat "$tmp/out.err")"
+log "ok signed out: msmtp, mbsync, curl and offlineimap show \"Sign in again: mailoauth login work\""
+rm -rf "$XDG_STATE_HOME/mailoauth" && cp -a "$tmp/state-backup" "$XDG_STATE_HOME/mailoauth"
+
+# 3. The sign-in revoked (password changed): the cached token is refused, --refresh says to
+#    sign in again (exit 2), and after `mailoauth login` the client works again.
+emu_post /_emulator/revoke "{\"username\": \"$USER_ADDR\"}"
+if message "revoked" | msmtp -a work bob@example.org >/dev/null 2>&1; then fail "msmtp sent with a revoked token"; fi
+set +e
+mailoauth token work --refresh >"$tmp/refresh.out" 2>"$tmp/refresh.err"
+code=$?
+set -e
+[ "$code" = 2 ] || fail "token --refresh after revocation: exit $code, not 2: $(cat "$tmp/refresh.err")"
+[ ! -s "$tmp/refresh.out" ] || fail "token --refresh after revocation printed a token"
+grep -qF "Sign in again: mailoauth login work" "$tmp/refresh.err" || fail "token --refresh: $(cat "$tmp/refresh.err")"
+mailoauth login work 2>/dev/null || fail "mailoauth login again"
+message "sent after signing in again" | msmtp -a work bob@example.org || fail "msmtp after signing in again"
+expect_sent "msmtp (revoked, signed in again)" "sent after signing in again"
+
+log "all recipes ran, in $(($(date +%s) - started)) s"
