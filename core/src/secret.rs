@@ -56,16 +56,6 @@ secret_type!(
     ClientSecret
 );
 
-/// Bytes that carry a secret (a SASL response holds the token). `Debug` prints only the length.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SecretBytes(pub(crate) Vec<u8>);
-
-impl fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretBytes({} bytes, redacted)", self.0.len())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,7 +67,5 @@ mod tests {
         assert_eq!(shown, "AccessToken([redacted])");
         assert!(!shown.contains("secret"));
         assert_eq!(t.expose_secret(), "eyJ0eXAi.secret.value");
-        let b = SecretBytes(b"auth=Bearer x".to_vec());
-        assert!(!format!("{b:?}").contains("Bearer"));
     }
 }

@@ -150,7 +150,7 @@ impl Imap {
             .collect();
         core.require_mechanism(&offered, "AUTH=")?;
         let tag = self.tag();
-        let inline = core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"), MAX_INLINE_LINE);
+        let inline = core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"));
         self.state = State::Auth { tag, response_sent: inline, challenge_answered: false };
         Ok(())
     }
@@ -252,28 +252,12 @@ impl Imap {
     }
 
     fn on_continuation(&mut self, core: &mut Core, text: &str, line: &str) -> Result<(), MailAuthError> {
-        let State::Auth { response_sent, challenge_answered, .. } = &mut self.state else {
+        if !matches!(self.state, State::Auth { .. }) {
             return Err(core.err(MailErrorKind::Protocol, "unexpected continuation request").with_server_line(line));
-        };
-        if !*response_sent {
-            *response_sent = true;
-            let response = core.cfg.sasl_response_b64();
-            core.send_secret_line("", &response);
-            return Ok(());
         }
-        if *challenge_answered {
-            return Err(core.server_err(
-                MailErrorKind::Protocol,
-                "the server sent a second challenge after the error challenge",
-                line,
-            ));
-        }
-        *challenge_answered = true;
-        core.record_challenge(text);
-        // Never re-send the token: answer with the mechanism's dummy reply.
-        let reply = core.cfg.mechanism.challenge_reply();
-        core.send_line(reply);
-        Ok(())
+        // The response if it was not inline, then at most one error challenge answered with
+        // the mechanism's dummy reply: the exchange decides (the token is never sent twice).
+        core.answer(text, line)
     }
 
     fn on_tagged(

@@ -21,6 +21,7 @@
 //! ```
 
 mod error;
+mod exchange;
 mod failure;
 mod imap;
 mod line;
@@ -33,6 +34,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use error::{mail_hint, MailAuthError, MailErrorKind};
+pub use exchange::{SaslExchange, SaslLine, SaslStep};
 pub use failure::{auth_failure, initial_response_fits};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
@@ -41,7 +43,7 @@ pub use server::{MailServer, Security};
 pub use smtp::SmtpLogin;
 
 use crate::sasl::Mechanism;
-use crate::secret::{AccessToken, SecretBytes};
+use crate::secret::AccessToken;
 
 /// Default bound on one line from the server (64 KiB).
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
@@ -178,13 +180,6 @@ impl LoginConfig {
             client_name: "localhost".to_owned(),
             max_line: DEFAULT_MAX_LINE,
         }
-    }
-
-    fn sasl_response_b64(&self) -> SecretBytes {
-        use base64::Engine as _;
-        let raw =
-            self.mechanism.initial_response(&self.user, self.token.expose_secret(), self.host.as_deref(), self.port);
-        SecretBytes(base64::engine::general_purpose::STANDARD.encode(raw).into_bytes())
     }
 }
 
@@ -341,12 +336,20 @@ struct Core {
     done: bool,
     failed: Option<MailAuthError>,
     outcome: LoginOutcome,
-    challenge: Option<Box<crate::sasl::ErrorChallenge>>,
+    sasl: SaslExchange,
 }
 
 impl Core {
     fn new(protocol: Protocol, cfg: LoginConfig) -> Core {
         let max = cfg.max_line;
+        let sasl = SaslExchange::new(
+            protocol,
+            cfg.mechanism,
+            &cfg.user,
+            cfg.token.expose_secret(),
+            cfg.host.as_deref(),
+            cfg.port,
+        );
         Core {
             protocol,
             cfg,
@@ -357,7 +360,7 @@ impl Core {
             done: false,
             failed: None,
             outcome: LoginOutcome::default(),
-            challenge: None,
+            sasl,
         }
     }
 
@@ -372,10 +375,8 @@ impl Core {
         self.send(v);
     }
 
-    fn send_secret_line(&mut self, prefix: &str, secret: &SecretBytes) {
-        let mut v = Vec::with_capacity(prefix.len() + secret.0.len() + 2);
-        v.extend_from_slice(prefix.as_bytes());
-        v.extend_from_slice(&secret.0);
+    fn send_secret_line(&mut self, line: SaslLine) {
+        let mut v = line.into_secret().into_bytes();
         v.extend_from_slice(b"\r\n");
         self.send(v);
     }
@@ -396,21 +397,20 @@ impl Core {
     /// Sends `<command> <MECH> <initial response>` when the SASL-IR policy, the server
     /// (`ir_allowed`) and the protocol's line limit allow it, else `<command> <MECH>` to wait
     /// for a continuation. Returns whether the response went inline.
-    fn send_auth(&mut self, command: &str, ir_allowed: bool, max_line: usize) -> bool {
-        let response = self.cfg.sasl_response_b64();
-        let prefix = format!("{command} {} ", self.cfg.mechanism.name());
-        let inline = match self.cfg.sasl_ir {
-            SaslIr::Always => true,
-            SaslIr::Never => false,
-            SaslIr::Auto => ir_allowed && prefix.len() + response.0.len() + 2 <= max_line,
-        };
-        if inline {
-            self.send_secret_line(&prefix, &response);
-        } else {
-            let bare = prefix.trim_end().to_owned();
-            self.send_line(&bare);
-        }
+    /// Starts the SASL exchange with `command` (`AUTH`, `<tag> AUTHENTICATE`); `ir_allowed`:
+    /// the server allows an inline initial response. Returns whether it went inline.
+    fn send_auth(&mut self, command: &str, ir_allowed: bool) -> bool {
+        let inline = self.sasl.inline(self.cfg.sasl_ir, ir_allowed);
+        let line = self.sasl.start(command, inline);
+        self.send_secret_line(line);
         inline
+    }
+
+    /// Answers a server continuation (`payload` after `+ ` / `334 `) through the exchange.
+    fn answer(&mut self, payload: &str, line: &str) -> Result<(), MailAuthError> {
+        let reply = self.sasl.answer(payload).map_err(|e| e.with_server_line(line))?;
+        self.send_secret_line(reply);
+        Ok(())
     }
 
     fn err(&self, kind: MailErrorKind, message: impl Into<String>) -> MailAuthError {
@@ -419,7 +419,7 @@ impl Core {
 
     fn server_err(&self, kind: MailErrorKind, message: impl Into<String>, line: &str) -> MailAuthError {
         let mut e = self.err(kind, message).with_server_line(line);
-        e.challenge = self.challenge.clone();
+        e.challenge = self.sasl.challenge_box();
         e
     }
 
@@ -442,19 +442,6 @@ impl Core {
             self.awaiting_tls = false;
             self.outcome.upgraded_to_tls = true;
         }
-    }
-
-    /// Records the server's error challenge (base64 text after `+ ` / `334 `).
-    fn record_challenge(&mut self, text: &str) {
-        let text = text.trim();
-        let challenge = crate::sasl::ErrorChallenge::decode(text).unwrap_or_else(|_| crate::sasl::ErrorChallenge {
-            status: None,
-            schemes: None,
-            scope: None,
-            openid_configuration: None,
-            raw: crate::text::safe_text(text).into_owned(),
-        });
-        self.challenge = Some(Box::new(challenge));
     }
 
     fn finish(&mut self, final_line: &str) {

@@ -20,9 +20,7 @@ enum State {
     },
     Stls,
     AuthPrompt,
-    AuthResponse {
-        challenge_answered: bool,
-    },
+    AuthResponse,
     Finished,
 }
 
@@ -127,25 +125,19 @@ impl Machine for Pop3 {
             (State::Stls, _) => Err(core
                 .err(MailErrorKind::StartTlsUnavailable, "the server refused STLS; no credentials were sent")
                 .with_server_line(&line)),
-            (State::AuthPrompt, Status::Continue(_)) => {
-                let response = core.cfg.sasl_response_b64();
-                core.send_secret_line("", &response);
-                self.state = State::AuthResponse { challenge_answered: false };
+            (State::AuthPrompt, Status::Continue(text)) => {
+                core.answer(text, &line)?;
+                self.state = State::AuthResponse;
                 Ok(())
             }
-            (State::AuthResponse { .. }, Status::Ok) | (State::AuthPrompt, Status::Ok) => {
+            (State::AuthResponse, Status::Ok) | (State::AuthPrompt, Status::Ok) => {
                 core.outcome.final_line = line.clone();
                 self.send_capa(core, true);
                 Ok(())
             }
-            (State::AuthResponse { challenge_answered: false }, Status::Continue(text)) => {
-                core.record_challenge(text);
-                // Never re-send the token: answer with the mechanism's dummy reply.
-                core.send_line(core.cfg.mechanism.challenge_reply());
-                self.state = State::AuthResponse { challenge_answered: true };
-                Ok(())
-            }
-            (State::AuthPrompt | State::AuthResponse { .. }, Status::Err(text)) => Err(auth_failure(core, text, &line)),
+            // An error challenge: answered with the dummy reply, once (the exchange decides).
+            (State::AuthResponse, Status::Continue(text)) => core.answer(text, &line),
+            (State::AuthPrompt | State::AuthResponse, Status::Err(text)) => Err(auth_failure(core, text, &line)),
             _ => Err(core.err(MailErrorKind::Protocol, "unexpected POP3 reply").with_server_line(&line)),
         }
     }
@@ -234,11 +226,7 @@ impl Pop3 {
         if self.caps_known {
             core.require_mechanism(&self.sasl_mechanisms(), "SASL ")?;
         }
-        self.state = if core.send_auth("AUTH", true, MAX_COMMAND) {
-            State::AuthResponse { challenge_answered: false }
-        } else {
-            State::AuthPrompt
-        };
+        self.state = if core.send_auth("AUTH", true) { State::AuthResponse } else { State::AuthPrompt };
         Ok(())
     }
 }

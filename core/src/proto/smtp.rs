@@ -13,7 +13,7 @@ enum State {
     Ehlo,
     StartTls,
     AuthPrompt,
-    AuthResponse { challenge_answered: bool },
+    AuthResponse,
     Finished,
 }
 
@@ -192,32 +192,21 @@ impl Smtp {
             }
             State::AuthPrompt => {
                 if code == 334 {
-                    let response = core.cfg.sasl_response_b64();
-                    core.send_secret_line("", &response);
-                    self.state = State::AuthResponse { challenge_answered: false };
+                    core.answer(text_of(&last), &last)?;
+                    self.state = State::AuthResponse;
                     return Ok(());
                 }
                 Err(self.auth_failure(core, code, &last))
             }
-            State::AuthResponse { challenge_answered } => match code {
+            State::AuthResponse => match code {
                 235 => {
                     self.state = State::Finished;
                     core.outcome.capabilities = self.ehlo.clone();
                     core.finish(&last);
                     Ok(())
                 }
-                334 if !challenge_answered => {
-                    core.record_challenge(text_of(&last));
-                    // Never re-send the token: answer with the mechanism's dummy reply.
-                    core.send_line(core.cfg.mechanism.challenge_reply());
-                    self.state = State::AuthResponse { challenge_answered: true };
-                    Ok(())
-                }
-                334 => Err(core.server_err(
-                    MailErrorKind::Protocol,
-                    "the server sent a second challenge after the error challenge",
-                    &last,
-                )),
+                // An error challenge: answered with the dummy reply, once (the exchange decides).
+                334 => core.answer(text_of(&last), &last),
                 _ => Err(self.auth_failure(core, code, &last)),
             },
             State::Finished => Err(core.err(MailErrorKind::Protocol, "unexpected SMTP reply").with_server_line(&last)),
@@ -244,11 +233,7 @@ impl Smtp {
         }
         core.stage = Stage::Auth;
         core.require_mechanism(&self.auth_mechanisms(), "AUTH ")?;
-        self.state = if core.send_auth("AUTH", true, MAX_COMMAND) {
-            State::AuthResponse { challenge_answered: false }
-        } else {
-            State::AuthPrompt
-        };
+        self.state = if core.send_auth("AUTH", true) { State::AuthResponse } else { State::AuthPrompt };
         Ok(())
     }
 }
