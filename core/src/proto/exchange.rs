@@ -183,6 +183,22 @@ impl SaslExchange {
         e
     }
 
+    /// Fails with `mechanism_unsupported` (before anything secret is sent) unless the server's
+    /// `capabilities` ([`offered_mechanisms`]) include this exchange's mechanism.
+    pub fn require_offered(&self, capabilities: &[String]) -> Result<(), MailAuthError> {
+        let offered = offered_mechanisms(self.protocol, capabilities);
+        let name = self.mechanism.name();
+        if offered.iter().any(|m| m.eq_ignore_ascii_case(name)) {
+            return Ok(());
+        }
+        Err(MailAuthError::new(
+            self.protocol,
+            Stage::Auth,
+            MailErrorKind::MechanismUnsupported,
+            format!("the server does not offer {name} (it offers: {}); no credentials were sent", offered.join(" ")),
+        ))
+    }
+
     /// The server's error challenge, once one was answered.
     pub fn challenge(&self) -> Option<&ErrorChallenge> {
         self.challenge.as_deref()
@@ -190,6 +206,33 @@ impl SaslExchange {
 
     pub(super) fn challenge_box(&self) -> Option<Box<ErrorChallenge>> {
         self.challenge.clone()
+    }
+}
+
+/// The SASL mechanisms a server offers, from its capabilities as the protocol lists them:
+/// IMAP `AUTH=XOAUTH2`, SMTP EHLO `AUTH XOAUTH2 PLAIN` (or the old `AUTH=`), POP3 CAPA
+/// `SASL XOAUTH2 PLAIN`.
+pub fn offered_mechanisms(protocol: Protocol, capabilities: &[String]) -> Vec<String> {
+    let words = |c: &String| c.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    match protocol {
+        Protocol::Imap => capabilities
+            .iter()
+            .filter_map(|c| c.get(..5).filter(|p| p.eq_ignore_ascii_case("AUTH=")).map(|_| c[5..].to_owned()))
+            .collect(),
+        Protocol::Smtp => capabilities
+            .iter()
+            .filter_map(|l| {
+                let b = l.as_bytes();
+                (b.len() > 4 && b[..4].eq_ignore_ascii_case(b"AUTH") && matches!(b[4], b' ' | b'='))
+                    .then(|| l[5..].to_owned())
+            })
+            .flat_map(|l| words(&l))
+            .collect(),
+        Protocol::Pop3 => capabilities
+            .iter()
+            .filter(|c| super::split_word(c).0.eq_ignore_ascii_case("SASL"))
+            .flat_map(|c| words(&super::split_word(c).1.to_owned()))
+            .collect(),
     }
 }
 
@@ -265,6 +308,20 @@ mod tests {
         assert_eq!(e.kind, MailErrorKind::Temporary);
         let e = exchange(Protocol::Pop3, Mechanism::XOAuth2).feed_line("garbage").expect_err("garbage");
         assert_eq!(e.kind, MailErrorKind::Protocol);
+    }
+
+    #[test]
+    fn offered_mechanisms_of_each_protocol() {
+        let caps = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let imap = caps(&["IMAP4rev1", "SASL-IR", "AUTH=PLAIN", "auth=xoauth2"]);
+        assert_eq!(offered_mechanisms(Protocol::Imap, &imap), ["PLAIN", "xoauth2"]);
+        let smtp = caps(&["PIPELINING", "AUTH PLAIN XOAUTH2", "AUTH=LOGIN"]);
+        assert_eq!(offered_mechanisms(Protocol::Smtp, &smtp), ["PLAIN", "XOAUTH2", "LOGIN"]);
+        let pop = caps(&["USER", "SASL PLAIN OAUTHBEARER"]);
+        assert_eq!(offered_mechanisms(Protocol::Pop3, &pop), ["PLAIN", "OAUTHBEARER"]);
+        assert!(exchange(Protocol::Imap, Mechanism::XOAuth2).require_offered(&imap).is_ok());
+        let e = exchange(Protocol::Pop3, Mechanism::XOAuth2).require_offered(&pop).expect_err("not offered");
+        assert_eq!(e.kind, MailErrorKind::MechanismUnsupported);
     }
 
     #[test]

@@ -143,12 +143,7 @@ impl Imap {
             return Ok(());
         }
         core.stage = Stage::Auth;
-        let offered: Vec<String> = self
-            .caps
-            .iter()
-            .filter_map(|c| c.get(..5).filter(|p| p.eq_ignore_ascii_case("AUTH=")).map(|_| c[5..].to_owned()))
-            .collect();
-        core.require_mechanism(&offered, "AUTH=")?;
+        core.require_mechanism(&self.caps)?;
         let tag = self.tag();
         let inline = core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"));
         self.state = State::Auth { tag, response_sent: inline, challenge_answered: false };

@@ -34,7 +34,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use error::{mail_hint, MailAuthError, MailErrorKind};
-pub use exchange::{SaslExchange, SaslLine, SaslStep};
+pub use exchange::{offered_mechanisms, SaslExchange, SaslLine, SaslStep};
 pub use failure::{auth_failure, initial_response_fits};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
@@ -383,20 +383,14 @@ impl Core {
 
     /// Fails (before anything secret is sent) unless `offered` contains the mechanism.
     /// `what` names where servers list mechanisms (`AUTH=`, `AUTH`, `SASL`).
-    fn require_mechanism(&self, offered: &[String], what: &str) -> Result<(), MailAuthError> {
-        let mech = self.cfg.mechanism.name();
-        if offered.iter().any(|m| m.eq_ignore_ascii_case(mech)) {
-            return Ok(());
-        }
-        Err(self.err(
-            MailErrorKind::MechanismUnsupported,
-            format!("the server does not offer {what}{mech} (it offers: {})", offered.join(" ")),
-        ))
+    /// Fails before anything secret is sent unless the server offers the mechanism.
+    fn require_mechanism(&self, capabilities: &[String]) -> Result<(), MailAuthError> {
+        self.sasl.require_offered(capabilities).map_err(|mut e| {
+            e.stage = self.stage;
+            e
+        })
     }
 
-    /// Sends `<command> <MECH> <initial response>` when the SASL-IR policy, the server
-    /// (`ir_allowed`) and the protocol's line limit allow it, else `<command> <MECH>` to wait
-    /// for a continuation. Returns whether the response went inline.
     /// Starts the SASL exchange with `command` (`AUTH`, `<tag> AUTHENTICATE`); `ir_allowed`:
     /// the server allows an inline initial response. Returns whether it went inline.
     fn send_auth(&mut self, command: &str, ir_allowed: bool) -> bool {

@@ -201,14 +201,6 @@ impl Pop3 {
         self.caps.iter().any(|c| split_word(c).0.eq_ignore_ascii_case(name))
     }
 
-    fn sasl_mechanisms(&self) -> Vec<String> {
-        self.caps
-            .iter()
-            .filter(|c| split_word(c).0.eq_ignore_ascii_case("SASL"))
-            .flat_map(|c| split_word(c).1.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
-            .collect()
-    }
-
     fn proceed(&mut self, core: &mut Core) -> Result<(), MailAuthError> {
         if core.cfg.starttls && !core.outcome.upgraded_to_tls {
             core.stage = Stage::StartTls;
@@ -224,7 +216,7 @@ impl Pop3 {
         }
         core.stage = Stage::Auth;
         if self.caps_known {
-            core.require_mechanism(&self.sasl_mechanisms(), "SASL ")?;
+            core.require_mechanism(&self.caps)?;
         }
         self.state = if core.send_auth("AUTH", true) { State::AuthResponse } else { State::AuthPrompt };
         Ok(())

@@ -142,17 +142,6 @@ impl Smtp {
         self.ehlo.iter().any(|l| l.split([' ', '=']).next().is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
     }
 
-    fn auth_mechanisms(&self) -> Vec<String> {
-        self.ehlo
-            .iter()
-            .filter_map(|l| {
-                let b = l.as_bytes();
-                (b.len() > 4 && b[..4].eq_ignore_ascii_case(b"AUTH") && matches!(b[4], b' ' | b'=')).then(|| &l[5..])
-            })
-            .flat_map(|l| l.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
-            .collect()
-    }
-
     fn on_reply(&mut self, core: &mut Core, reply: Vec<String>) -> Result<(), MailAuthError> {
         let code = code_of(&reply);
         let last = reply.last().cloned().unwrap_or_default();
@@ -232,7 +221,7 @@ impl Smtp {
             return Ok(());
         }
         core.stage = Stage::Auth;
-        core.require_mechanism(&self.auth_mechanisms(), "AUTH ")?;
+        core.require_mechanism(&self.ehlo)?;
         self.state = if core.send_auth("AUTH", true) { State::AuthResponse } else { State::AuthPrompt };
         Ok(())
     }
