@@ -1,16 +1,17 @@
 //! SASL strings, scopes, mail-server defaults and the classification of failed logins, as
 //! module functions. The imaplib / smtplib / poplib helpers (Python, `mailoauth/_mail.py`) are
-//! built on the underscore ones.
+//! built on the underscore ones and on `_SaslExchange`, the core's SASL exchange.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use mailoauth::identity::scopes;
 use mailoauth::net::{login, LoginOptions, MailServer, Timeouts, TlsOptions};
+use mailoauth::proto::{SaslExchange, SaslStep};
 use mailoauth::{AccessToken, Authority, ErrorChallenge, Mechanism, Protocol};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 use pyo3_async_runtimes::tokio::future_into_py;
 
 use crate::errors::{challenge_dict, identity_error, mail_error};
@@ -78,31 +79,84 @@ fn app_only_scope(py: Python<'_>, provider: Option<&str>, cloud: Option<&str>) -
     Ok(scopes::app_only_scope(a.provider(), a.cloud()))
 }
 
-/// The raw (not base64) initial SASL response, for imaplib / smtplib authobjects.
-#[pyfunction]
-#[pyo3(signature = (mechanism_name, user, access_token, host=None, port=None))]
-fn _sasl_response<'py>(
-    py: Python<'py>,
-    mechanism_name: &str,
-    user: &str,
-    access_token: &str,
-    host: Option<&str>,
-    port: Option<u16>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(py, &mechanism(mechanism_name)?.initial_response(user, access_token, host, port)))
-}
+/// One XOAUTH2 / OAUTHBEARER exchange run by a standard-library client (the core's
+/// [`SaslExchange`]): the helpers in `_mail.py` only move its lines through imaplib, smtplib and
+/// poplib. Raises the `MailError` of its kind; `repr()` never shows the token.
+#[pyclass(name = "_SaslExchange", module = "mailoauth._native")]
+pub(crate) struct PySaslExchange(SaslExchange);
 
-/// The base64 line that answers an error challenge: '' (XOAUTH2) or 'AQ==' (OAUTHBEARER).
-#[pyfunction]
-fn _challenge_reply(mechanism_name: &str) -> PyResult<&'static str> {
-    Ok(mechanism(mechanism_name)?.challenge_reply())
-}
+#[pymethods]
+impl PySaslExchange {
+    #[new]
+    #[pyo3(signature = (protocol_name, mechanism_name, user, access_token, host=None, port=None))]
+    fn new(
+        protocol_name: &str,
+        mechanism_name: &str,
+        user: &str,
+        access_token: &str,
+        host: Option<&str>,
+        port: Option<u16>,
+    ) -> PyResult<Self> {
+        let (protocol, mechanism) = (protocol(protocol_name)?, mechanism(mechanism_name)?);
+        Ok(PySaslExchange(SaslExchange::new(protocol, mechanism, user, access_token, host, port)))
+    }
 
-/// Whether the initial response (`response_b64_len` base64 characters) may go inline with the
-/// command, by the protocol's line limit (SMTP 512 octets).
-#[pyfunction]
-fn _initial_response_fits(protocol_name: &str, mechanism_name: &str, response_b64_len: usize) -> PyResult<bool> {
-    Ok(mailoauth::proto::initial_response_fits(protocol(protocol_name)?, mechanism(mechanism_name)?, response_b64_len))
+    /// The mechanism's name (`XOAUTH2`, `OAUTHBEARER`).
+    #[getter]
+    fn mechanism(&self) -> &'static str {
+        self.0.mechanism().name()
+    }
+
+    /// Whether the initial response goes inline with the command (`server_allows`: IMAP's
+    /// SASL-IR; SMTP and POP3 always), by the protocol's line limit.
+    fn inline(&self, server_allows: bool) -> bool {
+        self.0.inline(mailoauth::SaslIr::Auto, server_allows)
+    }
+
+    /// The command that starts the exchange (`command`: `AUTH`, `<tag> AUTHENTICATE`).
+    fn start(&mut self, command: &str, inline: bool) -> String {
+        self.0.start(command, inline).into_secret()
+    }
+
+    /// The initial response (base64), when the library writes the command with it inline.
+    fn initial_response(&mut self) -> String {
+        self.0.initial_response().into_secret()
+    }
+
+    /// The answer (base64) to a server continuation whose payload is `payload` (base64).
+    fn answer(&mut self, py: Python<'_>, payload: &str) -> PyResult<String> {
+        self.0.answer(payload).map(|l| l.into_secret()).map_err(|e| mail_error(py, e))
+    }
+
+    /// The next server line: `("send", line)`, `("done", None)` or `("continue", None)`;
+    /// raises the `MailError` of a refusal.
+    fn feed_line(&mut self, py: Python<'_>, line: &str) -> PyResult<(&'static str, Option<String>)> {
+        match self.0.feed_line(line).map_err(|e| mail_error(py, e))? {
+            SaslStep::Send(l) => Ok(("send", Some(l.into_secret()))),
+            SaslStep::Done => Ok(("done", None)),
+            SaslStep::Continue => Ok(("continue", None)),
+        }
+    }
+
+    /// The exception for the server's final refusal, with the recorded error challenge.
+    fn failure<'py>(&self, py: Python<'py>, final_line: &str) -> Bound<'py, PyAny> {
+        mail_error(py, self.0.failure(final_line)).into_value(py).into_bound(py).into_any()
+    }
+
+    /// Raises `MailMechanismUnsupported` unless `capabilities` offer the mechanism.
+    fn require_offered(&self, py: Python<'_>, capabilities: Vec<String>) -> PyResult<()> {
+        self.0.require_offered(&capabilities).map_err(|e| mail_error(py, e))
+    }
+
+    /// The server's decoded error challenge, once one arrived.
+    #[getter]
+    fn challenge<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.0.challenge().map(|c| challenge_dict(py, c)).transpose()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("_SaslExchange(mechanism={:?})", self.0.mechanism().name())
+    }
 }
 
 /// The exception a failed login raises: `final_line` is the server's final answer, `challenge`
@@ -296,9 +350,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(mail_scopes, m)?)?;
     m.add_function(wrap_pyfunction!(app_only_scope, m)?)?;
-    m.add_function(wrap_pyfunction!(_sasl_response, m)?)?;
-    m.add_function(wrap_pyfunction!(_challenge_reply, m)?)?;
-    m.add_function(wrap_pyfunction!(_initial_response_fits, m)?)?;
+    m.add_class::<PySaslExchange>()?;
     m.add_function(wrap_pyfunction!(_mail_auth_error, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_server, m)?)?;
     m.add_function(wrap_pyfunction!(check_login, m)?)?;

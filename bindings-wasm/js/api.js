@@ -165,9 +165,16 @@ export class PublicClient {
     return this.#inner.refresh(refreshToken, scopes);
   }
 
-  /** A token without user interaction: cached, else refreshed, else `interaction_required`. */
-  acquireTokenSilent(scopes, { account } = {}) {
-    return this.#inner.acquireTokenSilent(scopes, account ?? undefined);
+  /** A token without user interaction: cached, else refreshed, else `interaction_required`.
+   * `forceRefresh`: never the token that was cached when the call started (a server refused it);
+   * callers forcing at the same moment still share one refresh. */
+  acquireTokenSilent(scopes, { account, forceRefresh } = {}) {
+    return this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined);
+  }
+
+  /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
+  renewAt(token) {
+    return Number(this.#inner.renewAt(BigInt(token.expiresAt), token.refreshAt == null ? undefined : BigInt(token.refreshAt)));
   }
 
   /**

@@ -117,7 +117,10 @@ export class PublicClient {
   handleRedirect(url?: string): Promise<Token | null>;
   acquireTokenPopup(scopes: string[], options: AuthorizationUrlOptions & { timeoutMs?: number }): Promise<Token | null>;
   refresh(refreshToken: string, scopes: string[]): Promise<Token>;
-  acquireTokenSilent(scopes: string[], options?: { account?: string }): Promise<Token>;
+  /** `forceRefresh`: never the token that was cached when the call started (a server refused it). */
+  acquireTokenSilent(scopes: string[], options?: { account?: string; forceRefresh?: boolean }): Promise<Token>;
+  /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
+  renewAt(token: Token): number;
   /** ROPC (discouraged). Node build only: in a browser it throws an `IdentityError` of kind `configuration`. */
   acquireTokenByUsernamePassword(username: string, password: string, scopes: string[]): Promise<Token>;
   accounts(): Account[];

@@ -1,9 +1,9 @@
 // Ready-made `auth` options for nodemailer and imapflow, fed from a mailoauth client's cache.
-import { xoauth2 } from './api.js';
+import { wasm } from './wasm.js';
 
-// nodemailer asks for a new token once this time has passed: 5 minutes before expiry, the
-// cache's default refresh margin (the cache decides whether a refresh is due).
-const renewAt = (t) => (t.expiresAt - 300) * 1000;
+// nodemailer asks for a new token once this time has passed: when the client's cache would
+// refresh it (the core decides, from the cache's margin and the server's refresh_in).
+const renewAt = (client, t) => client.renewAt(t) * 1000;
 
 function userOf(token, user) {
   const u = user ?? token.account?.username ?? token.account?.email;
@@ -28,13 +28,9 @@ export async function nodemailerAuth(client, { scopes, account, user } = {}) {
   const first = await client.acquireTokenSilent(scopes, { account });
   const sender = userOf(first, user);
   const provisionCallback = (_user, renew, callback) => {
-    const next = renew
-      ? client
-        .acquireTokenSilent(scopes, { account: account ?? sender })
-        .then((t) => (t.refreshToken ? client.refresh(t.refreshToken, scopes) : t))
-      : client.acquireTokenSilent(scopes, { account: account ?? sender });
-    next.then(
-      (t) => callback(null, t.accessToken, renewAt(t)),
+    // `renew`: the server refused the token nodemailer had: never hand out that one again.
+    client.acquireTokenSilent(scopes, { account: account ?? sender, forceRefresh: Boolean(renew) }).then(
+      (t) => callback(null, t.accessToken, renewAt(client, t)),
       (e) => callback(e),
     );
   };
@@ -42,7 +38,7 @@ export async function nodemailerAuth(client, { scopes, account, user } = {}) {
     type: 'OAuth2',
     user: sender,
     accessToken: first.accessToken,
-    expires: renewAt(first),
+    expires: renewAt(client, first),
     provisionCallback,
   };
 }
@@ -74,18 +70,29 @@ export async function imapflowAuth(client, { scopes, account, user } = {}) {
 export const nodemailerCustomAuth = {
   async XOAUTH2(ctx) {
     const oauth2 = ctx.auth.oauth2;
-    const token = await new Promise((resolve, reject) =>
-      oauth2.getToken(false, (err, accessToken) => (err ? reject(err) : resolve(accessToken))),
-    );
-    const go = await ctx.sendCommand('AUTH XOAUTH2');
-    if (go.status !== 334) return ctx.reject(new Error(`AUTH XOAUTH2 refused: ${go.response}`));
-    const done = await ctx.sendCommand(xoauth2(ctx.auth.user ?? oauth2.options.user, token));
-    if (done.status === 235) return ctx.resolve();
-    if (done.status === 334) {
-      // an error challenge: answer it with the empty line XOAUTH2 requires, then fail
-      const last = await ctx.sendCommand('');
-      return ctx.reject(new Error(`XOAUTH2 rejected: ${last.response} (challenge: ${Buffer.from(done.text ?? '', 'base64')})`));
+    let exchange = null;
+    try {
+      const token = await new Promise((resolve, reject) =>
+        oauth2.getToken(false, (err, accessToken) => (err ? reject(err) : resolve(accessToken))),
+      );
+      // The core's SASL exchange decides what to send (inline or after 334, the dummy reply to
+      // an error challenge) and classifies the final reply; nodemailer only carries the lines.
+      exchange = new wasm.SaslExchange('smtp', 'XOAUTH2', ctx.auth.user ?? oauth2.options.user, token);
+      let reply = await ctx.sendCommand(exchange.start('AUTH', exchange.inline(true)));
+      for (;;) {
+        let next = null;
+        for (const line of String(reply.response ?? '').split(/\r?\n/)) {
+          const step = exchange.feedLine(line); // throws the MailAuthError of a refusal
+          if (step.step === 'done') return ctx.resolve();
+          if (step.step === 'send') next = step.line;
+        }
+        if (next === null) throw new TypeError(`unexpected SMTP reply: ${reply.response}`);
+        reply = await ctx.sendCommand(next);
+      }
+    } catch (e) {
+      return ctx.reject(e);
+    } finally {
+      exchange?.free();
     }
-    return ctx.reject(new Error(`XOAUTH2 rejected: ${done.response}`));
   },
 };

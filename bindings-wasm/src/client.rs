@@ -158,11 +158,35 @@ impl WasmPublicClient {
     }
 
     /// A token without user interaction: cached, else refreshed, else `interaction_required`.
+    /// `forceRefresh`: never the token cached when the call started (a server refused it).
     #[wasm_bindgen(js_name = acquireTokenSilent)]
-    pub fn acquire_token_silent(&self, scopes: JsValue, account: Option<String>) -> Result<js_sys::Promise, JsValue> {
+    pub fn acquire_token_silent(
+        &self,
+        scopes: JsValue,
+        account: Option<String>,
+        force_refresh: Option<bool>,
+    ) -> Result<js_sys::Promise, JsValue> {
         let scopes = string_list(&scopes)?;
         let c = self.inner.clone();
-        Ok(token_promise(Box::pin(async move { c.acquire_token_silent(&scopes, account.as_deref()).await }), None))
+        let mut options = mailoauth::SilentOptions::new();
+        options.force_refresh = force_refresh.unwrap_or(false);
+        Ok(token_promise(
+            Box::pin(async move { c.acquire_token_silent_with(&scopes, account.as_deref(), options).await }),
+            None,
+        ))
+    }
+
+    /// When silent acquisition will refresh a token with this `expiresAt` / `refreshAt` (Unix
+    /// seconds), by this client's cache: for hosts that schedule their own renewal.
+    #[wasm_bindgen(js_name = renewAt)]
+    pub fn renew_at(&self, expires_at: i64, refresh_at: Option<i64>) -> Result<i64, JsValue> {
+        let cache = self.inner.cache().ok_or_else(|| {
+            identity_error(mailoauth::IdentityError::new(
+                mailoauth::IdentityErrorKind::Configuration,
+                "renewAt needs a token cache",
+            ))
+        })?;
+        Ok(cache.renew_at(expires_at, refresh_at))
     }
 
     /// Resource owner password credentials (Node build only) (discouraged: no MFA, no personal accounts).

@@ -114,3 +114,61 @@ impl LoginMachine {
         Ok(mail_error(&MailAuthError::new(self.inner.protocol(), self.inner.stage(), kind, message)))
     }
 }
+
+/// The core's SASL exchange for JS libraries that write the SMTP/IMAP/POP3 commands themselves
+/// (the nodemailer helper): the command, the answer to each continuation, the classification
+/// of the final line. Node build.
+#[wasm_bindgen(js_name = SaslExchange)]
+#[derive(Debug)]
+pub struct JsSaslExchange {
+    inner: mailoauth::proto::SaslExchange,
+}
+
+#[wasm_bindgen(js_class = SaslExchange)]
+impl JsSaslExchange {
+    /// `protocol`: `imap`, `smtp`, `pop3`; `mechanism`: `XOAUTH2` or `OAUTHBEARER`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        protocol: &str,
+        mechanism: &str,
+        user: &str,
+        token: &str,
+        host: Option<String>,
+        port: Option<u16>,
+    ) -> Result<JsSaslExchange, JsValue> {
+        let protocol = convert::protocol(protocol)?;
+        let mechanism = mechanism.parse::<Mechanism>().map_err(|e| type_error(&e.to_string()))?;
+        Ok(JsSaslExchange {
+            inner: mailoauth::proto::SaslExchange::new(protocol, mechanism, user, token, host.as_deref(), port),
+        })
+    }
+
+    /// Whether the initial response goes inline (`serverAllows`: IMAP's SASL-IR; SMTP and POP3
+    /// always), by the protocol's line limit.
+    pub fn inline(&self, server_allows: bool) -> bool {
+        self.inner.inline(SaslIr::Auto, server_allows)
+    }
+
+    /// The command line that starts the exchange (`command`: `AUTH`, `<tag> AUTHENTICATE`).
+    /// It may contain the token: never log it.
+    pub fn start(&mut self, command: &str, inline: bool) -> String {
+        self.inner.start(command, inline).into_secret()
+    }
+
+    /// One server line: `{step: 'send', line}` (may contain the token), `{step: 'done'}` or
+    /// `{step: 'continue'}`; throws the `MailAuthError` of a refusal.
+    #[wasm_bindgen(js_name = feedLine)]
+    pub fn feed_line(&mut self, line: &str) -> Result<JsValue, JsValue> {
+        let step = self.inner.feed_line(line).map_err(|e| mail_error(&e))?;
+        let (name, line) = match step {
+            mailoauth::proto::SaslStep::Send(l) => ("send", Some(l.into_secret())),
+            mailoauth::proto::SaslStep::Done => ("done", None),
+            mailoauth::proto::SaslStep::Continue => ("continue", None),
+        };
+        let mut fields = vec![("step", convert::s(name))];
+        if let Some(l) = &line {
+            fields.push(("line", convert::s(l)));
+        }
+        Ok(convert::to_js(&obj(fields)))
+    }
+}

@@ -54,9 +54,11 @@ class _Utf8Str(str):
 class SaslAuthObject:
     """The state of one SASL XOAUTH2 / OAUTHBEARER exchange run by a standard-library client.
 
-    The first call returns the client response; any later call is the server's error
-    challenge, which is recorded (``challenge``) and answered with the mechanism's dummy reply.
-    ``repr()`` never shows the token.
+    The exchange itself is the Rust core's (``_SaslExchange``): the first continuation gets the
+    client response, the server's error challenge is recorded (``challenge``) and answered with
+    the mechanism's dummy reply, a second one is refused, and the final refusal is classified.
+    imaplib and smtplib hand the authobject decoded bytes and base64-encode what it returns;
+    this class only converts between them. ``repr()`` never shows the token.
     """
 
     def __init__(
@@ -67,45 +69,26 @@ class SaslAuthObject:
         *,
         host: str | None = None,
         port: int | None = None,
+        protocol: str = "imap",
     ) -> None:
-        import base64
-
         self.mechanism: str = mechanism.upper()
         self.user: str = user
-        self._response: bytes = _native._sasl_response(self.mechanism, user, _token_text(access_token), host, port)
-        self._reply: bytes = base64.b64decode(_native._challenge_reply(self.mechanism))
-        self._sent = False
-        #: The server's error challenge as sent (base64), once one arrived.
-        self.challenge_base64: str | None = None
+        self._exchange = _native._SaslExchange(protocol, self.mechanism, user, _token_text(access_token), host, port)
 
     @property
     def challenge(self) -> dict[str, str | None] | None:
         """The server's decoded error challenge, or None if it sent none."""
-        if self.challenge_base64 is None:
-            return None
-        try:
-            return _native.decode_challenge(self.challenge_base64)
-        except ValueError:
-            return {
-                "status": None,
-                "schemes": None,
-                "scope": None,
-                "openid_configuration": None,
-                "raw": self.challenge_base64,
-            }
+        return self._exchange.challenge
 
     def _step(self, data: bytes | None) -> bytes:
-        if not self._sent:
-            self._sent = True
-            return self._response
         import base64
 
-        self.challenge_base64 = base64.b64encode(data or b"").decode("ascii")
-        return self._reply
+        reply = self._exchange.answer(base64.b64encode(data or b"").decode("ascii"))
+        return base64.b64decode(reply)
 
-    def failure(self, protocol: str, final_line: str) -> _native.MailError:
+    def failure(self, final_line: str) -> _native.MailError:
         """The exception for the server's final line (classified by the Rust core)."""
-        return _native._mail_auth_error(protocol, final_line, self.challenge_base64)
+        return self._exchange.failure(final_line)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(user={self.user!r}, mechanism={self.mechanism!r})"
@@ -121,9 +104,9 @@ class ImaplibAuth(SaslAuthObject):
 class SmtplibAuth(SaslAuthObject):
     """An smtplib authobject: ``smtp.auth(auth.mechanism, auth)``.
 
-    The response goes inline (``AUTH XOAUTH2 <response>``, one round trip) when it fits SMTP's
-    512-octet command line; a longer one (a typical Entra ID token) waits for the server's
-    ``334`` continuation, as servers that enforce the limit (Dovecot) require.
+    The response goes inline (``AUTH XOAUTH2 <response>``, one round trip) when the core says it
+    fits SMTP's 512-octet command line; a longer one (a typical Entra ID token) waits for the
+    server's ``334`` continuation, as servers that enforce the limit (Dovecot) require.
     """
 
     def __init__(
@@ -135,13 +118,18 @@ class SmtplibAuth(SaslAuthObject):
         host: str | None = None,
         port: int | None = None,
     ) -> None:
-        super().__init__(user, access_token, mechanism, host=host, port=port)
-        b64_len = (len(self._response) + 2) // 3 * 4
-        self._inline: bool = _native._initial_response_fits("smtp", self.mechanism, b64_len)
+        super().__init__(user, access_token, mechanism, host=host, port=port, protocol="smtp")
+        self._first = True
 
     def _respond(self, challenge: bytes | None = None) -> str | None:
-        if challenge is None and not self._sent and not self._inline:
-            return None  # smtplib sends a bare AUTH and calls again with the continuation
+        import base64
+
+        if challenge is None and self._first:
+            self._first = False
+            if not self._exchange.inline(True):
+                return None  # smtplib sends a bare AUTH and calls again with the continuation
+            return _Utf8Str(base64.b64decode(self._exchange.initial_response()).decode("utf-8"))
+        self._first = False
         return _Utf8Str(self._step(challenge).decode("utf-8"))
 
     if TYPE_CHECKING:  # smtplib's authobject protocol, as typeshed spells it
@@ -219,7 +207,7 @@ def imaplib_login(
         # imaplib raises NO answers with the text after the status, BAD ones with this prefix.
         bad = "AUTHENTICATE command error: BAD "
         line = "BAD " + text[len(bad) :] if text.startswith(bad) else "NO " + text
-        raise auth.failure("imap", line) from exc
+        raise auth.failure(line) from exc
 
 
 def smtplib_login(
@@ -244,7 +232,7 @@ def smtplib_login(
     except smtplib.SMTPAuthenticationError as exc:
         text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         last = (text.splitlines() or [""])[-1]
-        raise auth.failure("smtp", f"{exc.smtp_code} {last}") from exc
+        raise auth.failure(f"{exc.smtp_code} {last}") from exc
 
 
 def poplib_login(
@@ -257,28 +245,29 @@ def poplib_login(
     port: int | None = None,
 ) -> bytes:
     """Logs a ``poplib.POP3`` / ``POP3_SSL`` in with ``AUTH XOAUTH2`` (or OAUTHBEARER), which
-    poplib has no method for. Returns the server's ``+OK`` line; raises ``MailAuthRejected``
-    (or ``MailTemporaryFailure``) with ``server_line`` and ``challenge`` when it refuses."""
-    import base64
+    poplib has no method for. Checks the server's ``CAPA`` first (nothing secret is sent if it
+    does not offer the mechanism). Returns the server's ``+OK`` line; raises
+    ``MailAuthRejected`` (or ``MailTemporaryFailure``, ...) with ``server_line`` and
+    ``challenge`` when it refuses. The exchange is the Rust core's; poplib only carries the lines
+    (through its ``_putcmd`` / ``_getline``: poplib has no public call for SASL)."""
+    import poplib
 
     _nodelay(getattr(pop, "sock", None))
-    auth = SaslAuthObject(user, access_token, mechanism, host=host, port=port)
-
-    def continuation(line: bytes) -> bool:
-        return line == b"+" or line.startswith(b"+ ")
-
-    pop._putcmd(f"AUTH {auth.mechanism}")  # type: ignore[attr-defined]
-    line: bytes = pop._getline()[0]  # type: ignore[attr-defined]
-    if continuation(line):
-        pop._putcmd(base64.b64encode(auth._step(None)).decode("ascii"))  # type: ignore[attr-defined]
-        line = pop._getline()[0]  # type: ignore[attr-defined]
-        if continuation(line):
-            reply = auth._step(base64.b64decode(line[2:]) if len(line) > 2 else b"")
-            pop._putcmd(base64.b64encode(reply).decode("ascii"))  # type: ignore[attr-defined]
-            line = pop._getline()[0]  # type: ignore[attr-defined]
-    if line.startswith(b"+OK"):
-        return line
-    raise auth.failure("pop3", line.decode("utf-8", "replace"))
+    exchange = _native._SaslExchange("pop3", mechanism.upper(), user, _token_text(access_token), host, port)
+    try:
+        capabilities = [" ".join([name, *args]) for name, args in pop.capa().items()]
+    except poplib.error_proto:  # no CAPA: the mechanism cannot be confirmed, AUTH decides
+        capabilities = None
+    if capabilities is not None:
+        exchange.require_offered(capabilities)
+    pop._putcmd(exchange.start("AUTH", exchange.inline(True)))  # type: ignore[attr-defined]
+    while True:
+        line: bytes = pop._getline()[0]  # type: ignore[attr-defined]
+        step, text = exchange.feed_line(line.decode("utf-8", "replace"))
+        if step == "done":
+            return line
+        if step == "send" and text is not None:
+            pop._putcmd(text)  # type: ignore[attr-defined]
 
 
 def _server(

@@ -143,6 +143,16 @@ impl TokenCache {
         self
     }
 
+    /// When silent acquisition stops serving a token that expires at `expires_at` (with the
+    /// server's `refresh_at`, if it sent `refresh_in`) and refreshes it, in Unix seconds: the
+    /// refresh margin before expiry, or `refresh_at`, whichever comes first. For hosts that
+    /// schedule their own renewal (nodemailer's `expires`).
+    pub fn renew_at(&self, expires_at: i64, refresh_at: Option<i64>) -> i64 {
+        let margin = i64::try_from(self.margin.as_secs()).unwrap_or(i64::MAX);
+        let by_margin = expires_at.saturating_sub(margin);
+        refresh_at.map_or(by_margin, |r| r.min(by_margin))
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.store
