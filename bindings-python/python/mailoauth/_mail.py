@@ -198,6 +198,8 @@ def imaplib_login(
 
     _nodelay(getattr(imap, "sock", None))
     auth = imaplib_auth(user, access_token, mechanism, host=host, port=port)
+    # Nothing secret is sent unless the server offers the mechanism (the core decides).
+    auth._exchange.require_offered(list(imap.capabilities))
     try:
         imap.authenticate(auth.mechanism, auth)
     except imaplib.IMAP4.abort:
@@ -227,6 +229,9 @@ def smtplib_login(
     _nodelay(getattr(smtp, "sock", None))
     smtp.ehlo_or_helo_if_needed()
     auth = smtplib_auth(user, access_token, mechanism, host=host, port=port)
+    # Nothing secret is sent unless the server offers the mechanism (the core decides).
+    offered = smtp.esmtp_features.get("auth")
+    auth._exchange.require_offered([f"AUTH {offered}"] if offered is not None else [])
     try:
         smtp.auth(auth.mechanism, auth)
     except smtplib.SMTPAuthenticationError as exc:
