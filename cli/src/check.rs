@@ -5,9 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mailoauth::identity::{check_access_token, MailHosts, TokenClaims, TokenWarning};
+use mailoauth::diagnose::{diagnose, wrong_cloud, Diagnosis};
+use mailoauth::identity::{check_access_token, TokenClaims, TokenWarning};
 use mailoauth::net::{login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions};
-use mailoauth::{AccessToken, Authority, Cloud, MailAuthError, MailErrorKind, Mechanism, Protocol, Provider, Stage};
+use mailoauth::{AccessToken, Authority, MailAuthError, MailErrorKind, Mechanism, Protocol, Stage};
 
 use crate::account;
 use crate::commands::{mechanism, pick_account, sasl_user, silent_token};
@@ -31,8 +32,6 @@ fn short(text: &str) -> String {
 /// What the token says about itself (decoded, not verified).
 struct TokenFacts {
     audience: Option<String>,
-    user: Option<String>,
-    app_only: bool,
     summary: String,
 }
 
@@ -40,8 +39,6 @@ fn facts(token: &str, now: i64) -> TokenFacts {
     let Some(c) = TokenClaims::decode(token) else {
         return TokenFacts {
             audience: None,
-            user: None,
-            app_only: false,
             summary: "opaque token (not a JWT, usual for personal accounts): its claims cannot be checked".to_owned(),
         };
     };
@@ -62,120 +59,7 @@ fn facts(token: &str, now: i64) -> TokenFacts {
             None => "no user claim".to_owned(),
         }
     );
-    TokenFacts { audience, user, app_only, summary }
-}
-
-const CLOUDS: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
-
-/// The Microsoft cloud a mail host belongs to, if it is a known one.
-fn cloud_of_host(host: &str) -> Option<Cloud> {
-    CLOUDS.into_iter().find(|c| {
-        let h = MailHosts::for_provider(Provider::Microsoft, *c);
-        [&h.imap, &h.pop, &h.smtp].iter().any(|hp| hp.host.eq_ignore_ascii_case(host))
-    })
-}
-
-/// The Microsoft cloud a token audience belongs to, if it is a known one.
-fn cloud_of_audience(aud: &str) -> Option<Cloud> {
-    let a = aud.trim_end_matches('/');
-    CLOUDS.into_iter().find(|c| {
-        let h = MailHosts::for_provider(Provider::Microsoft, *c);
-        a.eq_ignore_ascii_case(&h.delegated_resource) || a.eq_ignore_ascii_case(&h.app_resource)
-    })
-}
-
-fn wrong_cloud(host: &str, audience: Option<&str>, authority: &Authority) -> Option<String> {
-    let host_cloud = cloud_of_host(host)?;
-    let token_cloud = audience.and_then(cloud_of_audience).or_else(|| {
-        (authority.provider() == Provider::Microsoft && !authority.base_url().starts_with("http://"))
-            .then(|| authority.cloud())
-    })?;
-    // UsGov and UsGovDod share their sign-in host; only a different resource is a mismatch.
-    (host_cloud != token_cloud).then(|| {
-        format!(
-            "wrong cloud: {host} is in the {host_cloud:?} cloud but the token is for the {token_cloud:?} cloud; \
-             sign in with --cloud {} or use that cloud's mail host",
-            match host_cloud {
-                Cloud::Global => "global",
-                Cloud::UsGov => "usgov",
-                Cloud::UsGovDod => "usgov-dod",
-                Cloud::China => "china",
-            }
-        )
-    })
-}
-
-/// The likely cause of a failed login and what fixes it.
-fn explain(
-    e: &MailAuthError,
-    warnings: &[TokenWarning],
-    facts: &TokenFacts,
-    cloud: Option<&str>,
-    user: &str,
-) -> (String, String) {
-    let app_only = facts.app_only;
-    let token_user = facts.user.as_deref().unwrap_or("<token user>");
-    let auth_failure = matches!(e.kind, MailErrorKind::Rejected | MailErrorKind::NotConnected);
-    if auth_failure {
-        if let Some(c) = cloud {
-            return (c.to_owned(), "sign in at the mail host's cloud, or connect to your cloud's host".to_owned());
-        }
-        let pick = |f: fn(&TokenWarning) -> bool| warnings.iter().find(|w| f(w));
-        if let Some(w) =
-            pick(|w| matches!(w, TokenWarning::GraphAudience { .. } | TokenWarning::UnexpectedAudience { .. }))
-        {
-            return (
-                w.to_string(),
-                "sign in again asking for https://outlook.office.com/... scopes (`mailoauth login` does by default)"
-                    .to_owned(),
-            );
-        }
-        if let Some(w) = pick(|w| matches!(w, TokenWarning::MissingPermission { .. })) {
-            return (
-                format!("missing scope: {w}"),
-                "add the permission to the app registration (`mailoauth doctor`), then sign in again with it"
-                    .to_owned(),
-            );
-        }
-        if let Some(w) = pick(|w| matches!(w, TokenWarning::Expired { .. })) {
-            return (w.to_string(), "get a fresh token: `mailoauth token <account>` refreshes it".to_owned());
-        }
-        if let Some(w) = pick(|w| matches!(w, TokenWarning::UserMismatch { .. })) {
-            return (
-                format!("user mismatch: {w}"),
-                format!("log in as the token's user, or grant it FullAccess: Add-MailboxPermission -Identity {user} -User {token_user} -AccessRights FullAccess"),
-            );
-        }
-        if app_only {
-            return (
-                "app-only token without mailbox permission or Exchange service principal".to_owned(),
-                format!(
-                    "in Exchange Online PowerShell: New-ServicePrincipal -AppId <app id> -ObjectId <enterprise app object id>; \
-                     Add-MailboxPermission -Identity {user} -User <service principal id> -AccessRights FullAccess \
-                     (`mailoauth doctor --flow app-only` prints them filled in)"
-                ),
-            );
-        }
-    }
-    let cause = match (e.kind, e.protocol) {
-        (MailErrorKind::LoginDisabled, _) => "SMTP AUTH is disabled for the tenant or the mailbox (5.7.139)".to_owned(),
-        (MailErrorKind::NotConnected, _) => {
-            "authenticated but not connected: the login user cannot open this mailbox".to_owned()
-        }
-        (MailErrorKind::Rejected, Protocol::Imap) => {
-            "the token looks right, so IMAP is probably disabled for the mailbox (or the account has no mailbox)"
-                .to_owned()
-        }
-        (MailErrorKind::Rejected, Protocol::Pop3) => {
-            "the token looks right, so POP is probably disabled for the mailbox (or the account has no mailbox)"
-                .to_owned()
-        }
-        (MailErrorKind::Rejected, Protocol::Smtp) => {
-            "the token looks right, so SMTP AUTH is probably disabled for the mailbox or the tenant".to_owned()
-        }
-        _ => e.kind.to_string(),
-    };
-    (cause, e.hint().to_owned())
+    TokenFacts { audience, summary }
 }
 
 /// The steps a login goes through for a security mode.
@@ -301,7 +185,7 @@ async fn check_one(
     for w in &warnings {
         line("warn", name, "token", &w.to_string());
     }
-    let cloud = wrong_cloud(&server.host, facts.audience.as_deref(), target.authority);
+    let cloud = wrong_cloud(&server.host, facts.audience.as_deref(), Some(target.authority));
     if let Some(c) = &cloud {
         line("warn", name, "cloud", c);
     }
@@ -338,7 +222,8 @@ async fn check_one(
                         Err(d) => {
                             line("FAIL", name, "probe", &d);
                             let e = MailAuthError::new(protocol, Stage::Probe, MailErrorKind::NotConnected, d);
-                            let (cause, fix) = explain(&e, &warnings, facts, cloud.as_deref(), user);
+                            let Diagnosis { cause, fix } =
+                                diagnose(e.kind, protocol, token, &server.host, user, Some(target.authority), now);
                             line("", "", "cause", &cause);
                             line("", "", "fix", &fix);
                             return Ok(Checked { failure: Some(Failure::from(e)), warned: true });
@@ -361,7 +246,8 @@ async fn check_one(
                 line("ok", name, s, &detail);
             }
             line("FAIL", name, failed, &e.to_string());
-            let (cause, fix) = explain(&e, &warnings, facts, cloud.as_deref(), user);
+            let Diagnosis { cause, fix } =
+                diagnose(e.kind, protocol, token, &server.host, user, Some(target.authority), now);
             line("", "", "cause", &cause);
             line("", "", "fix", &fix);
             Ok(Checked { failure: Some(Failure::from(e)), warned: true })
@@ -469,18 +355,6 @@ mod tests {
             let f = facts(&token, now);
             assert!(f.summary.starts_with(says), "{exp} at {now}: {}", f.summary);
         }
-    }
-
-    #[test]
-    fn clouds_of_hosts_and_audiences() {
-        assert_eq!(cloud_of_host("outlook.office365.us"), Some(Cloud::UsGov));
-        assert_eq!(cloud_of_host("smtp.office365.com"), Some(Cloud::Global));
-        assert_eq!(cloud_of_host("127.0.0.1"), None);
-        assert_eq!(cloud_of_audience("https://outlook.office.com/"), Some(Cloud::Global));
-        assert_eq!(cloud_of_audience("https://partner.outlook.cn"), Some(Cloud::China));
-        let global = Authority::microsoft(Cloud::Global, "organizations");
-        assert!(wrong_cloud("outlook.office365.us", Some("https://outlook.office.com"), &global).is_some());
-        assert!(wrong_cloud("outlook.office365.com", Some("https://outlook.office.com"), &global).is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod diagnose;
 mod group;
 pub mod identity;
 pub mod json;
