@@ -159,6 +159,49 @@ impl PySaslExchange {
     }
 }
 
+/// The likely cause of a failed login and its fix, as `(cause, fix)`: `error` is the
+/// `MailError` (its `kind` and `protocol`), `access_token` the token that was used, `user` the
+/// login user, `host` the mail host (for the wrong-cloud check). The same words as
+/// `mailoauth check` and every other binding.
+#[pyfunction]
+#[pyo3(signature = (error, access_token, user, *, host=None))]
+fn diagnose(
+    error: &Bound<'_, PyAny>,
+    access_token: &Bound<'_, PyAny>,
+    user: &str,
+    host: Option<&str>,
+) -> PyResult<(String, String)> {
+    let not_mail = || PyValueError::new_err("diagnose explains failed mail logins: pass a MailError");
+    if !error.is_instance_of::<crate::errors::MailError>() {
+        return Err(not_mail());
+    }
+    let kind: String = error.getattr("kind")?.extract()?;
+    let protocol_name: String = error.getattr("protocol")?.extract()?;
+    let kind = mailoauth::MailErrorKind::from_name(&kind).ok_or_else(not_mail)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let token = token_text(access_token)?;
+    let d = mailoauth::diagnose::diagnose(kind, protocol(&protocol_name)?, &token, host.unwrap_or(""), user, None, now);
+    Ok((d.cause, d.fix))
+}
+
+/// The likely cause and fix for the parity table (`now` given).
+#[pyfunction]
+fn _diagnose_at(
+    kind: &str,
+    protocol_name: &str,
+    access_token: &str,
+    host: &str,
+    user: &str,
+    now: i64,
+) -> PyResult<(String, String)> {
+    let kind = mailoauth::MailErrorKind::from_name(kind)
+        .ok_or_else(|| PyValueError::new_err(format!("not a mail error kind: {kind:?}")))?;
+    let d = mailoauth::diagnose::diagnose(kind, protocol(protocol_name)?, access_token, host, user, None, now);
+    Ok((d.cause, d.fix))
+}
+
 /// The exception a failed login raises: `final_line` is the server's final answer, `challenge`
 /// the base64 error challenge it sent before, if any.
 #[pyfunction]
@@ -351,6 +394,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mail_scopes, m)?)?;
     m.add_function(wrap_pyfunction!(app_only_scope, m)?)?;
     m.add_class::<PySaslExchange>()?;
+    m.add_function(wrap_pyfunction!(diagnose, m)?)?;
+    m.add_function(wrap_pyfunction!(_diagnose_at, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_auth_error, m)?)?;
     m.add_function(wrap_pyfunction!(_mail_server, m)?)?;
     m.add_function(wrap_pyfunction!(check_login, m)?)?;

@@ -229,3 +229,24 @@ def test_server_defaults_parity_table() -> None:
         else:
             got = mailoauth._native._mail_server(protocol, **args)
             assert got == (want["host"], want["port"], want["security"]), case
+
+
+def test_diagnoses_parity_table() -> None:
+    """Why a login failed and what fixes it, in the core's words, for every case of the table
+    every language reads (testdata/parity/diagnoses.json)."""
+    table = json.loads((TESTDATA / "parity" / "diagnoses.json").read_text())
+    assert len(table["cases"]) >= 8
+    for c in table["cases"]:
+        got = mailoauth._native._diagnose_at(c["kind"], c["protocol"], c["token"], c["host"], c["user"], table["now"])
+        assert got == (c["cause"], c["fix"]), c["name"]
+
+
+def test_diagnose_explains_a_raised_error() -> None:
+    table = json.loads((TESTDATA / "parity" / "diagnoses.json").read_text())
+    graph = next(c for c in table["cases"] if c["name"] == "Graph audience")
+    err = mailoauth._native._error_of_kind("mail.rejected")
+    assert isinstance(err, mailoauth.MailError)
+    cause, fix = mailoauth.diagnose(err, graph["token"], graph["user"], host=graph["host"])
+    assert (cause, fix) == (graph["cause"], graph["fix"])
+    with pytest.raises(ValueError):
+        mailoauth.diagnose(mailoauth._native._error_of_kind("identity.invalid_grant"), "t", "u")  # type: ignore[arg-type]

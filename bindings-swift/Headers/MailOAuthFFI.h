@@ -710,6 +710,11 @@ RustBuffer uniffi_mailoauth_ffi_fn_func_mailoauth_version(RustCallStatus *_Nonnu
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_DIAGNOSE
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_DIAGNOSE
+RustBuffer uniffi_mailoauth_ffi_fn_func_diagnose(RustBuffer error, RustBuffer access_token, RustBuffer user, RustBuffer host, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_KINDS
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_FN_FUNC_ERROR_KINDS
 RustBuffer uniffi_mailoauth_ffi_fn_func_error_kinds(RustCallStatus *_Nonnull out_status
@@ -1029,6 +1034,12 @@ void ffi_mailoauth_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAILOAUTH_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_MAILOAUTH_VERSION
 uint16_t uniffi_mailoauth_ffi_checksum_func_mailoauth_version(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_DIAGNOSE
+#define UNIFFI_FFIDEF_UNIFFI_MAILOAUTH_FFI_CHECKSUM_FUNC_DIAGNOSE
+uint16_t uniffi_mailoauth_ffi_checksum_func_diagnose(void
     
 );
 #endif

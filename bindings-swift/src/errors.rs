@@ -328,6 +328,38 @@ impl From<StoreError> for MailOAuthError {
     }
 }
 
+/// The details every case carries.
+pub(crate) fn details(e: &MailOAuthError) -> &ErrorDetails {
+    match e {
+        MailOAuthError::InteractionRequired { details }
+        | MailOAuthError::ConsentRequired { details }
+        | MailOAuthError::MfaRequired { details }
+        | MailOAuthError::InvalidClient { details }
+        | MailOAuthError::InvalidGrant { details }
+        | MailOAuthError::Declined { details }
+        | MailOAuthError::Expired { details }
+        | MailOAuthError::Throttled { details }
+        | MailOAuthError::BlockedByPolicy { details }
+        | MailOAuthError::NetworkError { details }
+        | MailOAuthError::ProtocolError { details }
+        | MailOAuthError::ConfigurationError { details }
+        | MailOAuthError::Cancelled { details }
+        | MailOAuthError::Storage { details }
+        | MailOAuthError::MailRejected { details }
+        | MailOAuthError::MailLoginDisabled { details }
+        | MailOAuthError::MailTokenExpired { details }
+        | MailOAuthError::MailTemporaryFailure { details }
+        | MailOAuthError::MailNotConnected { details }
+        | MailOAuthError::MailNetworkError { details }
+        | MailOAuthError::MailTimeout { details }
+        | MailOAuthError::MailTlsError { details }
+        | MailOAuthError::MailGreetingRefused { details }
+        | MailOAuthError::MailStartTlsUnavailable { details }
+        | MailOAuthError::MailMechanismUnsupported { details }
+        | MailOAuthError::MailProtocolError { details } => details,
+    }
+}
+
 /// Every error kind of the core as `section.kind` (`identity.interaction_required`,
 /// `mail.rejected`, `store.corrupt`, ...), in core's order: what an app's error handling (and
 /// its tests) must be ready for.
@@ -349,6 +381,51 @@ pub fn error_of_kind(kind: String) -> MailOAuthError {
             IdentityError::new(IdentityErrorKind::Configuration, format!("no error kind {:?}", kind.as_str())).into()
         }
     }
+}
+
+/// Why a mail login failed and what fixes it (the same words as `mailoauth check` and every
+/// other binding).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Diagnosis {
+    /// What most likely went wrong.
+    pub cause: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// The likely cause of a failed mail login and its fix: `error` is the `Mail...` error,
+/// `access_token` the token used, `user` the login user, `host` the mail host (for the
+/// wrong-cloud check); `now` (Unix seconds) defaults to the clock. `ConfigurationError` for an
+/// error that is not a mail login's.
+#[uniffi::export(default(host = None, now = None))]
+pub fn diagnose(
+    error: MailOAuthError,
+    access_token: String,
+    user: String,
+    host: Option<String>,
+    now: Option<i64>,
+) -> Result<Diagnosis, MailOAuthError> {
+    let d = details(&error);
+    let not_mail =
+        || IdentityError::new(IdentityErrorKind::Configuration, "diagnose explains failed mail logins").into();
+    let (Some(kind), Some(protocol)) = (MailErrorKind::from_name(&d.kind), d.mail_protocol) else {
+        return Err(not_mail());
+    };
+    let now = now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX))
+    });
+    let found = mailoauth::diagnose::diagnose(
+        kind,
+        protocol.into(),
+        &access_token,
+        host.as_deref().unwrap_or(""),
+        &user,
+        None,
+        now,
+    );
+    Ok(Diagnosis { cause: found.cause, fix: found.fix })
 }
 
 /// An I/O failure of an authenticated session (a command after the login), as the mail error
@@ -386,37 +463,6 @@ mod tests {
     use mailoauth::cache::StoreErrorKind;
 
     use super::*;
-
-    fn details(e: &MailOAuthError) -> &ErrorDetails {
-        match e {
-            MailOAuthError::InteractionRequired { details }
-            | MailOAuthError::ConsentRequired { details }
-            | MailOAuthError::MfaRequired { details }
-            | MailOAuthError::InvalidClient { details }
-            | MailOAuthError::InvalidGrant { details }
-            | MailOAuthError::Declined { details }
-            | MailOAuthError::Expired { details }
-            | MailOAuthError::Throttled { details }
-            | MailOAuthError::BlockedByPolicy { details }
-            | MailOAuthError::NetworkError { details }
-            | MailOAuthError::ProtocolError { details }
-            | MailOAuthError::ConfigurationError { details }
-            | MailOAuthError::Cancelled { details }
-            | MailOAuthError::Storage { details }
-            | MailOAuthError::MailRejected { details }
-            | MailOAuthError::MailLoginDisabled { details }
-            | MailOAuthError::MailTokenExpired { details }
-            | MailOAuthError::MailTemporaryFailure { details }
-            | MailOAuthError::MailNotConnected { details }
-            | MailOAuthError::MailNetworkError { details }
-            | MailOAuthError::MailTimeout { details }
-            | MailOAuthError::MailTlsError { details }
-            | MailOAuthError::MailGreetingRefused { details }
-            | MailOAuthError::MailStartTlsUnavailable { details }
-            | MailOAuthError::MailMechanismUnsupported { details }
-            | MailOAuthError::MailProtocolError { details } => details,
-        }
-    }
 
     fn case(e: &MailOAuthError) -> String {
         format!("{e:?}").split([' ', '{']).next().unwrap_or_default().to_owned()

@@ -22,7 +22,9 @@ mod store;
 mod types;
 
 pub use client::{ConfidentialClient, DeviceCodeHandler, DeviceFlow, PublicClient, SignInUrlHandler};
-pub use errors::{error_kinds, error_of_kind, ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError};
+pub use errors::{
+    diagnose, error_kinds, error_of_kind, Diagnosis, ErrorDetails, MailOAuthError, SaslChallenge, TokenStoreError,
+};
 pub use mail::{
     app_only_scope, connect_imap, connect_pop, connect_smtp, decode_challenge, mail_scopes, mail_server, oauthbearer,
     xoauth2, MailProtocol, MailServerAddress, MailServerOptions, MailSession, Mechanism, SaslIr, Security,

@@ -112,6 +112,14 @@ export class ConfidentialClient {
 /** Decodes a server's base64 SASL error challenge. */
 export function decodeChallenge(base64Text: string): ErrorChallenge;
 
+/** Why a mail login failed and what fixes it (the same words as `mailoauth check`). */
+export function diagnose(
+  error: MailAuthError,
+  accessToken: string,
+  user: string,
+  options?: { host?: string; now?: number },
+): { cause: string; fix: string };
+
 /** Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
  * `store.corrupt`), in core's order. */
 export function errorKinds(): string[];

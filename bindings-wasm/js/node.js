@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as module from '../dist/mailoauth_wasm_node.js';
 import { clientOptions } from './options.js';
+import { MailAuthError } from './errors.js';
 import { useWasm, wasm } from './wasm.js';
 
 module.initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_node_bg.wasm', import.meta.url)) });
@@ -18,6 +19,14 @@ export { nodemailerAuth, nodemailerCustomAuth, imapflowAuth } from './integratio
 /** Decodes a server's base64 SASL error challenge. */
 export function decodeChallenge(base64Text) {
   return wasm.decodeChallenge(base64Text);
+}
+
+/** Why a mail login failed and what fixes it, `{cause, fix}` (the same words as `mailoauth
+ * check`): `error` is the `MailAuthError`, `accessToken` the token used, `user` the login user,
+ * `host` the mail host (for the wrong-cloud check). */
+export function diagnose(error, accessToken, user, { host = '', now } = {}) {
+  if (!(error instanceof MailAuthError)) throw new TypeError('diagnose explains failed mail logins: pass a MailAuthError');
+  return wasm.diagnose(error.kind, error.protocol, accessToken, host, user, now === undefined ? undefined : BigInt(now));
 }
 
 /** Every error kind of the core as `section.kind`, in core's order. */

@@ -96,6 +96,27 @@ pub fn mail_server(protocol: &str, options: JsValue) -> Result<JsValue, JsValue>
     ])))
 }
 
+/// The likely cause of a failed mail login and its fix, `{cause, fix}`, from the error's `kind`
+/// and `protocol`, the access token used, the mail `host` and the login `user`; `now` (Unix
+/// seconds) defaults to the clock. Node build.
+#[cfg(feature = "node")]
+#[wasm_bindgen(js_name = diagnose)]
+pub fn diagnose(
+    kind: &str,
+    protocol: &str,
+    access_token: &str,
+    host: &str,
+    user: &str,
+    now: Option<i64>,
+) -> Result<JsValue, JsValue> {
+    let kind = mailoauth::MailErrorKind::from_name(kind)
+        .ok_or_else(|| convert::type_error("diagnose explains failed mail logins: pass a MailAuthError"))?;
+    let protocol = convert::protocol(protocol)?;
+    let now = now.unwrap_or_else(host::now_secs);
+    let d = mailoauth::diagnose::diagnose(kind, protocol, access_token, host, user, None, now);
+    Ok(convert::to_js(&convert::obj(vec![("cause", convert::s(&d.cause)), ("fix", convert::s(&d.fix))])))
+}
+
 /// Every error kind of the core as `section.kind` (`identity.invalid_grant`, `mail.rejected`,
 /// `store.corrupt`), in core's order. Node build.
 #[cfg(feature = "node")]

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { errorKinds, errorOfKind, IdentityError, MailAuthError, StoreError, mailServer } from '../js/node.js';
+import { diagnose, errorKinds, errorOfKind, IdentityError, MailAuthError, StoreError, mailServer } from '../js/node.js';
 import { REPO } from './helpers.mjs';
 
 const table = JSON.parse(readFileSync(`${REPO}/testdata/parity/errors.json`, 'utf8'));
@@ -46,4 +46,15 @@ test('the server login dials, for every case of the servers table', () => {
       assert.deepEqual({ host: got.host, port: got.port, security: got.security }, c.expect, JSON.stringify(c.input));
     }
   }
+});
+
+test('diagnoses: the same cause and fix as the core for every case of the table', () => {
+  const table = JSON.parse(readFileSync(`${REPO}/testdata/parity/diagnoses.json`, 'utf8'));
+  assert.ok(table.cases.length >= 8);
+  for (const c of table.cases) {
+    const error = errorOfKind(`mail.${c.kind}`);
+    error.protocol = c.protocol;
+    assert.deepEqual(diagnose(error, c.token, c.user, { host: c.host, now: table.now }), { cause: c.cause, fix: c.fix }, c.name);
+  }
+  assert.throws(() => diagnose(errorOfKind('identity.invalid_grant'), 't', 'u'), TypeError);
 });

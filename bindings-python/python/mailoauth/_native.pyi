@@ -254,6 +254,11 @@ def check_login_async(
     probe: bool = True,
     timeout: float = 30.0,
 ) -> Awaitable[list[str]]: ...
+def diagnose(error: MailError, access_token: Union[str, Token], user: str, *, host: Optional[str] = None) -> tuple[str, str]:
+    """The likely cause of a failed login and its fix: ``(cause, fix)``."""
+
+def _diagnose_at(kind: str, protocol_name: str, access_token: str, host: str, user: str, now: int) -> tuple[str, str]: ...
+
 class _SaslExchange:
     """The core's SASL exchange (used by the imaplib / smtplib / poplib helpers)."""
 

@@ -3524,6 +3524,76 @@ public func FfiConverterTypeClientOptions_lower(_ value: ClientOptions) -> RustB
 
 
 /**
+ * Why a mail login failed and what fixes it (the same words as `mailoauth check` and every
+ * other binding).
+ */
+public struct Diagnosis: Equatable, Hashable {
+    /**
+     * What most likely went wrong.
+     */
+    public var cause: String
+    /**
+     * What to do about it.
+     */
+    public var fix: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What most likely went wrong.
+         */cause: String, 
+        /**
+         * What to do about it.
+         */fix: String) {
+        self.cause = cause
+        self.fix = fix
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Diagnosis: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDiagnosis: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Diagnosis {
+        return
+            try Diagnosis(
+                cause: FfiConverterString.read(from: &buf), 
+                fix: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Diagnosis, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.cause, into: &buf)
+        FfiConverterString.write(value.fix, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDiagnosis_lift(_ buf: RustBuffer) throws -> Diagnosis {
+    return try FfiConverterTypeDiagnosis.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDiagnosis_lower(_ value: Diagnosis) -> RustBuffer {
+    return FfiConverterTypeDiagnosis.lower(value)
+}
+
+
+/**
  * What went wrong, in detail. Token-request fields are empty for mail errors and the other
  * way round.
  */
@@ -5763,6 +5833,24 @@ public func mailoauthVersion() -> String  {
 })
 }
 /**
+ * The likely cause of a failed mail login and its fix: `error` is the `Mail...` error,
+ * `access_token` the token used, `user` the login user, `host` the mail host (for the
+ * wrong-cloud check); `now` (Unix seconds) defaults to the clock. `ConfigurationError` for an
+ * error that is not a mail login's.
+ */
+public func diagnose(error: MailOAuthError, accessToken: String, user: String, host: String? = nil, now: Int64? = nil)throws  -> Diagnosis  {
+    return try  FfiConverterTypeDiagnosis_lift(try rustCallWithError(FfiConverterTypeMailOAuthError_lift) {
+        uniffiCallStatus in
+    uniffi_mailoauth_ffi_fn_func_diagnose(
+        FfiConverterTypeMailOAuthError_lower(error),
+        FfiConverterString.lower(accessToken),
+        FfiConverterString.lower(user),
+        FfiConverterOptionString.lower(host),
+        FfiConverterOptionInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+/**
  * Every error kind of the core as `section.kind` (`identity.interaction_required`,
  * `mail.rejected`, `store.corrupt`, ...), in core's order: what an app's error handling (and
  * its tests) must be ready for.
@@ -5935,6 +6023,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_mailoauth_version() != 29578) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mailoauth_ffi_checksum_func_diagnose() != 7146) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mailoauth_ffi_checksum_func_error_kinds() != 21933) {

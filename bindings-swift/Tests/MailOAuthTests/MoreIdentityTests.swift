@@ -263,3 +263,29 @@ final class ErrorParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(checked, 20)
     }
 }
+
+/// Why a login failed, in the core's words, for every case of testdata/parity/diagnoses.json.
+final class DiagnosisParityTests: XCTestCase {
+    func testDiagnosesParityTable() async throws {
+        let url = Demo.repo.appendingPathComponent("testdata/parity/diagnoses.json")
+        let table = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let now = Int64(table["now"] as! Int)
+        let cases = table["cases"] as! [[String: Any]]
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        let protocols: [String: MailProtocol] = ["imap": .imap, "smtp": .smtp, "pop3": .pop3]
+        for c in cases {
+            let name = c["name"] as! String
+            // A mail error of the case's kind and protocol, as a failed login throws it.
+            var details = errorOfKind(kind: "mail.\(c["kind"] as! String)").details
+            details.mailProtocol = protocols[c["protocol"] as! String]
+            let error = MailOAuthError.MailRejected(details: details)
+            let d = try diagnose(error: error, accessToken: c["token"] as! String, user: c["user"] as! String,
+                                 host: c["host"] as? String, now: now)
+            XCTAssertEqual(d.cause, c["cause"] as? String, name)
+            XCTAssertEqual(d.fix, c["fix"] as? String, name)
+        }
+        await expectError("ConfigurationError") {
+            try diagnose(error: errorOfKind(kind: "identity.invalid_grant"), accessToken: "t", user: "u")
+        }
+    }
+}
