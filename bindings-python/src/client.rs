@@ -11,7 +11,7 @@ use mailoauth::identity::{
     HttpClient,
 };
 use mailoauth::net::{InteractiveOptions, ReqwestHttp, TokioPlatform};
-use mailoauth::{Authority, ConfidentialClient, IdentityError, IdentityErrorKind, PublicClient, RefreshToken};
+use mailoauth::{Authority, ConfidentialClient, IdentityError, PublicClient, RefreshToken};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::tokio::future_into_py;
@@ -405,9 +405,11 @@ async fn wait_device(
     timeout: Option<Duration>,
 ) -> Result<mailoauth::Token, IdentityError> {
     let Some(limit) = timeout else { return client.wait_device_flow(&flow).await };
-    tokio::time::timeout(limit, client.wait_device_flow(&flow)).await.unwrap_or_else(|_| {
-        Err(IdentityError::new(IdentityErrorKind::Cancelled, format!("no sign-in within {limit:?}")))
-    })
+    let stop = async move {
+        tokio::time::sleep(limit).await;
+        format!("no sign-in within {limit:?}")
+    };
+    client.wait_device_flow_until(&flow, stop).await
 }
 
 #[pymethods]
@@ -503,25 +505,18 @@ impl PyConfidentialClient {
         timeout: f64,
     ) -> PyResult<Self> {
         let (authority, http) = setup(py, provider, authority, tenant, cloud, ca_file, timeout)?;
-        let credential = match (client_secret, certificate) {
-            (Some(secret), None) => ClientCredential::Secret(ClientSecret::new(secret)),
-            (None, Some(cert)) => {
+        let certificate = match certificate {
+            None => None,
+            Some(cert) => {
                 let algorithm = AssertionAlgorithm::from_name(certificate_algorithm)
                     .ok_or_else(|| PyValueError::new_err("certificate_algorithm must be 'PS256' or 'RS256'"))?;
                 let key = private_key.as_deref().unwrap_or(&cert);
                 let c = CertificateCredential::from_pem(&cert, key).map_err(|e| identity_error(py, e))?;
-                ClientCredential::Certificate(Box::new(c.with_algorithm(algorithm)))
-            }
-            _ => {
-                return Err(identity_error(
-                    py,
-                    IdentityError::new(
-                        IdentityErrorKind::Configuration,
-                        "give exactly one of client_secret and certificate",
-                    ),
-                ))
+                Some(ClientCredential::Certificate(Box::new(c.with_algorithm(algorithm))))
             }
         };
+        let credential = ClientCredential::exactly_one(client_secret.map(ClientSecret::new), certificate)
+            .map_err(|e| identity_error(py, e))?;
         Ok(PyConfidentialClient(Arc::new(ConfidentialClient::new(
             client_id,
             authority,

@@ -170,6 +170,11 @@ def test_client_credentials_with_certificate(
         CONFIDENTIAL_CLIENT, authority=emulator.authority(TENANT_DOMAIN), certificate=cert + key
     )
     assert both.acquire_token_for_client([mailoauth.app_only_scope()]).access_token
+    # Exactly one credential (the core's rule, in every language): both, or neither, is refused.
+    with pytest.raises(mailoauth.ConfigurationError, match="not both"):
+        mailoauth.ConfidentialClient(CONFIDENTIAL_CLIENT, client_secret=CLIENT_SECRET, certificate=cert + key)
+    with pytest.raises(mailoauth.ConfigurationError):
+        mailoauth.ConfidentialClient(CONFIDENTIAL_CLIENT)
 
 
 def test_https_authority_with_extra_ca(tmp_path: pytest.TempPathFactory) -> None:

@@ -252,13 +252,14 @@ impl DeviceFlow {
     /// expires, `Cancelled` after `cancel()`). Dropping the future also stops the polling.
     pub async fn wait(&self) -> Result<Arc<Token>, MailOAuthError> {
         let mut cancelled = self.cancelled.subscribe();
-        tokio::select! {
-            biased;
-            _ = cancelled.wait_for(|c| *c) => {
-                Err(IdentityError::new(IdentityErrorKind::Cancelled, "the device-code sign-in was cancelled").into())
+        let stop = async move {
+            // An error means the flow object is gone: nobody can cancel any more.
+            if cancelled.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
             }
-            token = self.client.wait_device_flow(&self.flow) => Ok(Token::shared(token?)),
-        }
+            "the device-code sign-in was cancelled".to_owned()
+        };
+        Ok(Token::shared(self.client.wait_device_flow_until(&self.flow, stop).await?))
     }
 
     /// Stops `wait()` (now or when it is called later) with `Cancelled`; polling ends.

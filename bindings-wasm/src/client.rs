@@ -328,11 +328,13 @@ mod confidential {
             let (http, platform) = host(&options);
             let certificate =
                 js_sys::Reflect::get(&options, &JsValue::from_str("certificate")).unwrap_or(JsValue::UNDEFINED);
-            let credential = match convert::str_field(&o, "clientSecret") {
-                Some(secret) => ClientCredential::Secret(ClientSecret::new(secret)),
-                None if certificate.is_object() => ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)),
-                None => return Err(type_error("clientSecret or certificate is required")),
+            let signer = if certificate.is_object() {
+                Some(ClientCredential::Signer(Arc::new(JsSigner::new(&certificate)?)))
+            } else {
+                None
             };
+            let secret = convert::str_field(&o, "clientSecret").map(ClientSecret::new);
+            let credential = ClientCredential::exactly_one(secret, signer).map_err(convert::identity_error)?;
             let client = ConfidentialClient::new(client_id(&o)?, authority, credential, http, platform);
             Ok(WasmConfidentialClient { inner: Rc::new(client) })
         }

@@ -192,7 +192,17 @@ describe('client credentials', () => {
     const err = await failing.acquireTokenForClient([appOnlyScope()]).then(() => null, (e) => e);
     assert.equal(err.kind, 'configuration');
     assert.match(err.message, /HSM offline/);
-    assert.throws(() => new ConfidentialClient({ clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority() }), /clientSecret or certificate/);
+    // Exactly one credential, as in every language (the core's rule): neither, or both, is a
+    // configuration error; the secret does not silently win.
+    const config = (e) => e instanceof IdentityError && e.kind === 'configuration';
+    assert.throws(() => new ConfidentialClient({ clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority() }), config);
+    assert.throws(
+      () => new ConfidentialClient({
+        clientId: CONFIDENTIAL_CLIENT, authority: tenantAuthority(), clientSecret: CLIENT_SECRET,
+        certificate: { der: new Uint8Array([1, 2, 3]), sign: () => new Uint8Array() },
+      }),
+      (e) => config(e) && /not both/.test(e.message),
+    );
   });
 
   test('a wrong secret: invalid_client, AADSTS7000215, no secret in the error', async () => {

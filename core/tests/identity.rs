@@ -136,6 +136,34 @@ async fn device_code_slow_down_and_cancellation() {
     assert_eq!(emu0.counters().grant("device_code"), polls, "polling went on after cancellation");
 }
 
+/// A stop signal (a time-out, `cancel()`) ends the wait with `Cancelled` and its message, and
+/// polling stops: the one way every binding cancels or times out a device-code sign-in.
+#[tokio::test]
+async fn device_code_wait_until_a_stop_signal() {
+    let emu = Emulator::builder().device_code_interval(Duration::from_secs(1)).start().await.expect("emulator");
+    let client = public(&emu, "organizations");
+    let flow = client.start_device_flow(&imap_scopes()).await.expect("flow");
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        "no sign-in within 1.5 s".to_owned()
+    };
+    let started = std::time::Instant::now();
+    let e = client.wait_device_flow_until(&flow, stop).await.expect_err("stopped");
+    assert_eq!(e.kind, mailoauth::IdentityErrorKind::Cancelled);
+    assert!(e.message.contains("no sign-in within 1.5 s"), "{}", e.message);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let polls = emu.counters().grant("device_code");
+    assert!(polls >= 1, "it polled while waiting");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(emu.counters().grant("device_code"), polls, "polling went on after the stop");
+
+    // An approved sign-in with a stop that never comes: the token.
+    let flow = client.start_device_flow(&imap_scopes()).await.expect("flow");
+    emu.approve_device_code(&flow.user_code, DEMO_USER).expect("approve");
+    let token = client.wait_device_flow_until(&flow, std::future::pending::<String>()).await.expect("token");
+    assert_user_token(&token);
+}
+
 #[tokio::test]
 async fn split_authorization_code_flow_with_pkce() {
     let emu = emulator().await;

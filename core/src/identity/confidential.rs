@@ -94,6 +94,30 @@ pub enum ClientCredential {
     Signer(std::sync::Arc<dyn AssertionSigner>),
 }
 
+impl ClientCredential {
+    /// The credential of a confidential client from what a caller gave: exactly one of a
+    /// client secret and a certificate (a [`ClientCredential::Certificate`] or
+    /// [`ClientCredential::Signer`]); both or neither is a configuration error, so no front end
+    /// lets one silently win.
+    pub fn exactly_one(
+        secret: Option<ClientSecret>,
+        certificate: Option<ClientCredential>,
+    ) -> Result<ClientCredential, IdentityError> {
+        match (secret, certificate) {
+            (Some(s), None) => Ok(ClientCredential::Secret(s)),
+            (None, Some(c)) => Ok(c),
+            (Some(_), Some(_)) => Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "give either a client secret or a certificate, not both",
+            )),
+            (None, None) => Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "a confidential client needs a client secret or a certificate",
+            )),
+        }
+    }
+}
+
 impl fmt::Debug for dyn AssertionSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AssertionSigner({:?})", self.algorithm())
@@ -188,5 +212,20 @@ impl ConfidentialClient {
         let resp = send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, form_post(endpoint, &pairs))
             .await?;
         parse_token_response(&resp, self.platform.now(), scopes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_one_credential() {
+        let secret = || Some(ClientSecret::new("s"));
+        assert!(matches!(ClientCredential::exactly_one(secret(), None), Ok(ClientCredential::Secret(_))));
+        let both = ClientCredential::exactly_one(secret(), Some(ClientCredential::Secret(ClientSecret::new("t"))));
+        assert_eq!(both.expect_err("both").kind, IdentityErrorKind::Configuration);
+        let neither = ClientCredential::exactly_one(None, None);
+        assert_eq!(neither.expect_err("neither").kind, IdentityErrorKind::Configuration);
     }
 }

@@ -484,6 +484,27 @@ impl PublicClient {
         }
     }
 
+    /// [`PublicClient::wait_device_flow`] that ends with `Cancelled` (and stops polling) when
+    /// `stop` completes first: a time-out, a `cancel()` signal, the user closing a window.
+    /// `stop` yields the message (`"no sign-in within 5 min"`). Every front end's cancellation
+    /// and time-out of a device-code sign-in goes through here, so they all end the same way.
+    pub async fn wait_device_flow_until<S>(&self, flow: &DeviceCodeFlow, stop: S) -> Result<Token, IdentityError>
+    where
+        S: std::future::Future<Output = String>,
+    {
+        use std::future::Future as _;
+        let mut wait = std::pin::pin!(self.wait_device_flow(flow));
+        let mut stop = std::pin::pin!(stop);
+        std::future::poll_fn(|cx| {
+            // The stop signal first: a cancelled wait must not win a race with a late token.
+            if let std::task::Poll::Ready(message) = stop.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Err(IdentityError::new(IdentityErrorKind::Cancelled, message)));
+            }
+            wait.as_mut().poll(cx)
+        })
+        .await
+    }
+
     /// Polls until the user finishes (or declines, or the code expires), honouring the
     /// interval (at least [`MIN_POLL_INTERVAL_SECS`]) and `slow_down`. A poll that fails for
     /// a temporary reason (transport error, 5xx or 429 after the retries) does not end the
