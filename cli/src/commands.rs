@@ -317,10 +317,7 @@ pub(crate) fn accounts(cli: &Cli, a: &AccountsArgs) -> CliResult {
         let signed_in = match client.accounts() {
             Ok(list) => {
                 let id = cfg.login.as_deref().unwrap_or_default();
-                let hit = list.iter().any(|acc| {
-                    acc.home_account_id.as_deref() == Some(id)
-                        || (!id.is_empty() && acc.username.eq_ignore_ascii_case(id))
-                });
+                let hit = !id.is_empty() && list.iter().any(|acc| acc.matches(id));
                 if hit {
                     "signed in"
                 } else {

@@ -100,11 +100,7 @@ impl From<StoreError> for IdentityError {
 fn entry_matches(e: &CacheEntry, environment: &str, client_id: &str, account: Option<&str>) -> bool {
     e.environment.eq_ignore_ascii_case(environment)
         && e.client_id == client_id
-        && account.is_none_or(|a| {
-            e.account.username.eq_ignore_ascii_case(a)
-                || e.account.home_account_id.as_deref() == Some(a)
-                || e.account.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(a))
-        })
+        && account.is_none_or(|a| e.account.matches(a))
 }
 
 /// The scopes a cached access token must cover: the requested ones minus OpenID scopes.

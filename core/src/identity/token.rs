@@ -33,6 +33,14 @@ pub struct Account {
 }
 
 impl Account {
+    /// Whether `id` names this account: its sign-in name or email (any case), or its home
+    /// account id. The one account matcher of the cache, the CLI and the bindings.
+    pub fn matches(&self, id: &str) -> bool {
+        self.username.eq_ignore_ascii_case(id)
+            || self.home_account_id.as_deref() == Some(id)
+            || self.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(id))
+    }
+
     /// The user to put in the SASL `user=` field: the sign-in name (for Exchange, a shared
     /// mailbox's address can be used instead).
     pub fn sasl_user(&self) -> &str {
@@ -365,6 +373,23 @@ pub(crate) fn poll_interval(v: Option<&Value>, default: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_matches_name_email_or_home_id() {
+        let a = Account {
+            username: "Alice@Contoso.com".to_owned(),
+            email: Some("alice.smith@contoso.com".to_owned()),
+            name: None,
+            oid: None,
+            tid: None,
+            home_account_id: Some("uid.utid".to_owned()),
+        };
+        assert!(a.matches("alice@contoso.com"));
+        assert!(a.matches("ALICE.SMITH@contoso.com"));
+        assert!(a.matches("uid.utid"));
+        assert!(!a.matches("UID.UTID"), "home account ids are exact");
+        assert!(!a.matches("bob@contoso.com"));
+    }
     use crate::json::Number;
 
     fn resp(status: u16, body: &str) -> HttpResponse {
