@@ -237,7 +237,7 @@ pub fn offered_mechanisms(protocol: Protocol, capabilities: &[String]) -> Vec<St
 }
 
 /// A challenge as sent: decoded base64 JSON, else the (made safe) text in `raw`.
-fn decode_lenient(text: &str) -> ErrorChallenge {
+pub(super) fn decode_lenient(text: &str) -> ErrorChallenge {
     let text = text.trim();
     ErrorChallenge::decode(text).unwrap_or_else(|_| ErrorChallenge {
         status: None,

@@ -3,7 +3,7 @@
 //! inline, and their classification of a refused login.
 
 use super::{imap, pop3, smtp, MailAuthError, Protocol, Stage};
-use crate::sasl::{ErrorChallenge, Mechanism};
+use crate::sasl::Mechanism;
 
 /// Whether the initial response may go inline with the command (`AUTH XOAUTH2 <response>`, IMAP
 /// `AUTHENTICATE XOAUTH2 <response>` when the server offers SASL-IR), as the login machines
@@ -52,16 +52,7 @@ pub fn auth_failure(protocol: Protocol, final_line: &str, challenge: Option<&str
         Protocol::Pop3 => pop3::auth_failure_line(final_line),
     };
     let mut e = MailAuthError::new(protocol, Stage::Auth, kind, message).with_server_line(final_line.trim_end());
-    e.challenge = challenge.map(|text| {
-        let text = text.trim();
-        Box::new(ErrorChallenge::decode(text).unwrap_or_else(|_| ErrorChallenge {
-            status: None,
-            schemes: None,
-            scope: None,
-            openid_configuration: None,
-            raw: crate::text::safe_text(text).into_owned(),
-        }))
-    });
+    e.challenge = challenge.map(|text| Box::new(super::exchange::decode_lenient(text)));
     e
 }
 
