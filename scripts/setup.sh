@@ -43,7 +43,8 @@ if [ "${#offline[@]}" -gt 0 ]; then
     printf 'out of reach: %s; and no offline kit at %s\n' "${offline[*]}" "$kit" >&2
     exit 1
   fi
-  log "out of reach: ${offline[*]}: installing the offline kit"
+  what=$(printf '%s and ' "${offline[@]}"); what=${what% and }
+  log "out of reach: $what: installing the offline kit"
   bash "$kit"
 fi
 
