@@ -362,6 +362,92 @@ fn threads_share_one_refresh() -> TestResult {
     })
 }
 
+/// An HTTP client that never answers: a refresh stuck on the network.
+struct Stalled;
+
+impl mailoauth::identity::HttpClient for Stalled {
+    fn send(
+        &self,
+        _request: mailoauth::identity::HttpRequest,
+    ) -> mailoauth::identity::BoxFuture<'_, Result<mailoauth::identity::HttpResponse, mailoauth::identity::HttpError>>
+    {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Another process holding the cache lock, or stuck in one account's refresh, does not hold
+/// up a cached token (served without the lock) nor another account's refresh.
+fn a_held_lock_blocks_neither_hits_nor_other_accounts() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        emu.add_user(mailoauth_emulator::UserConfig::new("carol@contoso.example", "carol-pw"))?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let authority = emu.authority("organizations");
+        let margin = Duration::from_secs(300);
+        let seed = client(&authority, file_cache(&path, margin));
+        let alice = seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        seed.acquire_token_by_username_password("carol@contoso.example", "carol-pw", &wanted()).await?;
+        let quick = Duration::from_secs(2);
+
+        // Another process holds the store's lock: a new process's cache hit is served at once.
+        let held = FileStore::new(&path).try_lock()?.ok_or("lock")?;
+        let started = std::time::Instant::now();
+        let hit = tokio::time::timeout(
+            quick,
+            client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), Some(DEMO_USER)),
+        )
+        .await
+        .map_err(|_| Failed::from("a cached token waited for the lock"))??;
+        check(hit.access_token == alice.access_token, "the cached token")?;
+        check(started.elapsed() < Duration::from_millis(500), format!("hit took {:?}", started.elapsed()))?;
+        drop(held);
+
+        // Another process's refresh of alice hangs on the network (margin beyond the lifetime).
+        let stalled = Arc::new(
+            PublicClient::new(
+                DEMO_PUBLIC_CLIENT_ID,
+                Authority::from_url(&authority)?,
+                Arc::new(Stalled),
+                Arc::new(TokioPlatform),
+            )
+            .with_cache(file_cache(&path, Duration::from_secs(4000))),
+        );
+        let stuck = {
+            let stalled = stalled.clone();
+            tokio::spawn(async move { stalled.acquire_token_silent(&wanted(), Some(DEMO_USER)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        check(!stuck.is_finished(), "the stalled refresh is under way")?;
+        // alice's valid token is still served, and carol's refresh goes ahead.
+        let hit = tokio::time::timeout(
+            quick,
+            client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), Some(DEMO_USER)),
+        )
+        .await
+        .map_err(|_| Failed::from("a cached token waited for another account's refresh"))??;
+        check(hit.access_token == alice.access_token, "alice's cached token")?;
+        let before = emu.counters().grant("refresh_token");
+        let carol = tokio::time::timeout(
+            Duration::from_secs(10),
+            client(&authority, file_cache(&path, Duration::from_secs(4000)))
+                .acquire_token_silent(&wanted(), Some("carol@contoso.example")),
+        )
+        .await
+        .map_err(|_| Failed::from("carol's refresh waited for alice's"))??;
+        check(emu.counters().grant("refresh_token") == before + 1, "carol was refreshed")?;
+        // What carol's refresh stored is there for the next process, alice's entry untouched.
+        let again = client(&authority, file_cache(&path, margin))
+            .acquire_token_silent(&wanted(), Some("carol@contoso.example"))
+            .await?;
+        check(again.access_token == carol.access_token, "carol's new token was stored")?;
+        let data = CacheData::from_bytes(&std::fs::read(&path)?).map_err(Failed::from)?;
+        check(data.entries.len() == 2, "both accounts kept")?;
+        stuck.abort();
+        Ok(())
+    })
+}
+
 /// `SilentOptions`: a forced refresh replaces the cached token (a mail server refused it), a
 /// minimum validity refreshes a token that would expire too soon, and callers that force or
 /// ask for more than the lifetime at the same moment still cause one refresh; a forced
@@ -652,6 +738,10 @@ fn main() {
         Trial::test("msal_cache_migration", msal_cache_migration),
         Trial::test("threads_share_one_refresh", threads_share_one_refresh),
         Trial::test("forced_refresh_and_min_validity", forced_refresh_and_min_validity),
+        Trial::test(
+            "a_held_lock_blocks_neither_hits_nor_other_accounts",
+            a_held_lock_blocks_neither_hits_nor_other_accounts,
+        ),
         Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
         Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
     ];

@@ -39,6 +39,17 @@ pub(crate) fn try_lock_file(path: &Path) -> Result<Option<StoreLock>, StoreError
     }
 }
 
+/// The lock file of one account's refresh beside a store's lock file: `<lock>.d/<hash>`,
+/// the hash of the account key (no user name in a file name).
+pub(crate) fn account_lock_path(lock_path: &Path, key: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let mut dir = lock_path.as_os_str().to_owned();
+    dir.push(".d");
+    PathBuf::from(dir).join(format!("{hex}.lock"))
+}
+
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.as_os_str().is_empty() || dir.exists() {
         return Ok(());
@@ -170,6 +181,14 @@ impl TokenStore for FileStore {
         try_lock_file(&self.lock_path)
     }
 
+    fn has_account_locks(&self) -> bool {
+        true
+    }
+
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        try_lock_file(&account_lock_path(&self.lock_path, key))
+    }
+
     fn quarantine(&self) -> Result<Option<String>, StoreError> {
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let mut aside = self.path.clone().into_os_string();
@@ -274,6 +293,17 @@ impl TokenStore for CommandStore {
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
         match &self.lock_path {
             Some(p) => try_lock_file(p),
+            None => Ok(Some(StoreLock::none())),
+        }
+    }
+
+    fn has_account_locks(&self) -> bool {
+        self.lock_path.is_some()
+    }
+
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        match &self.lock_path {
+            Some(p) => try_lock_file(&account_lock_path(p, key)),
             None => Ok(Some(StoreLock::none())),
         }
     }

@@ -21,7 +21,7 @@ const MAX_BODY: usize = 1024 * 1024;
 impl ReqwestHttp {
     /// A client with a 30 s time-out and the built-in roots.
     pub fn new() -> Result<Self, IdentityError> {
-        Self::with_options(Duration::from_secs(30), &[])
+        Self::with_options(crate::identity::DEFAULT_HTTP_TIMEOUT, &[])
     }
 
     /// A client with a time-out and extra trusted CA certificates (PEM files), e.g. the
