@@ -205,6 +205,68 @@ fn corrupt_and_truncated_files_are_kept_aside() -> TestResult {
     })
 }
 
+/// A tokens.json that is a symbolic link (dotfiles, a synced folder) stays one: saves go to
+/// its target, atomically, beside the target; damaged data is moved aside there too, and
+/// damaged files found within one second are all kept.
+#[cfg(unix)]
+fn symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let real_dir = dir.path().join("real");
+    let link_dir = dir.path().join("link");
+    std::fs::create_dir_all(&link_dir)?;
+    let real = real_dir.join("tokens.json");
+    FileStore::new(&real).save(&CacheData::default().to_bytes())?;
+    let link = link_dir.join("tokens.json");
+    std::os::unix::fs::symlink("../real/tokens.json", &link)?;
+    let mut data = CacheData::default();
+    data.entries.push(mailoauth::cache::CacheEntry {
+        environment: "https://login.microsoftonline.com".into(),
+        client_id: "c".into(),
+        tenant: "organizations".into(),
+        account: mailoauth::Account { username: "a@example.com".into(), ..Default::default() },
+        refresh_token: Some("r".into()),
+        updated_at: 1,
+        access_tokens: Vec::new(),
+    });
+    FileStore::new(&link).save(&data.to_bytes())?;
+    check(std::fs::symlink_metadata(&link)?.file_type().is_symlink(), "tokens.json is still a link")?;
+    check(std::fs::read(&real)? == data.to_bytes(), "the target holds what was saved")?;
+    let names = |d: &Path| -> Result<Vec<String>, Failed> {
+        Ok(std::fs::read_dir(d)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+    };
+    let in_link_dir = names(&link_dir)?;
+    check(
+        in_link_dir.iter().all(|n| n == "tokens.json" || n.starts_with("tokens.json.lock")),
+        format!("{in_link_dir:?}"),
+    )?;
+
+    // Three damaged files in quick succession: each is kept, none overwrites another.
+    let cache = TokenCache::new(Arc::new(FileStore::new(&link)));
+    for i in 0..3 {
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&real)?;
+            f.write_all(format!("damaged {i}").as_bytes())?;
+        }
+        let e = cache.load().expect_err("corrupt");
+        check(e.kind == StoreErrorKind::Corrupt, format!("{e}"))?;
+        // The link is what the user keeps: it is not moved, its target is.
+        check(std::fs::symlink_metadata(&link).is_ok(), "the link stays")?;
+    }
+    let kept: Vec<String> = names(&real_dir)?.into_iter().filter(|n| n.contains(".corrupt-")).collect();
+    check(kept.len() == 3, format!("three damaged copies kept: {kept:?}"))?;
+    let mut contents: Vec<String> =
+        kept.iter().map(|n| std::fs::read_to_string(real_dir.join(n))).collect::<Result<_, _>>()?;
+    contents.sort();
+    check(contents == ["damaged 0", "damaged 1", "damaged 2"], format!("{contents:?}"))?;
+    // A save after that goes through the link again.
+    FileStore::new(&link).save(&data.to_bytes())?;
+    check(std::fs::symlink_metadata(&link)?.file_type().is_symlink(), "still a link")?;
+    check(std::fs::read(&real)? == data.to_bytes(), "target rewritten")?;
+    Ok(())
+}
+
 fn readable_by_others_is_refused() -> TestResult {
     #[cfg(unix)]
     {
@@ -745,6 +807,15 @@ fn main() {
         Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
         Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
     ];
+    #[cfg(unix)]
+    let tests = {
+        let mut tests = tests;
+        tests.push(Trial::test(
+            "symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide",
+            symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide,
+        ));
+        tests
+    };
     #[cfg(feature = "keyring")]
     let tests = {
         let mut tests = tests;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 #[cfg(not(target_arch = "wasm32"))]
-pub use file::{CommandStore, FileStore};
+pub use file::{write_private_atomic, write_target, CommandStore, FileStore};
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 pub use keyring_store::KeyringStore;
 pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
