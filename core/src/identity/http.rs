@@ -129,6 +129,11 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
+/// The largest response body read from an identity endpoint (1 MiB), by every HTTP client the
+/// library brings (native reqwest, the wasm binding's `fetch`): a larger one is a transport
+/// error, and reading stops there.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// The time-out of one HTTP request in the native client (`ReqwestHttp::new`).
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -15,8 +15,7 @@ pub struct ReqwestHttp {
     client: reqwest::Client,
 }
 
-/// Largest response body read from an identity endpoint.
-const MAX_BODY: usize = 1024 * 1024;
+use crate::identity::MAX_RESPONSE_BYTES as MAX_BODY;
 
 impl ReqwestHttp {
     /// A client with a 30 s time-out and the built-in roots.
