@@ -97,9 +97,13 @@ export class PublicClient {
     return this.waitDeviceFlow(flow, { signal });
   }
 
-  /** Starts a device-code flow: `{userCode, verificationUri, message, expiresAt, interval}`. */
-  startDeviceFlow(scopes) {
-    return this.#inner.startDeviceFlow(scopes);
+  /**
+   * Starts a device-code flow: `{userCode, verificationUri, message, expiresAt, interval}`.
+   * `deviceCode` is there too (a secret: whoever holds it gets the token); `console.log` and
+   * `util.inspect` show it as `[redacted]`.
+   */
+  async startDeviceFlow(scopes) {
+    return redactDeviceCode(await this.#inner.startDeviceFlow(scopes));
   }
 
   /** Waits for the user to finish a device-code flow (cancel with an AbortSignal). */
@@ -212,3 +216,20 @@ function nodeOnly(what) {
   const message = `${what} is only in the Node build of mailoauth (import it from Node, or from 'mailoauth/node')`;
   return new IdentityError({ kind: 'configuration', message, display: `configuration error: ${message}` });
 }
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+// Node's console.log and util.inspect call this hook: the flow is shown with its device code
+// redacted. The hook is not enumerable, so `{...flow}` and JSON.stringify are plain copies
+// (the flow stays resumable).
+function redactDeviceCode(flow) {
+  Object.defineProperty(flow, INSPECT, {
+    enumerable: false,
+    value(depth, options, inspect) {
+      const shown = { ...this, deviceCode: '[redacted]' };
+      return inspect ? inspect(shown, options) : shown;
+    },
+  });
+  return flow;
+}
+

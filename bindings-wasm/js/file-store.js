@@ -110,7 +110,8 @@ export class FileStore {
   }
 
   quarantine() {
-    const aside = `${this.#path}.corrupt-${Math.floor(Date.now() / 1000)}`;
+    // A unique name (time and a random part): two damaged files in one second are both kept.
+    const aside = `${this.#path}.corrupt-${Math.floor(Date.now() / 1000)}-${randomBytes(6).toString('hex')}`;
     try {
       renameSync(this.#path, aside);
     } catch (e) {

@@ -5,7 +5,7 @@
  * from a token endpoint as an error) and with a time-out.
  * @internal used by the wasm glue
  */
-export async function httpSend(fetchFn, method, url, headers, body, timeoutMs) {
+export async function httpSend(fetchFn, method, url, headers, body, timeoutMs, maxBytes) {
   const doFetch = typeof fetchFn === 'function' ? fetchFn : globalThis.fetch;
   if (typeof doFetch !== 'function') {
     throw { message: 'no fetch() in this environment: pass options.fetch', timedOut: false };
@@ -24,13 +24,52 @@ export async function httpSend(fetchFn, method, url, headers, body, timeoutMs) {
   const status = resp.type === 'opaqueredirect' ? 302 : resp.status;
   let bytes;
   try {
-    bytes = new Uint8Array(await resp.arrayBuffer());
+    bytes = await readBounded(resp, maxBytes);
   } catch (e) {
+    if (e instanceof TooLarge) throw { message: e.message, timedOut: false };
     throw { message: describe(e), timedOut: e?.name === 'TimeoutError' };
   }
   const pairs = [];
   resp.headers?.forEach?.((value, name) => pairs.push([name, value]));
   return { status, headers: pairs, body: bytes };
+}
+
+class TooLarge extends Error {}
+
+// The body, read no further than `maxBytes` (the core's MAX_RESPONSE_BYTES, passed by the
+// wasm): a larger one is refused, as the native client does.
+async function readBounded(resp, maxBytes) {
+  const tooLarge = () => new TooLarge(`response larger than ${maxBytes} bytes`);
+  const declared = Number(resp.headers?.get?.('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await resp.body?.cancel?.().catch(() => {});
+    throw tooLarge();
+  }
+  const reader = resp.body?.getReader?.();
+  if (!reader) {
+    const all = new Uint8Array(await resp.arrayBuffer());
+    if (all.length > maxBytes) throw tooLarge();
+    return all;
+  }
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 // In a browser, a token request with custom headers needs a CORS preflight, which token

@@ -11,7 +11,8 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(raw_module = "../js/host.js")]
 extern "C" {
-    /// `fetch` without following redirects, with a time-out; resolves to
+    /// `fetch` without following redirects, with a time-out, reading at most `max_bytes` of
+    /// the body (the core's `MAX_RESPONSE_BYTES`); resolves to
     /// `{status, headers: [[name, value]], body: Uint8Array}` or rejects with
     /// `{message, timedOut}`.
     #[wasm_bindgen(js_name = httpSend)]
@@ -22,6 +23,7 @@ extern "C" {
         headers: Array,
         body: Option<Uint8Array>,
         timeout_ms: f64,
+        max_bytes: f64,
     ) -> js_sys::Promise;
     /// A promise resolved after `ms` milliseconds.
     #[wasm_bindgen(js_name = sleepMs)]
@@ -58,7 +60,15 @@ impl HttpClient for FetchHttp {
                 Method::Post => "POST",
             };
             let body = (request.method == Method::Post).then(|| Uint8Array::from(request.body.as_slice()));
-            let promise = http_send(&self.fetch, method, &request.url, headers, body, self.timeout.as_millis() as f64);
+            let promise = http_send(
+                &self.fetch,
+                method,
+                &request.url,
+                headers,
+                body,
+                self.timeout.as_millis() as f64,
+                mailoauth::identity::MAX_RESPONSE_BYTES as f64,
+            );
             match JsFuture::from(promise).await {
                 Ok(resp) => Ok(response(&resp)),
                 Err(e) => Err(HttpError {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import {
   PublicClient, ConfidentialClient, IdentityError, MailoauthError, MemoryStore, FileStore, defaultCachePath,
   appOnlyScope, checkAccessToken, mailScopes, xoauth2, nodeCertificate,
@@ -49,6 +50,19 @@ describe('device code', () => {
     assert.equal(err.error, 'authorization_declined');
     assert.ok(err.hint.length > 10);
     assert.equal(err.temporary, false);
+  });
+
+  test('console.log and util.inspect do not show the device code; the flow still works', async () => {
+    const c = client();
+    const flow = await c.startDeviceFlow(MAIL_SCOPES);
+    assert.ok(flow.deviceCode.length > 10);
+    for (const shown of [inspect(flow), inspect(flow, { showHidden: true, depth: 5 }), inspect({ flow })]) {
+      assert.ok(!shown.includes(flow.deviceCode), shown);
+      assert.ok(shown.includes(flow.userCode) && shown.includes('[redacted]'), shown);
+    }
+    await emu.control('/_emulator/device/approve', { user_code: flow.userCode, username: ALICE });
+    const token = await c.waitDeviceFlow(flow);
+    assert.equal(token.account.username, ALICE);
   });
 
   test('an AbortSignal cancels the wait', async () => {
@@ -151,6 +165,28 @@ describe('errors from the token endpoint', () => {
     const err = await c.startDeviceFlow(MAIL_SCOPES).then(() => null, (e) => e);
     assert.equal(err.kind, 'network');
     assert.match(err.message, /127\.0\.0\.1:9/);
+  });
+
+  test('a response body over the core\'s limit (1 MiB) is a network error, read no further', async () => {
+    const limit = 1024 * 1024;
+    let most = 0;
+    const fetch = async () => {
+      let served = 0;
+      const body = new ReadableStream({
+        pull(ctrl) {
+          if (served >= 4 * limit) return ctrl.close();
+          ctrl.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+          served += 64 * 1024;
+          most = Math.max(most, served);
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    const c = new PublicClient({ clientId: PUBLIC_CLIENT, authority: emu.authority, fetch });
+    const err = await c.startDeviceFlow(MAIL_SCOPES).then(() => null, (e) => e);
+    assert.equal(err?.kind, 'network', String(err));
+    assert.match(err.message, new RegExp(`larger than ${limit} bytes`));
+    assert.ok(most < 2 * limit, `read ${most} bytes`);
   });
 
   test('Graph mail scopes are refused before any request', async () => {

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use mailoauth::cache::{StoreErrorKind, TokenCache};
 use mailoauth::identity::{AuthorizationOptions, DevicePoll};
 use mailoauth::net::InteractiveOptions;
 use mailoauth::text::safe_text;
@@ -201,8 +202,13 @@ pub(crate) fn login(cli: &Cli, a: &LoginArgs) -> CliResult {
     let scopes = account::scopes(&cfg, &authority);
     verbose!("authority {} client {} scopes {}", authority.url(), cfg.client_id, scopes.join(" "));
     let store = account::store(&a.account, &cfg, cli.store.as_deref())?;
-    // Fail before the user signs in, not after, if the store cannot be read.
-    store.load()?;
+    // Fail before the user signs in, not after, if the store cannot be read; a damaged cache is
+    // moved aside now (and said so), so that the sign-in that follows can be saved.
+    match TokenCache::new(store.clone()).load() {
+        Ok(_) => {}
+        Err(e) if e.kind == StoreErrorKind::Corrupt => eprintln!("warning: {e}"),
+        Err(e) => return Err(e.into()),
+    }
     let store_desc = store.describe();
     let client = account::client(&cfg, authority, store);
     let rt = account::runtime()?;
@@ -218,8 +224,9 @@ pub(crate) fn login(cli: &Cli, a: &LoginArgs) -> CliResult {
     if cfg.user.is_none() && !who.sasl_user().is_empty() {
         cfg.user = Some(who.sasl_user().to_owned());
     }
-    config.file.accounts.insert(a.account.clone(), cfg.clone());
-    config.save()?;
+    config.update(|file| {
+        file.accounts.insert(a.account.clone(), cfg.clone());
+    })?;
     // The name comes from the identity platform's id_token: network text.
     let signed_in =
         if who.username.is_empty() { "(no account name returned)".into() } else { safe_text(&who.username) };
@@ -367,8 +374,9 @@ pub(crate) fn logout(cli: &Cli, a: &LogoutArgs) -> CliResult {
         eprintln!("{:?} had no tokens in {desc}.", a.account);
     }
     if a.forget {
-        config.file.accounts.remove(&a.account);
-        config.save()?;
+        config.update(|file| {
+            file.accounts.remove(&a.account);
+        })?;
         eprintln!("Removed {:?} from {}.", a.account, config.path.display());
     }
     Ok(())

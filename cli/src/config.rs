@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -166,17 +165,30 @@ impl Config {
         })
     }
 
-    /// Writes the file atomically, mode 0600, in a private directory.
-    pub(crate) fn save(&self) -> CliResult {
+    /// Re-reads the file under its lock (`<file>.lock`), applies `change` and writes it, so
+    /// that commands running at the same time (two `login`s) keep each other's changes.
+    pub(crate) fn update(&mut self, change: impl FnOnce(&mut ConfigFile)) -> CliResult {
+        let _lock = lock(&self.path)?;
+        let mut now = Config::load(self.path.clone())?;
+        change(&mut now.file);
+        now.save()?;
+        self.file = now.file;
+        Ok(())
+    }
+
+    /// Writes the file atomically, mode 0600, in a private directory; a symbolic link stays
+    /// one (its target is replaced), and the temporary file is a new file with a random name.
+    fn save(&self) -> CliResult {
         let text =
             toml::to_string_pretty(&self.file).map_err(|e| Failure::usage(format!("cannot write the config: {e}")))?;
         let header = "# mailoauth accounts (see `mailoauth --help`). `mailoauth login` rewrites this file.\n\n";
-        write_private(&self.path, format!("{header}{text}").as_bytes())
+        mailoauth::cache::write_private_atomic(&self.path, format!("{header}{text}").as_bytes())
+            .map_err(|e| Failure::usage(format!("cannot write the config: {}", e.message)))
     }
 }
 
-/// Writes `data` to `path` through a private temporary file and a rename.
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> CliResult {
+/// Takes the configuration's lock file (held for a read-modify-write, milliseconds).
+fn lock(path: &Path) -> CliResult<fs::File> {
     let err = |what: &str, p: &Path, e: std::io::Error| Failure::usage(format!("cannot {what} {}: {e}", p.display()));
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.exists() {
@@ -189,25 +201,19 @@ pub(crate) fn write_private(path: &Path, data: &[u8]) -> CliResult {
         }
         b.create(dir).map_err(|e| err("create", dir, e))?;
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let result = (|| {
-        let mut f = opts.open(&tmp).map_err(|e| err("create", &tmp, e))?;
-        f.write_all(data).map_err(|e| err("write", &tmp, e))?;
-        f.sync_all().map_err(|e| err("sync", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| err("replace", path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let file = opts.open(&lock_path).map_err(|e| err("open", &lock_path, e))?;
+    file.lock().map_err(|e| err("lock", &lock_path, e))?;
+    Ok(file)
 }
 
 #[cfg(test)]

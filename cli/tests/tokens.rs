@@ -401,3 +401,70 @@ fn refresh_and_min_validity_escape_a_refused_token() {
     assert!(!r.stderr.contains(current.trim()), "no token in the error");
     home.run(&["token", "work", "--min-validity", "abc"]).code(1);
 }
+
+/// A damaged token cache is found before the user signs in: it is moved aside (and said so),
+/// and the sign-in that follows is kept, not thrown away at the save.
+#[test]
+fn corrupt_store_is_set_aside_before_the_sign_in() {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let emu = emulator(HOUR);
+    let home = Home::new();
+    let file = home.token_file();
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(file.parent().expect("dir")).expect("dir");
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file).expect("token file");
+    std::io::Write::write_all(&mut f, b"{\"version\": 1, \"entries\": [trunc").expect("write");
+    drop(f);
+    let r = home.login(&emu, "work", &[]);
+    r.ok();
+    assert!(r.stderr.contains("unreadable") && r.stderr.contains(".corrupt-"), "{}", r.stderr);
+    let said = r.stderr.find("unreadable").expect("warning");
+    let code = r.stderr.find("enter the code").or_else(|| r.stderr.find("Signed in")).expect("sign-in");
+    assert!(said < code, "the damage is reported before the sign-in: {}", r.stderr);
+    home.run(&["token", "work"]).ok();
+    let dir = file.parent().expect("dir");
+    let kept: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(dir.join(&kept[0])).expect("kept"), b"{\"version\": 1, \"entries\": [trunc");
+}
+
+/// The configuration written by `login` keeps a symbolic link a link (dotfiles), and logins
+/// running at the same time do not lose each other's accounts.
+#[test]
+fn config_writes_keep_links_and_concurrent_logins() {
+    let emu = emulator(HOUR);
+    let home = Home::new();
+    let real = home.path().join("dotfiles/mailoauth.toml");
+    std::fs::create_dir_all(real.parent().expect("dir")).expect("dotfiles");
+    std::fs::create_dir_all(home.config_file().parent().expect("dir")).expect("cfg dir");
+    std::fs::write(&real, "# mine\n").expect("config");
+    std::os::unix::fs::symlink(&real, home.config_file()).expect("link");
+    home.login(&emu, "first", &[]).ok();
+    assert!(std::fs::symlink_metadata(home.config_file()).expect("link").file_type().is_symlink(), "still a link");
+    let text = std::fs::read_to_string(&real).expect("target");
+    assert!(text.contains("[accounts.first]"), "{text}");
+
+    let authority = emu.authority("organizations");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            home.cmd()
+                .args(["login", &format!("acct{i}"), "--client-id", CLIENT, "--authority", &authority])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        Run::from(c.wait_with_output().expect("wait")).ok();
+    }
+    let text = std::fs::read_to_string(&real).expect("target");
+    for name in ["first", "acct0", "acct1", "acct2", "acct3", "acct4", "acct5"] {
+        assert!(text.contains(&format!("[accounts.{name}]")), "{name} lost:\n{text}");
+    }
+    assert!(std::fs::symlink_metadata(home.config_file()).expect("link").file_type().is_symlink(), "still a link");
+}

@@ -205,6 +205,68 @@ fn corrupt_and_truncated_files_are_kept_aside() -> TestResult {
     })
 }
 
+/// A tokens.json that is a symbolic link (dotfiles, a synced folder) stays one: saves go to
+/// its target, atomically, beside the target; damaged data is moved aside there too, and
+/// damaged files found within one second are all kept.
+#[cfg(unix)]
+fn symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let real_dir = dir.path().join("real");
+    let link_dir = dir.path().join("link");
+    std::fs::create_dir_all(&link_dir)?;
+    let real = real_dir.join("tokens.json");
+    FileStore::new(&real).save(&CacheData::default().to_bytes())?;
+    let link = link_dir.join("tokens.json");
+    std::os::unix::fs::symlink("../real/tokens.json", &link)?;
+    let mut data = CacheData::default();
+    data.entries.push(mailoauth::cache::CacheEntry {
+        environment: "https://login.microsoftonline.com".into(),
+        client_id: "c".into(),
+        tenant: "organizations".into(),
+        account: mailoauth::Account { username: "a@example.com".into(), ..Default::default() },
+        refresh_token: Some("r".into()),
+        updated_at: 1,
+        access_tokens: Vec::new(),
+    });
+    FileStore::new(&link).save(&data.to_bytes())?;
+    check(std::fs::symlink_metadata(&link)?.file_type().is_symlink(), "tokens.json is still a link")?;
+    check(std::fs::read(&real)? == data.to_bytes(), "the target holds what was saved")?;
+    let names = |d: &Path| -> Result<Vec<String>, Failed> {
+        Ok(std::fs::read_dir(d)?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+    };
+    let in_link_dir = names(&link_dir)?;
+    check(
+        in_link_dir.iter().all(|n| n == "tokens.json" || n.starts_with("tokens.json.lock")),
+        format!("{in_link_dir:?}"),
+    )?;
+
+    // Three damaged files in quick succession: each is kept, none overwrites another.
+    let cache = TokenCache::new(Arc::new(FileStore::new(&link)));
+    for i in 0..3 {
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&real)?;
+            f.write_all(format!("damaged {i}").as_bytes())?;
+        }
+        let e = cache.load().expect_err("corrupt");
+        check(e.kind == StoreErrorKind::Corrupt, format!("{e}"))?;
+        // The link is what the user keeps: it is not moved, its target is.
+        check(std::fs::symlink_metadata(&link).is_ok(), "the link stays")?;
+    }
+    let kept: Vec<String> = names(&real_dir)?.into_iter().filter(|n| n.contains(".corrupt-")).collect();
+    check(kept.len() == 3, format!("three damaged copies kept: {kept:?}"))?;
+    let mut contents: Vec<String> =
+        kept.iter().map(|n| std::fs::read_to_string(real_dir.join(n))).collect::<Result<_, _>>()?;
+    contents.sort();
+    check(contents == ["damaged 0", "damaged 1", "damaged 2"], format!("{contents:?}"))?;
+    // A save after that goes through the link again.
+    FileStore::new(&link).save(&data.to_bytes())?;
+    check(std::fs::symlink_metadata(&link)?.file_type().is_symlink(), "still a link")?;
+    check(std::fs::read(&real)? == data.to_bytes(), "target rewritten")?;
+    Ok(())
+}
+
 fn readable_by_others_is_refused() -> TestResult {
     #[cfg(unix)]
     {
@@ -358,6 +420,92 @@ fn threads_share_one_refresh() -> TestResult {
         let n = emu.counters().grant("refresh_token");
         check(n == 2, format!("one refresh per expiry, got {n}"))?;
         check(tokens.len() == 1, "all callers got the one new token")?;
+        Ok(())
+    })
+}
+
+/// An HTTP client that never answers: a refresh stuck on the network.
+struct Stalled;
+
+impl mailoauth::identity::HttpClient for Stalled {
+    fn send(
+        &self,
+        _request: mailoauth::identity::HttpRequest,
+    ) -> mailoauth::identity::BoxFuture<'_, Result<mailoauth::identity::HttpResponse, mailoauth::identity::HttpError>>
+    {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Another process holding the cache lock, or stuck in one account's refresh, does not hold
+/// up a cached token (served without the lock) nor another account's refresh.
+fn a_held_lock_blocks_neither_hits_nor_other_accounts() -> TestResult {
+    rt().block_on(async {
+        let emu = emulator(Duration::from_secs(3600)).await;
+        emu.add_user(mailoauth_emulator::UserConfig::new("carol@contoso.example", "carol-pw"))?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        let authority = emu.authority("organizations");
+        let margin = Duration::from_secs(300);
+        let seed = client(&authority, file_cache(&path, margin));
+        let alice = seed.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        seed.acquire_token_by_username_password("carol@contoso.example", "carol-pw", &wanted()).await?;
+        let quick = Duration::from_secs(2);
+
+        // Another process holds the store's lock: a new process's cache hit is served at once.
+        let held = FileStore::new(&path).try_lock()?.ok_or("lock")?;
+        let started = std::time::Instant::now();
+        let hit = tokio::time::timeout(
+            quick,
+            client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), Some(DEMO_USER)),
+        )
+        .await
+        .map_err(|_| Failed::from("a cached token waited for the lock"))??;
+        check(hit.access_token == alice.access_token, "the cached token")?;
+        check(started.elapsed() < Duration::from_millis(500), format!("hit took {:?}", started.elapsed()))?;
+        drop(held);
+
+        // Another process's refresh of alice hangs on the network (margin beyond the lifetime).
+        let stalled = Arc::new(
+            PublicClient::new(
+                DEMO_PUBLIC_CLIENT_ID,
+                Authority::from_url(&authority)?,
+                Arc::new(Stalled),
+                Arc::new(TokioPlatform),
+            )
+            .with_cache(file_cache(&path, Duration::from_secs(4000))),
+        );
+        let stuck = {
+            let stalled = stalled.clone();
+            tokio::spawn(async move { stalled.acquire_token_silent(&wanted(), Some(DEMO_USER)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        check(!stuck.is_finished(), "the stalled refresh is under way")?;
+        // alice's valid token is still served, and carol's refresh goes ahead.
+        let hit = tokio::time::timeout(
+            quick,
+            client(&authority, file_cache(&path, margin)).acquire_token_silent(&wanted(), Some(DEMO_USER)),
+        )
+        .await
+        .map_err(|_| Failed::from("a cached token waited for another account's refresh"))??;
+        check(hit.access_token == alice.access_token, "alice's cached token")?;
+        let before = emu.counters().grant("refresh_token");
+        let carol = tokio::time::timeout(
+            Duration::from_secs(10),
+            client(&authority, file_cache(&path, Duration::from_secs(4000)))
+                .acquire_token_silent(&wanted(), Some("carol@contoso.example")),
+        )
+        .await
+        .map_err(|_| Failed::from("carol's refresh waited for alice's"))??;
+        check(emu.counters().grant("refresh_token") == before + 1, "carol was refreshed")?;
+        // What carol's refresh stored is there for the next process, alice's entry untouched.
+        let again = client(&authority, file_cache(&path, margin))
+            .acquire_token_silent(&wanted(), Some("carol@contoso.example"))
+            .await?;
+        check(again.access_token == carol.access_token, "carol's new token was stored")?;
+        let data = CacheData::from_bytes(&std::fs::read(&path)?).map_err(Failed::from)?;
+        check(data.entries.len() == 2, "both accounts kept")?;
+        stuck.abort();
         Ok(())
     })
 }
@@ -652,9 +800,22 @@ fn main() {
         Trial::test("msal_cache_migration", msal_cache_migration),
         Trial::test("threads_share_one_refresh", threads_share_one_refresh),
         Trial::test("forced_refresh_and_min_validity", forced_refresh_and_min_validity),
+        Trial::test(
+            "a_held_lock_blocks_neither_hits_nor_other_accounts",
+            a_held_lock_blocks_neither_hits_nor_other_accounts,
+        ),
         Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
         Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
     ];
+    #[cfg(unix)]
+    let tests = {
+        let mut tests = tests;
+        tests.push(Trial::test(
+            "symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide",
+            symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide,
+        ));
+        tests
+    };
     #[cfg(feature = "keyring")]
     let tests = {
         let mut tests = tests;

@@ -39,6 +39,17 @@ pub(crate) fn try_lock_file(path: &Path) -> Result<Option<StoreLock>, StoreError
     }
 }
 
+/// The lock file of one account's refresh beside a store's lock file: `<lock>.d/<hash>`,
+/// the hash of the account key (no user name in a file name).
+pub(crate) fn account_lock_path(lock_path: &Path, key: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let mut dir = lock_path.as_os_str().to_owned();
+    dir.push(".d");
+    PathBuf::from(dir).join(format!("{hex}.lock"))
+}
+
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.as_os_str().is_empty() || dir.exists() {
         return Ok(());
@@ -53,11 +64,43 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     b.create(dir).map_err(|e| io_err("cannot create directory", dir, e))
 }
 
-/// Writes `data` to `path` atomically: a private temporary file in the same directory,
-/// fsync, rename over the old file, fsync the directory. A crash at any point leaves either
-/// the old or the new file, never a mix.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+/// Where a write to `path` lands: when `path` is a symbolic link (a chain of them), its final
+/// target, so that the link stays a link; else `path`. A target that exists but is not a
+/// regular file (a directory, a device, a loop of links) is refused.
+pub fn write_target(path: &Path) -> Result<PathBuf, StoreError> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p).map_err(|e| io_err("cannot read the link", &p, e))?;
+                p = if to.is_absolute() { to } else { p.parent().unwrap_or_else(|| Path::new(".")).join(to) };
+            }
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Io,
+                    format!("{} is not a regular file (it is where {} points)", p.display(), path.display()),
+                ))
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(io_err("cannot access", &p, e)),
+        }
+    }
+    Err(StoreError::new(StoreErrorKind::Io, format!("{}: too many levels of symbolic links", path.display())))
+}
+
+/// Writes `data` to `path` atomically and privately: a new temporary file (mode 0600, a
+/// random name, never an existing file or link) beside the target, fsync, rename over the old
+/// file, fsync the directory. A crash at any point leaves either the old or the new file,
+/// never a mix. When `path` is a symbolic link, its target is replaced and the link kept
+/// ([`write_target`]). Missing directories are created private (0700).
+pub fn write_private_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let target = write_target(path)?;
+    write_atomic(&target, data)
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     create_private_dir(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let rand = crate::identity::random_suffix();
@@ -163,19 +206,33 @@ impl TokenStore for FileStore {
     }
 
     fn save(&self, data: &[u8]) -> Result<(), StoreError> {
-        write_atomic(&self.path, data)
+        write_private_atomic(&self.path, data)
     }
 
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
         try_lock_file(&self.lock_path)
     }
 
+    fn has_account_locks(&self) -> bool {
+        true
+    }
+
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        try_lock_file(&account_lock_path(&self.lock_path, key))
+    }
+
     fn quarantine(&self) -> Result<Option<String>, StoreError> {
+        // The damaged data is moved, not the link to it; the name is unique (time and a random
+        // part), and the rename never replaces an earlier copy.
+        let target = write_target(&self.path)?;
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let mut aside = self.path.clone().into_os_string();
-        aside.push(format!(".corrupt-{ts}"));
+        let mut aside = target.clone().into_os_string();
+        aside.push(format!(".corrupt-{ts}-{}", crate::identity::random_suffix()));
         let aside = PathBuf::from(aside);
-        fs::rename(&self.path, &aside).map_err(|e| io_err("cannot move aside", &self.path, e))?;
+        if aside.exists() {
+            return Err(StoreError::new(StoreErrorKind::Io, format!("{} exists already", aside.display())));
+        }
+        fs::rename(&target, &aside).map_err(|e| io_err("cannot move aside", &target, e))?;
         Ok(Some(aside.display().to_string()))
     }
 
@@ -274,6 +331,17 @@ impl TokenStore for CommandStore {
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
         match &self.lock_path {
             Some(p) => try_lock_file(p),
+            None => Ok(Some(StoreLock::none())),
+        }
+    }
+
+    fn has_account_locks(&self) -> bool {
+        self.lock_path.is_some()
+    }
+
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        match &self.lock_path {
+            Some(p) => try_lock_file(&account_lock_path(p, key)),
             None => Ok(Some(StoreLock::none())),
         }
     }

@@ -17,20 +17,24 @@ mod keyring_store;
 mod msal;
 mod store;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 #[cfg(not(target_arch = "wasm32"))]
-pub use file::{CommandStore, FileStore};
+pub use file::{write_private_atomic, write_target, CommandStore, FileStore};
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 pub use keyring_store::KeyringStore;
 pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
 
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, Platform, RefreshToken, Token};
 
-/// How long silent acquisition waits for another process's lock before giving up.
-const LOCK_WAIT: Duration = Duration::from_secs(60);
+/// How long a caller waits for another process's lock before giving up. A store without
+/// per-account locks holds its lock across a refresh, and a refresh holds its account's lock
+/// across the network, so this outlasts the slowest refresh: every attempt of the default
+/// retry policy timing out, with the longest waits between them (150 s).
+const LOCK_WAIT: Duration = Duration::from_secs(180);
 
 /// What silent acquisition accepts from the cache, beyond the cache's refresh margin.
 ///
@@ -76,8 +80,11 @@ pub struct TokenCache {
     store: Arc<dyn TokenStore>,
     /// The last data read from or written to the store.
     memory: Mutex<Option<CacheData>>,
-    /// Serialises refreshes within this process.
-    flight: tokio::sync::Mutex<()>,
+    /// Serialises the refreshes of one account within this process (key: [`account_key`]).
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serialises read-modify-write of the store within this process (taken after the
+    /// store's lock, never before it).
+    writes: tokio::sync::Mutex<()>,
     margin: Duration,
 }
 
@@ -103,6 +110,18 @@ fn entry_matches(e: &CacheEntry, environment: &str, client_id: &str, account: Op
         && account.is_none_or(|a| e.account.matches(a))
 }
 
+/// What names an account's refresh, the same in every process: instance, client, user.
+fn account_key(e: &CacheEntry) -> String {
+    format!("{}\n{}\n{}", e.environment.to_ascii_lowercase(), e.client_id, e.account.username.to_ascii_lowercase())
+}
+
+/// What a refresh holds: the store's lock throughout, or its account's lock (the store's lock
+/// is then taken for the save).
+enum Held {
+    Store(#[allow(dead_code)] StoreLock),
+    Account(#[allow(dead_code)] StoreLock),
+}
+
 /// The scopes a cached access token must cover: the requested ones minus OpenID scopes.
 pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
     const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
@@ -123,7 +142,8 @@ impl TokenCache {
         TokenCache {
             store,
             memory: Mutex::new(None),
-            flight: tokio::sync::Mutex::new(()),
+            flights: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
             margin: Duration::from_secs(300),
         }
     }
@@ -157,27 +177,58 @@ impl TokenCache {
     /// Reads the store. Unreadable data is moved aside (if the store can) and reported as
     /// [`StoreErrorKind::Corrupt`]; it is never overwritten silently.
     pub fn load(&self) -> Result<CacheData, StoreError> {
-        let data = match self.store.load()? {
-            None => CacheData::default(),
-            Some(bytes) => match CacheData::from_bytes(&bytes) {
-                Ok(d) => d,
-                Err(why) => {
-                    let kept = self.store.quarantine()?;
-                    let where_ = match kept {
-                        Some(p) => format!("it was moved to {p}; sign in again"),
-                        None => "fix or remove it, then sign in again".to_owned(),
-                    };
-                    return Err(StoreError::new(
-                        StoreErrorKind::Corrupt,
-                        format!("the token cache in {} is unreadable ({why}); {where_}", self.store.describe()),
-                    ));
-                }
-            },
+        let data = match self.read()? {
+            Ok(d) => d,
+            Err(why) => {
+                let kept = self.store.quarantine()?;
+                let where_ = match kept {
+                    Some(p) => format!("it was moved to {p}; sign in again"),
+                    None => "fix or remove it, then sign in again".to_owned(),
+                };
+                return Err(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!("the token cache in {} is unreadable ({why}); {where_}", self.store.describe()),
+                ));
+            }
         };
+        self.remember(&data);
+        Ok(data)
+    }
+
+    /// Reads and parses the store: the data, or why it cannot be parsed.
+    fn read(&self) -> Result<Result<CacheData, String>, StoreError> {
+        Ok(match self.store.load()? {
+            None => Ok(CacheData::default()),
+            Some(bytes) => CacheData::from_bytes(&bytes).map_err(|e| e.to_string()),
+        })
+    }
+
+    fn remember(&self, data: &CacheData) {
         if let Ok(mut m) = self.memory.lock() {
             *m = Some(data.clone());
         }
-        Ok(data)
+    }
+
+    /// Reads the store without its lock (stores replace their data atomically, so a reader
+    /// sees the old or the new document). Data that cannot be parsed is handled under the
+    /// lock ([`TokenCache::load`]: a writer without atomic saves may be midway, or the data
+    /// is corrupt and moved aside).
+    async fn peek(&self, platform: &dyn Platform) -> Result<CacheData, StoreError> {
+        if let Ok(data) = self.read()? {
+            self.remember(&data);
+            return Ok(data);
+        }
+        let _lock = self.lock(platform).await?;
+        self.load()
+    }
+
+    /// The in-process flight of one account's refreshes.
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.flights.lock() {
+            Ok(mut m) => m.entry(key.to_owned()).or_default().clone(),
+            // A panicked thread poisoned the map: no sharing, the store's locks still hold.
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     fn save(&self, data: &CacheData) -> Result<(), StoreError> {
@@ -190,11 +241,28 @@ impl TokenCache {
 
     /// Waits (polling with the platform's timer) for the store's cross-process lock.
     async fn lock(&self, platform: &dyn Platform) -> Result<StoreLock, StoreError> {
+        self.wait_for(platform, || self.store.try_lock(), || false).await?.ok_or_else(|| {
+            StoreError::new(StoreErrorKind::Io, "the store's lock wait was given up")
+            // not reached: `give_up` is never true
+        })
+    }
+
+    /// Polls `try_lock` until it grants the lock (`Some`), `give_up` says the lock is no longer
+    /// needed (`None`), or [`LOCK_WAIT`] has passed (an error).
+    async fn wait_for(
+        &self,
+        platform: &dyn Platform,
+        try_lock: impl Fn() -> Result<Option<StoreLock>, StoreError>,
+        mut give_up: impl FnMut() -> bool,
+    ) -> Result<Option<StoreLock>, StoreError> {
         let mut waited = Duration::ZERO;
         let mut step = Duration::from_millis(2);
         loop {
-            if let Some(lock) = self.store.try_lock()? {
-                return Ok(lock);
+            if let Some(lock) = try_lock()? {
+                return Ok(Some(lock));
+            }
+            if step >= Duration::from_millis(50) && give_up() {
+                return Ok(None);
             }
             if waited >= LOCK_WAIT {
                 return Err(StoreError::new(
@@ -218,8 +286,8 @@ impl TokenCache {
         platform: &dyn Platform,
         change: impl FnOnce(&mut CacheData) -> R,
     ) -> Result<R, StoreError> {
-        let _flight = self.flight.lock().await;
         let _lock = self.lock(platform).await?;
+        let _writes = self.writes.lock().await;
         let mut data = self.load()?;
         let r = change(&mut data);
         self.save(&data)?;
@@ -334,6 +402,11 @@ impl TokenCache {
     }
 
     /// Silent acquisition for `client`: see the module documentation and [`SilentOptions`].
+    ///
+    /// A valid cached token is served from memory or from a read of the store without any
+    /// lock. A refresh holds its account's lock (or, for stores without per-account locks,
+    /// the store's lock) across the network; waiting for it, the caller watches the store and
+    /// takes the token another process stored.
     pub(crate) async fn acquire_silent(
         &self,
         client: &crate::PublicClient,
@@ -344,63 +417,78 @@ impl TokenCache {
         let platform = client.platform().clone();
         let authority = client.authority();
         let env = authority.base_url();
+        let client_id = client.client_id();
         let requested = client.user_scopes(scopes)?;
         let wanted = resource_scopes(&requested);
         let margin = self.margin.max(options.min_validity.unwrap_or_default());
+        let exacting = options.force_refresh || options.min_validity.is_some();
+        if !options.force_refresh {
+            if let Some(t) = self.memory_hit(env, client_id, account, &wanted, platform.now(), margin) {
+                return Ok(t);
+            }
+        }
+        let data = self.peek(platform.as_ref()).await?;
         // The token a caller would have been given when it asked: with `force_refresh` it is
         // the one to replace, and any other token that shows up meanwhile is a fresh one.
-        let seen = if options.force_refresh || options.min_validity.is_some() {
-            self.load()?
-                .valid_token(env, client.client_id(), account, &wanted, platform.now(), Duration::ZERO)
+        let seen = if exacting {
+            data.valid_token(env, client_id, account, &wanted, platform.now(), Duration::ZERO)
                 .map(|t| t.access_token.expose_secret().to_owned())
         } else {
             None
         };
         if !options.force_refresh {
-            if let Some(t) = self.memory_hit(env, client.client_id(), account, &wanted, platform.now(), margin) {
+            if let Some(t) = data.valid_token(env, client_id, account, &wanted, platform.now(), margin) {
                 return Ok(t);
             }
         }
-        let _flight = self.flight.lock().await;
-        let _lock = self.lock(platform.as_ref()).await?;
-        let mut data = self.load()?;
-        let matching: Vec<&CacheEntry> =
-            data.entries.iter().filter(|e| entry_matches(e, env, client.client_id(), account)).collect();
-        let entry = match matching.as_slice() {
-            [] => {
-                return Err(IdentityError::new(
-                    IdentityErrorKind::InteractionRequired,
-                    match account {
-                        Some(a) => format!("no cached sign-in for {a}: sign in first"),
-                        None => "no cached sign-in: sign in first".to_owned(),
-                    },
-                ))
-            }
-            [one] => (*one).clone(),
-            many => {
-                let names: Vec<&str> = many.iter().map(|e| e.account.username.as_str()).collect();
-                return Err(IdentityError::new(
-                    IdentityErrorKind::Configuration,
-                    format!("several accounts are signed in ({}); say which one", names.join(", ")),
-                ));
-            }
-        };
+        let entry = Self::one_entry(&data, env, client_id, account)?;
         let username = entry.account.username.clone();
-        let now = platform.now();
-        // Another thread or process may have refreshed while we waited for the locks.
+        let key = account_key(&entry);
+        // Another thread or process may refresh meanwhile: its token is taken.
         let fresh = |t: &Token| seen.as_deref() != Some(t.access_token.expose_secret());
-        if !options.force_refresh {
-            if let Some(t) = data.valid_token(env, client.client_id(), Some(&username), &wanted, now, margin) {
-                return Ok(t);
+        let usable = |data: &CacheData| -> Option<Token> {
+            let now = platform.now();
+            if !options.force_refresh {
+                if let Some(t) = data.valid_token(env, client_id, Some(&username), &wanted, now, margin) {
+                    return Some(t);
+                }
             }
-        }
-        if options.force_refresh || options.min_validity.is_some() {
-            if let Some(t) = data
-                .valid_token(env, client.client_id(), Some(&username), &wanted, now, self.margin)
-                .filter(|t| fresh(t))
-            {
-                return Ok(t);
+            if exacting {
+                return data
+                    .valid_token(env, client_id, Some(&username), &wanted, now, self.margin)
+                    .filter(|t| fresh(t));
             }
+            None
+        };
+
+        let flight = self.flight(&key);
+        let _flight = flight.lock().await;
+        let held = if self.store.has_account_locks() {
+            let mut found = None;
+            let lock = self
+                .wait_for(
+                    platform.as_ref(),
+                    || self.store.try_lock_account(&key),
+                    || {
+                        found = self.read().ok().and_then(Result::ok).and_then(|d| usable(&d));
+                        found.is_some()
+                    },
+                )
+                .await?;
+            match lock {
+                Some(lock) => Held::Account(lock),
+                None => return found.ok_or_else(|| IdentityError::new(IdentityErrorKind::Storage, "lost token")),
+            }
+        } else {
+            Held::Store(self.lock(platform.as_ref()).await?)
+        };
+        let data = match held {
+            Held::Account(_) => self.peek(platform.as_ref()).await?,
+            Held::Store(_) => self.load()?,
+        };
+        let entry = Self::one_entry(&data, env, client_id, Some(&username))?;
+        if let Some(t) = usable(&data) {
+            return Ok(t);
         }
         let Some(rt) = entry.refresh_token.clone() else {
             return Err(IdentityError::new(
@@ -422,15 +510,63 @@ impl TokenCache {
         if token.account.is_none() {
             token.account = Some(entry.account.clone());
         }
-        data.merge(authority, client.client_id(), &token, platform.now());
-        self.save(&data)?;
+        let now = platform.now();
+        match held {
+            // The store's lock is held: save under it (other accounts may have been saved
+            // by this process meanwhile, so the store is read again).
+            Held::Store(_) => {
+                let _writes = self.writes.lock().await;
+                let mut data = self.load()?;
+                data.merge(authority, client_id, &token, now);
+                self.save(&data)?;
+            }
+            Held::Account(_) => {
+                self.update(platform.as_ref(), |data| data.merge(authority, client_id, &token, now)).await?
+            }
+        }
+        drop(held);
         Ok(token)
+    }
+
+    /// The one entry `account` names (or the only one, when it names none).
+    fn one_entry(
+        data: &CacheData,
+        env: &str,
+        client_id: &str,
+        account: Option<&str>,
+    ) -> Result<CacheEntry, IdentityError> {
+        let matching: Vec<&CacheEntry> =
+            data.entries.iter().filter(|e| entry_matches(e, env, client_id, account)).collect();
+        match matching.as_slice() {
+            [] => Err(IdentityError::new(
+                IdentityErrorKind::InteractionRequired,
+                match account {
+                    Some(a) => format!("no cached sign-in for {a}: sign in first"),
+                    None => "no cached sign-in: sign in first".to_owned(),
+                },
+            )),
+            [one] => Ok((*one).clone()),
+            many => {
+                let names: Vec<&str> = many.iter().map(|e| e.account.username.as_str()).collect();
+                Err(IdentityError::new(
+                    IdentityErrorKind::Configuration,
+                    format!("several accounts are signed in ({}); say which one", names.join(", ")),
+                ))
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_wait_outlasts_the_slowest_refresh() {
+        let slowest = crate::identity::RetryPolicy::default().worst_case(crate::identity::DEFAULT_HTTP_TIMEOUT);
+        assert_eq!(slowest, Duration::from_secs(150));
+        assert!(LOCK_WAIT > slowest, "{LOCK_WAIT:?} <= {slowest:?}");
+    }
 
     #[test]
     fn resource_scope_set() {

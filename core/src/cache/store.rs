@@ -92,6 +92,20 @@ pub trait TokenStore: MaybeSendSync {
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
         Ok(Some(StoreLock::none()))
     }
+    /// Whether the store has a lock per account ([`TokenStore::try_lock_account`]). When it
+    /// has, a refresh holds only its account's lock across the network and takes the store's
+    /// lock for the moment it saves, so refreshes of different accounts do not wait for each
+    /// other. When it has not (the default), a refresh holds the store's lock throughout.
+    fn has_account_locks(&self) -> bool {
+        false
+    }
+    /// Takes the cross-process lock of one account's refresh if it is free (`Ok(None)` if
+    /// another holder has it); `key` names the account (environment, client, user). Only
+    /// called when [`TokenStore::has_account_locks`] says so.
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        let _ = key;
+        self.try_lock()
+    }
     /// Moves unreadable data aside so that it is kept, not overwritten; returns where it went.
     fn quarantine(&self) -> Result<Option<String>, StoreError> {
         Ok(None)

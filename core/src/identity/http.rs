@@ -129,6 +129,25 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
+/// The largest response body read from an identity endpoint (1 MiB), by every HTTP client the
+/// library brings (native reqwest, the wasm binding's `fetch`): a larger one is a transport
+/// error, and reading stops there.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The time-out of one HTTP request in the native client (`ReqwestHttp::new`).
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl RetryPolicy {
+    /// The longest a request sent with this policy can take when each attempt takes up to
+    /// `per_attempt`: every attempt, plus the longest wait before each retry.
+    pub fn worst_case(&self, per_attempt: Duration) -> Duration {
+        let waits = self.max_wait.max(self.backoff.saturating_mul(1u32 << self.max_retries.min(16)));
+        per_attempt
+            .saturating_mul(self.max_retries.saturating_add(1))
+            .saturating_add(waits.saturating_mul(self.max_retries))
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy { max_retries: 2, backoff: Duration::from_millis(500), max_wait: Duration::from_secs(30) }

@@ -27,6 +27,7 @@ pub use confidential::{
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
     BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, RetryPolicy,
+    DEFAULT_HTTP_TIMEOUT, MAX_RESPONSE_BYTES,
 };
 #[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub(crate) use pkce::random_suffix;

@@ -15,13 +15,12 @@ pub struct ReqwestHttp {
     client: reqwest::Client,
 }
 
-/// Largest response body read from an identity endpoint.
-const MAX_BODY: usize = 1024 * 1024;
+use crate::identity::MAX_RESPONSE_BYTES as MAX_BODY;
 
 impl ReqwestHttp {
     /// A client with a 30 s time-out and the built-in roots.
     pub fn new() -> Result<Self, IdentityError> {
-        Self::with_options(Duration::from_secs(30), &[])
+        Self::with_options(crate::identity::DEFAULT_HTTP_TIMEOUT, &[])
     }
 
     /// A client with a time-out and extra trusted CA certificates (PEM files), e.g. the
