@@ -17,7 +17,6 @@ mod keyring_store;
 mod msal;
 mod store;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,7 +80,8 @@ pub struct TokenCache {
     /// The last data read from or written to the store.
     memory: Mutex<Option<CacheData>>,
     /// Serialises the refreshes of one account within this process (key: [`account_key`]).
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// (A list, not a hash map: a handful of accounts, and no hashing code in the wasm build.)
+    flights: Mutex<Vec<(String, Arc<tokio::sync::Mutex<()>>)>>,
     /// Serialises read-modify-write of the store within this process (taken after the
     /// store's lock, never before it).
     writes: tokio::sync::Mutex<()>,
@@ -142,7 +142,7 @@ impl TokenCache {
         TokenCache {
             store,
             memory: Mutex::new(None),
-            flights: Mutex::new(HashMap::new()),
+            flights: Mutex::new(Vec::new()),
             writes: tokio::sync::Mutex::new(()),
             margin: Duration::from_secs(300),
         }
@@ -225,7 +225,14 @@ impl TokenCache {
     /// The in-process flight of one account's refreshes.
     fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         match self.flights.lock() {
-            Ok(mut m) => m.entry(key.to_owned()).or_default().clone(),
+            Ok(mut m) => match m.iter().find(|(k, _)| k == key) {
+                Some((_, flight)) => flight.clone(),
+                None => {
+                    let flight = Arc::new(tokio::sync::Mutex::new(()));
+                    m.push((key.to_owned(), flight.clone()));
+                    flight
+                }
+            },
             // A panicked thread poisoned the map: no sharing, the store's locks still hold.
             Err(_) => Arc::new(tokio::sync::Mutex::new(())),
         }
