@@ -145,27 +145,48 @@ async fn read_target(stream: &mut TcpStream) -> Option<String> {
     tokio::time::timeout(Duration::from_secs(10), read).await.ok().flatten()
 }
 
+/// Which OS's way of opening a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Desktop {
+    MacOs,
+    Windows,
+    Unix,
+}
+
+/// The program and arguments that open `url` on `desktop`, the URL always one argument that no
+/// shell parses. On Windows not `cmd /C start "" <url>`: cmd splits the command at every `&`
+/// of an authorize URL and would try to run `scope=...`, `state=...` from the current directory
+/// (binary planting); `rundll32 url.dll,FileProtocolHandler` takes the URL as one argument.
+fn browser_command(desktop: Desktop, url: &str) -> (&'static str, Vec<String>) {
+    match desktop {
+        Desktop::MacOs => ("open", vec![url.to_owned()]),
+        Desktop::Windows => ("rundll32", vec!["url.dll,FileProtocolHandler".to_owned(), url.to_owned()]),
+        Desktop::Unix => ("xdg-open", vec![url.to_owned()]),
+    }
+}
+
 /// Tries to open `url` in the desktop's browser. Returns whether a browser was started.
 pub fn open_browser(url: &str) -> bool {
     use std::process::{Command, Stdio};
-    let mut cmd = if cfg!(target_os = "macos") {
-        let mut c = Command::new("open");
-        c.arg(url);
-        c
+    let desktop = if cfg!(target_os = "macos") {
+        Desktop::MacOs
     } else if cfg!(target_os = "windows") {
-        let mut c = Command::new("cmd");
-        c.args(["/C", "start", "", url]);
-        c
+        Desktop::Windows
     } else {
         // Over SSH or on a headless machine there is no desktop to open a browser in.
         if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
             return false;
         }
-        let mut c = Command::new("xdg-open");
-        c.arg(url);
-        c
+        Desktop::Unix
     };
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().is_ok()
+    let (program, args) = browser_command(desktop, url);
+    Command::new(program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .is_ok()
 }
 
 impl PublicClient {
@@ -251,5 +272,21 @@ impl PublicClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_one_argument_no_shell_parses() {
+        let url = "https://login.example/authorize?client_id=a&scope=b%20c&state=x&redirect_uri=http%3A%2F%2Flocalhost";
+        for desktop in [Desktop::MacOs, Desktop::Windows, Desktop::Unix] {
+            let (program, args) = browser_command(desktop, url);
+            assert_eq!(args.last().map(String::as_str), Some(url), "{desktop:?}");
+            assert!(!["cmd", "cmd.exe", "sh", "powershell"].contains(&program), "{desktop:?} goes through a shell");
+        }
+        assert_eq!(browser_command(Desktop::Windows, url).0, "rundll32");
     }
 }
