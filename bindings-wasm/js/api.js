@@ -3,7 +3,7 @@
 // authorization requests between a redirect and its return, AbortSignals.
 
 import { wasm } from './wasm.js';
-import { IdentityError } from './errors.js';
+import { IdentityError, redacted } from './errors.js';
 import { authorityOptions, clientOptions } from './options.js';
 
 export { MailoauthError, IdentityError, MailAuthError, StoreError } from './errors.js';
@@ -217,19 +217,7 @@ function nodeOnly(what) {
   return new IdentityError({ kind: 'configuration', message, display: `configuration error: ${message}` });
 }
 
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
-
-// Node's console.log and util.inspect call this hook: the flow is shown with its device code
-// redacted. The hook is not enumerable, so `{...flow}` and JSON.stringify are plain copies
-// (the flow stays resumable).
 function redactDeviceCode(flow) {
-  Object.defineProperty(flow, INSPECT, {
-    enumerable: false,
-    value(depth, options, inspect) {
-      const shown = { ...this, deviceCode: '[redacted]' };
-      return inspect ? inspect(shown, options) : shown;
-    },
-  });
-  return flow;
+  return redacted(flow, ['deviceCode']);
 }
 

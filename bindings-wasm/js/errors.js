@@ -71,6 +71,30 @@ export class StoreError extends MailoauthError {
   }
 }
 
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * @internal Node's console.log and util.inspect call this hook: `obj` is shown with `fields`
+ * as `[redacted]`. The hook is not enumerable, so `{...obj}` and JSON.stringify stay plain
+ * copies (a token can be stored, a device-code flow resumed).
+ */
+export function redacted(obj, fields) {
+  Object.defineProperty(obj, INSPECT, {
+    enumerable: false,
+    value(depth, options, inspect) {
+      const shown = { ...this };
+      for (const f of fields) if (shown[f] != null) shown[f] = '[redacted]';
+      return inspect ? inspect(shown, options) : shown;
+    },
+  });
+  return obj;
+}
+
+/** @internal used by the wasm glue: a token, its secrets hidden from console.log. */
+export function tokenFromJson(text) {
+  return redacted(JSON.parse(text), ['accessToken', 'refreshToken', 'idToken']);
+}
+
 /** @internal used by the wasm glue */
 export function identityErrorFromJson(text) {
   return new IdentityError(JSON.parse(text));

@@ -17,6 +17,9 @@ extern "C" {
     /// `new IdentityError(details)` from the package's `js/errors.js`.
     #[wasm_bindgen(js_name = identityErrorFromJson)]
     fn identity_error_from_json(details: &str) -> JsValue;
+    /// A token object from the package's `js/errors.js`: its secrets hidden from console.log.
+    #[wasm_bindgen(js_name = tokenFromJson)]
+    fn token_from_json(token: &str) -> JsValue;
     /// `new MailAuthError(details)` from the package's `js/errors.js`.
     #[cfg(feature = "node")]
     #[wasm_bindgen(js_name = mailAuthErrorFromJson)]
@@ -265,9 +268,9 @@ pub(crate) fn account_from_json(v: &Value) -> Account {
 }
 
 /// A token as a JS object. It carries the access and refresh tokens: the caller asked for
-/// them. `expiresAt` and `refreshAt` are Unix seconds.
+/// them (`console.log` shows them as `[redacted]`). `expiresAt` and `refreshAt` are Unix seconds.
 pub(crate) fn token_js(t: &Token) -> JsValue {
-    to_js(&obj(vec![
+    token_from_json(&json::to_string(&obj(vec![
         ("accessToken", s(t.access_token.expose_secret())),
         ("expiresAt", int(t.expires_at)),
         ("refreshAt", oint(t.refresh_at)),
@@ -275,7 +278,7 @@ pub(crate) fn token_js(t: &Token) -> JsValue {
         ("refreshToken", os(t.refresh_token.as_ref().map(|r| r.expose_secret()))),
         ("idToken", os(t.id_token.as_deref())),
         ("account", t.account.as_ref().map_or(Value::Null, account_json)),
-    ]))
+    ])))
 }
 
 pub(crate) fn device_flow_js(f: &DeviceCodeFlow) -> JsValue {

@@ -63,6 +63,15 @@ describe('device code', () => {
     await emu.control('/_emulator/device/approve', { user_code: flow.userCode, username: ALICE });
     const token = await c.waitDeviceFlow(flow);
     assert.equal(token.account.username, ALICE);
+    // Tokens likewise: console.log shows no secret, a copy or JSON keeps them.
+    for (const shown of [inspect(token), inspect(token, { showHidden: true, depth: 5 }), inspect({ token })]) {
+      for (const secret of [token.accessToken, token.refreshToken, token.idToken]) {
+        assert.ok(secret && !shown.includes(secret), shown);
+      }
+      assert.ok(shown.includes(ALICE) && shown.includes('[redacted]'), shown);
+    }
+    assert.equal(JSON.parse(JSON.stringify(token)).accessToken, token.accessToken);
+    assert.equal({ ...token }.refreshToken, token.refreshToken);
   });
 
   test('an AbortSignal cancels the wait', async () => {
