@@ -115,6 +115,36 @@ fn account_key(e: &CacheEntry) -> String {
     format!("{}\n{}\n{}", e.environment.to_ascii_lowercase(), e.client_id, e.account.username.to_ascii_lowercase())
 }
 
+/// A silent acquisition: where the token comes from, which scopes (as the client normalised
+/// them), which account, and what is acceptable.
+#[derive(Clone, Copy)]
+pub struct SilentRequest<'a> {
+    /// The authority the token is for.
+    pub authority: &'a Authority,
+    /// The client (application) id.
+    pub client_id: &'a str,
+    /// The clock.
+    pub platform: &'a Arc<dyn Platform>,
+    /// The delegated scopes asked for, normalised ([`crate::PublicClient::user_scopes`]).
+    pub scopes: &'a [String],
+    /// The account (username or home account id); `None` when one account is signed in.
+    pub account: Option<&'a str>,
+    /// What the cache may serve.
+    pub options: SilentOptions,
+}
+
+impl std::fmt::Debug for SilentRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SilentRequest")
+            .field("authority", &self.authority.base_url())
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("account", &self.account)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a refresh holds: the store's lock throughout, or its account's lock (the store's lock
 /// is then taken for the save).
 enum Held {
@@ -414,19 +444,18 @@ impl TokenCache {
     /// lock. A refresh holds its account's lock (or, for stores without per-account locks,
     /// the store's lock) across the network; waiting for it, the caller watches the store and
     /// takes the token another process stored.
-    pub(crate) async fn acquire_silent(
-        &self,
-        client: &crate::PublicClient,
-        scopes: &[String],
-        account: Option<&str>,
-        options: SilentOptions,
-    ) -> Result<Token, IdentityError> {
-        let platform = client.platform().clone();
-        let authority = client.authority();
+    ///
+    /// The cache is passive towards the client: it looks up, locks, and stores; `refresh` is
+    /// the client's redemption of a refresh token (the cache never calls the client itself).
+    pub async fn acquire_silent<R, F>(&self, request: SilentRequest<'_>, refresh: R) -> Result<Token, IdentityError>
+    where
+        R: FnOnce(RefreshToken) -> F,
+        F: std::future::Future<Output = Result<Token, IdentityError>>,
+    {
+        let SilentRequest { authority, client_id, platform, scopes: requested, account, options } = request;
+        let platform = platform.clone();
         let env = authority.base_url();
-        let client_id = client.client_id();
-        let requested = client.user_scopes(scopes)?;
-        let wanted = resource_scopes(&requested);
+        let wanted = resource_scopes(requested);
         let margin = self.margin.max(options.min_validity.unwrap_or_default());
         let exacting = options.force_refresh || options.min_validity.is_some();
         if !options.force_refresh {
@@ -503,7 +532,7 @@ impl TokenCache {
                 format!("the cached sign-in of {username} has no refresh token: sign in again"),
             ));
         };
-        let mut token = match client.refresh_uncached(&RefreshToken::new(rt), scopes).await {
+        let mut token = match refresh(RefreshToken::new(rt)).await {
             Ok(t) => t,
             Err(mut e) => {
                 if e.kind == IdentityErrorKind::InvalidGrant {

@@ -208,7 +208,27 @@ impl PublicClient {
                 "silent acquisition needs a token cache (with_cache)",
             ));
         };
-        cache.acquire_silent(self, scopes, account, crate::cache::SilentOptions::default()).await
+        self.silent(cache, scopes, account, crate::cache::SilentOptions::default()).await
+    }
+
+    /// Silent acquisition through `cache`, which calls back only for the refresh itself.
+    async fn silent(
+        &self,
+        cache: &TokenCache,
+        scopes: &[String],
+        account: Option<&str>,
+        options: crate::cache::SilentOptions,
+    ) -> Result<Token, IdentityError> {
+        let requested = self.user_scopes(scopes)?;
+        let request = crate::cache::SilentRequest {
+            authority: &self.authority,
+            client_id: &self.client_id,
+            platform: &self.platform,
+            scopes: &requested,
+            account,
+            options,
+        };
+        cache.acquire_silent(request, |rt| async move { self.refresh_uncached(&rt, scopes).await }).await
     }
 
     /// [`PublicClient::acquire_token_silent`] with [`SilentOptions`](crate::cache::SilentOptions):
@@ -226,7 +246,7 @@ impl PublicClient {
                 "silent acquisition needs a token cache (with_cache)",
             ));
         };
-        cache.acquire_silent(self, scopes, account, options).await
+        self.silent(cache, scopes, account, options).await
     }
 
     /// The accounts signed in with this client at this authority (from the cache).

@@ -180,13 +180,7 @@ pub fn open_browser(url: &str) -> bool {
         Desktop::Unix
     };
     let (program, args) = browser_command(desktop, url);
-    Command::new(program)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .is_ok()
+    Command::new(program).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().is_ok()
 }
 
 impl PublicClient {
