@@ -72,6 +72,27 @@ impl<'a> HttpUrl<'a> {
         {
             return Err("has an invalid host");
         }
+        // A name ending in a number is an IPv4 address to WHATWG parsers (reqwest's `url`),
+        // which read `0x7f.1` or `2130706433` as 127.0.0.1 and refuse `a.1` or `256.0.0.1`:
+        // only the plain dotted-quad form, which every parser reads alike, is taken.
+        let last = host.rsplit('.').next().unwrap_or("");
+        let numeric = !last.is_empty()
+            && (last.bytes().all(|b| b.is_ascii_digit())
+                || last.get(..2).is_some_and(|x| x.eq_ignore_ascii_case("0x"))
+                    && last.bytes().skip(2).all(|b| b.is_ascii_hexdigit()));
+        if numeric && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err("has an invalid IPv4 address (only a.b.c.d)");
+        }
+        // `.` and `..` segments (also as `%2e`) and `\` are rewritten by WHATWG parsers, so
+        // the path sent would not be the path read here (a tenant of `..`).
+        if path.contains('\\')
+            || path.split('/').any(|seg| {
+                let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+                seg == "." || seg == ".."
+            })
+        {
+            return Err("has a `.` or `..` segment or a backslash in its path");
+        }
         // Digits only: `u16::from_str` would also take `+443`.
         let port = match port {
             None | Some("") => None,
@@ -173,6 +194,137 @@ mod tests {
             "https://a..b/common",
             "https://.a/common",
             "https://a./common",
+        ] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Differential: whatever `HttpUrl::parse` accepts as an http(s) URL, the `url` crate
+    /// (the WHATWG parser reqwest sends with) reads with the same scheme, host, port and path.
+    mod against_url_crate {
+        use super::super::HttpUrl;
+        use proptest::prelude::*;
+
+        /// What WHATWG percent-encodes in a path (and leaves as is otherwise).
+        fn encode_path(path: &str) -> String {
+            let mut out = String::new();
+            for c in path.chars() {
+                match c {
+                    '"' | '<' | '>' | '`' | '{' | '}' => out.push_str(&format!("%{:02X}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            if out.is_empty() {
+                out.push('/');
+            }
+            out
+        }
+
+        pub(super) fn agree(text: &str) {
+            let Ok(ours) = HttpUrl::parse(text) else { return };
+            if ours.scheme != "http" && ours.scheme != "https" {
+                return;
+            }
+            // An empty host is refused by every caller (`check_url`); `url` skips the slashes.
+            // Punycode (`xn--`) labels are not decoded here, so their validity is `url`'s
+            // (IDNA) business: an invalid one fails when reqwest connects, as a typed error.
+            if ours.host.is_empty() || ours.host.split('.').any(|l| l.starts_with("xn--")) {
+                return;
+            }
+            let theirs = url::Url::parse(text).unwrap_or_else(|e| panic!("{text:?} accepted, but url says {e}"));
+            assert_eq!(theirs.scheme(), ours.scheme, "scheme of {text:?}");
+            match (theirs.host(), ours.host.strip_prefix('[').and_then(|h| h.strip_suffix(']'))) {
+                (Some(url::Host::Ipv6(a)), Some(v6)) => assert_eq!(Ok(a), v6.parse(), "IPv6 host of {text:?}"),
+                _ => assert_eq!(theirs.host_str(), Some(ours.host.as_str()), "host of {text:?}"),
+            }
+            assert_eq!(theirs.port(), ours.port, "port of {text:?}");
+            assert_eq!(theirs.path(), encode_path(ours.path), "path of {text:?}");
+        }
+
+        fn candidate() -> impl Strategy<Value = String> {
+            let scheme = proptest::sample::select(&["https", "http", "HTTPS", "hTTp", "ftp"][..]);
+            let host = proptest::sample::select(
+                &[
+                    "login.microsoftonline.com",
+                    "LOGIN.Example.US",
+                    "127.0.0.1",
+                    "127.1",
+                    "localhost",
+                    "[::1]",
+                    "[0:0::1]",
+                    "[::ffff:127.0.0.1]",
+                    "[::127.0.0.1]",
+                    "0x7f.1",
+                    "0x7F000001",
+                    "2130706433",
+                    "1.2.3",
+                    "010.0.0.1",
+                    "255.255.255.255",
+                    "256.0.0.1",
+                    "a.1",
+                    "a.0x",
+                    "a.0x1g",
+                    "a.b1",
+                    "1a",
+                    "a_b.example",
+                    "-a-.example",
+                    "",
+                    "a..b",
+                    "%6c",
+                    "h\\x",
+                    "u@h",
+                    "xn--nxasmq6b",
+                    "EXAMPLE.com",
+                ][..],
+            );
+            let port =
+                proptest::sample::select(&["", ":", ":0", ":443", ":0443", ":80", ":65535", ":65536", ":+1"][..]);
+            let segment = proptest::sample::select(
+                &[
+                    "/common", "/", "//", "/.", "/..", "/%2e", "/%2E%2e", "/.%2e", "/..a", "/.a", "/{x}", "/<>", "/\"",
+                    "/`", "/;", "/\\", "/%00", "/^|", "/~", "/%zz", "?q=1", "#f", "/t?x#y", "/a=b&c",
+                ][..],
+            );
+            prop_oneof![
+                8 => (scheme, host, port, proptest::collection::vec(segment, 0..4), "[a-z0-9.%-]{0,6}")
+                    .prop_map(|(s, h, p, path, tail)| format!("{s}://{h}{p}{}{tail}", path.concat())),
+                1 => "https?://[ -~]{0,30}",
+                1 => "[ -~]{0,40}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn http_urls_parse_as_the_url_crate_parses_them(text in candidate()) {
+                agree(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_url_crate_on_the_edges() {
+        for text in [
+            "https://login.microsoftonline.com/common",
+            "http://[0:0::1]:8080/t",
+            "https://h:0443/{t}",
+            "https://h",
+            "https://a.b1/t",
+        ] {
+            against_url_crate::agree(text);
+            assert!(HttpUrl::parse(text).is_ok(), "{text}");
+        }
+        for bad in [
+            "https://a.1/t",
+            "https://0x7f.1/t",
+            "https://2130706433/t",
+            "https://127.1/t",
+            "https://256.0.0.1/t",
+            "https://h/common/..",
+            "https://h/common/%2E%2e/x",
+            "https://h/./t",
+            "https://h/a\\b",
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }
