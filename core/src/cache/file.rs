@@ -39,6 +39,19 @@ pub(crate) fn try_lock_file(path: &Path) -> Result<Option<StoreLock>, StoreError
     }
 }
 
+/// The store lock (`account: None`) or an account's lock beside it, for stores whose lock file
+/// is optional (the command and keyring stores): without one, every lock is granted.
+pub(crate) fn try_lock_optional(
+    lock_path: Option<&Path>,
+    account: Option<&str>,
+) -> Result<Option<StoreLock>, StoreError> {
+    match (lock_path, account) {
+        (Some(p), None) => try_lock_file(p),
+        (Some(p), Some(key)) => try_lock_file(&account_lock_path(p, key)),
+        (None, _) => Ok(Some(StoreLock::none())),
+    }
+}
+
 /// The lock file of one account's refresh beside a store's lock file: `<lock>.d/<hash>`,
 /// the hash of the account key (no user name in a file name).
 pub(crate) fn account_lock_path(lock_path: &Path, key: &str) -> PathBuf {
@@ -329,10 +342,7 @@ impl TokenStore for CommandStore {
     }
 
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
-        match &self.lock_path {
-            Some(p) => try_lock_file(p),
-            None => Ok(Some(StoreLock::none())),
-        }
+        try_lock_optional(self.lock_path.as_deref(), None)
     }
 
     fn has_account_locks(&self) -> bool {
@@ -340,10 +350,7 @@ impl TokenStore for CommandStore {
     }
 
     fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
-        match &self.lock_path {
-            Some(p) => try_lock_file(&account_lock_path(p, key)),
-            None => Ok(Some(StoreLock::none())),
-        }
+        try_lock_optional(self.lock_path.as_deref(), Some(key))
     }
 
     fn describe(&self) -> String {

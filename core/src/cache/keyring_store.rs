@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::file::{account_lock_path, try_lock_file};
+use super::file::try_lock_optional;
 use super::store::{StoreError, StoreErrorKind, StoreLock, TokenStore};
 
 /// The token cache as one secret in the OS keyring: the macOS Keychain, the Windows
@@ -124,10 +124,7 @@ impl TokenStore for KeyringStore {
     }
 
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
-        match &self.lock_path {
-            Some(p) => try_lock_file(p),
-            None => Ok(Some(StoreLock::none())),
-        }
+        try_lock_optional(self.lock_path.as_deref(), None)
     }
 
     fn has_account_locks(&self) -> bool {
@@ -135,10 +132,7 @@ impl TokenStore for KeyringStore {
     }
 
     fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
-        match &self.lock_path {
-            Some(p) => try_lock_file(&account_lock_path(p, key)),
-            None => Ok(Some(StoreLock::none())),
-        }
+        try_lock_optional(self.lock_path.as_deref(), Some(key))
     }
 
     fn describe(&self) -> String {
