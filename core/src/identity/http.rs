@@ -183,46 +183,126 @@ pub(crate) fn retry_after(resp: &HttpResponse) -> Option<Duration> {
     resp.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
 }
 
-/// Sends with retries on transport errors, 5xx and 429.
+/// What to do after one attempt of a request ([`Retry::after`]).
+#[derive(Debug)]
+pub enum RetryStep {
+    /// The request is over: the response to read, or the error that ended it.
+    Done(Result<HttpResponse, IdentityError>),
+    /// Wait this long (the host sleeps), then send the same request again.
+    Wait(Duration),
+}
+
+/// The retry decisions of one request, sans-IO: after a transport error, a 5xx or a 429 the
+/// request is sent again after a doubling backoff (or the server's `Retry-After`), at most
+/// [`RetryPolicy::max_retries`] times; a `Retry-After` above [`RetryPolicy::max_wait`] ends it.
+/// The host sends and sleeps; every host (the native driver, a browser driving requests with
+/// `fetch`) makes the same decisions.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    policy: RetryPolicy,
+    attempt: u32,
+    backoff: Duration,
+}
+
+impl Retry {
+    /// The decisions for a request under `policy`.
+    pub fn new(policy: RetryPolicy) -> Retry {
+        Retry { policy, attempt: 0, backoff: policy.backoff }
+    }
+
+    /// The outcome of an attempt at `url`: done, or wait and send again.
+    pub fn after(&mut self, url: &str, result: Result<HttpResponse, HttpError>) -> RetryStep {
+        let last = self.attempt >= self.policy.max_retries;
+        let wait = match result {
+            Err(e) if last => {
+                let msg = if e.timed_out {
+                    format!("no answer from {url} in time: {e}")
+                } else {
+                    format!("could not reach {url}: {e}")
+                };
+                return RetryStep::Done(Err(IdentityError::new(IdentityErrorKind::Network, msg)));
+            }
+            Err(_) => self.backoff,
+            Ok(resp) if resp.status == 429 || resp.status >= 500 => {
+                let wait = retry_after(&resp).unwrap_or(self.backoff);
+                if last || wait > self.policy.max_wait {
+                    // The answer itself says why (its status and error JSON are read as usual).
+                    return RetryStep::Done(Ok(resp));
+                }
+                wait
+            }
+            Ok(resp) => return RetryStep::Done(Ok(resp)),
+        };
+        self.attempt += 1;
+        self.backoff = self.backoff.saturating_mul(2);
+        RetryStep::Wait(wait)
+    }
+}
+
+/// Sends with retries on transport errors, 5xx and 429 ([`Retry`] decides, this sleeps).
 pub(crate) async fn send_with_retry(
     http: &dyn HttpClient,
     platform: &dyn Platform,
     policy: RetryPolicy,
     request: HttpRequest,
 ) -> Result<HttpResponse, IdentityError> {
-    let mut attempt = 0;
-    let mut backoff = policy.backoff;
+    let mut retry = Retry::new(policy);
     loop {
         let result = http.send(request.clone()).await;
-        let retryable_wait = match &result {
-            Err(e) => {
-                if attempt >= policy.max_retries {
-                    let kind = IdentityErrorKind::Network;
-                    let msg = if e.timed_out {
-                        format!("no answer from {} in time: {e}", request.url)
-                    } else {
-                        format!("could not reach {}: {e}", request.url)
-                    };
-                    return Err(IdentityError::new(kind, msg));
-                }
-                Some(backoff)
-            }
-            Ok(resp) if resp.status == 429 || resp.status >= 500 => {
-                let wait = retry_after(resp).unwrap_or(backoff);
-                if attempt >= policy.max_retries || wait > policy.max_wait {
-                    return result.map_err(|_| IdentityError::new(IdentityErrorKind::Network, "unreachable"));
-                }
-                Some(wait)
-            }
-            Ok(_) => None,
-        };
-        match retryable_wait {
-            None => return result.map_err(|e| IdentityError::new(IdentityErrorKind::Network, e.message)),
-            Some(wait) => {
-                platform.sleep(wait).await;
-                attempt += 1;
-                backoff = backoff.saturating_mul(2);
-            }
+        match retry.after(&request.url, result) {
+            RetryStep::Done(r) => return r,
+            RetryStep::Wait(wait) => platform.sleep(wait).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn status(code: u16, retry_after: Option<&str>) -> Result<HttpResponse, HttpError> {
+        let headers = retry_after.map(|v| vec![("Retry-After".to_owned(), v.to_owned())]).unwrap_or_default();
+        Ok(HttpResponse { status: code, headers, body: Vec::new() })
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy { max_retries: 2, backoff: Duration::from_millis(100), max_wait: Duration::from_secs(60) }
+    }
+
+    #[test]
+    fn backoff_doubles_then_the_last_answer_is_returned() {
+        let mut r = Retry::new(policy());
+        assert!(matches!(r.after("u", status(503, None)), RetryStep::Wait(w) if w == Duration::from_millis(100)));
+        let err = Err(HttpError { message: "reset".into(), timed_out: false });
+        assert!(matches!(r.after("u", err), RetryStep::Wait(w) if w == Duration::from_millis(200)));
+        match r.after("u", status(503, None)) {
+            RetryStep::Done(Ok(resp)) => assert_eq!(resp.status, 503),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_or_ends_the_request() {
+        let mut r = Retry::new(policy());
+        assert!(matches!(r.after("u", status(429, Some("7"))), RetryStep::Wait(w) if w == Duration::from_secs(7)));
+        let mut r = Retry::new(policy());
+        assert!(matches!(r.after("u", status(429, Some("3600"))), RetryStep::Done(Ok(resp)) if resp.status == 429));
+    }
+
+    #[test]
+    fn transport_errors_end_as_network_errors_naming_the_url() {
+        let mut r = Retry::new(RetryPolicy { max_retries: 0, ..policy() });
+        let timeout = Err(HttpError { message: "deadline".into(), timed_out: true });
+        match r.after("https://login.example/token", timeout) {
+            RetryStep::Done(Err(e)) => {
+                assert_eq!(e.kind, IdentityErrorKind::Network);
+                assert!(e.message.contains("no answer from https://login.example/token in time"), "{}", e.message);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(Retry::new(policy()).after("u", status(200, None)), RetryStep::Done(Ok(_))));
+        assert!(
+            matches!(Retry::new(policy()).after("u", status(400, None)), RetryStep::Done(Ok(r)) if r.status == 400)
+        );
     }
 }

@@ -26,8 +26,8 @@ pub use confidential::{
 };
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
-    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, RetryPolicy,
-    DEFAULT_HTTP_TIMEOUT, MAX_RESPONSE_BYTES,
+    BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, Retry, RetryPolicy,
+    RetryStep, DEFAULT_HTTP_TIMEOUT, MAX_RESPONSE_BYTES,
 };
 #[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub(crate) use pkce::random_suffix;
