@@ -241,7 +241,16 @@ impl Imap {
                 }
                 Ok(())
             }
-            // Other untagged data (LIST replies of the probe, FLAGS, ...) is not needed here.
+            // The probe's own LIST replies are the machine's.
+            (State::Probe { .. }, "LIST" | "LSUB") => Ok(()),
+            // After the login, other untagged data is unsolicited (`* 3 EXISTS`, `* OK [ALERT]`):
+            // it belongs to the session, which gets it first in the leftover bytes.
+            (State::CapabilityAfterAuth { .. } | State::Probe { .. }, _) => {
+                core.unsolicited.extend_from_slice(line.as_bytes());
+                core.unsolicited.extend_from_slice(b"\r\n");
+                Ok(())
+            }
+            // Before it (FLAGS, ... of a server that talks early), nothing is needed here.
             _ => Ok(()),
         }
     }
@@ -396,6 +405,50 @@ mod tests {
         assert_eq!(parse_line("+"), Some(Line::Continuation("")));
         assert_eq!(parse_line("+ abc"), Some(Line::Continuation("abc")));
         assert_eq!(parse_line("garbage"), None);
+    }
+
+    /// Drives a login with the server's `script` (each line sent when the machine waits).
+    fn outcome_of(script: &[&str], probe: bool) -> crate::LoginOutcome {
+        let mut cfg = crate::LoginConfig::new("a@b.c", "tok", crate::Mechanism::XOAuth2);
+        cfg.probe = probe;
+        let mut login = crate::Login::new(Protocol::Imap, cfg);
+        let mut lines = script.iter();
+        loop {
+            match login.poll().expect("login") {
+                Action::Done => break,
+                Action::NeedInput => {
+                    let line = lines.next().expect("the script ran out");
+                    login.feed(format!("{line}\r\n").as_bytes());
+                }
+                Action::Send(_) | Action::StartTls => {}
+            }
+        }
+        login.into_outcome().expect("outcome")
+    }
+
+    #[test]
+    fn unsolicited_data_after_the_login_reaches_the_session() {
+        // No capabilities in the OK: the machine asks, and new mail is announced meanwhile.
+        let o = outcome_of(
+            &[
+                "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready",
+                "m1 OK authenticated",
+                "* 3 EXISTS\r\n* CAPABILITY IMAP4rev1 IDLE\r\n* 1 RECENT\r\nm2 OK done",
+            ],
+            false,
+        );
+        assert_eq!(o.capabilities, ["IMAP4rev1", "IDLE"]);
+        assert_eq!(String::from_utf8_lossy(&o.leftover), "* 3 EXISTS\r\n* 1 RECENT\r\n");
+        // The probe's own LIST reply is not handed over; unsolicited data during it is.
+        let o = outcome_of(
+            &[
+                "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready",
+                "m1 OK [CAPABILITY IMAP4rev1] authenticated",
+                "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* 4 EXISTS\r\nm2 OK done",
+            ],
+            true,
+        );
+        assert_eq!(String::from_utf8_lossy(&o.leftover), "* 4 EXISTS\r\n");
         assert_eq!(
             code_capabilities(Some("CAPABILITY IMAP4rev1 SASL-IR")),
             Some(vec!["IMAP4rev1".into(), "SASL-IR".into()])

@@ -319,7 +319,9 @@ impl Login {
         if !core.done {
             return None;
         }
-        core.outcome.leftover = core.lines.take_rest();
+        let mut leftover = std::mem::take(&mut core.unsolicited);
+        leftover.extend(core.lines.take_rest());
+        core.outcome.leftover = leftover;
         Some(std::mem::take(&mut core.outcome))
     }
 }
@@ -337,6 +339,9 @@ struct Core {
     failed: Option<MailAuthError>,
     outcome: LoginOutcome,
     sasl: SaslExchange,
+    /// Unsolicited server data that arrived during the machine's own post-login commands
+    /// (IMAP `* 3 EXISTS` while it asks for `CAPABILITY`): the session's, handed over first.
+    unsolicited: Vec<u8>,
 }
 
 impl Core {
@@ -361,6 +366,7 @@ impl Core {
             failed: None,
             outcome: LoginOutcome::default(),
             sasl,
+            unsolicited: Vec::new(),
         }
     }
 
