@@ -71,7 +71,12 @@ pub fn diagnose(
     authority: Option<&Authority>,
     now: i64,
 ) -> Diagnosis {
-    let d = |cause: String, fix: String| Diagnosis { cause, fix };
+    // The words quote the token's claims (user, audience): text from the identity platform,
+    // made safe for a terminal like every other network text.
+    let d = |cause: String, fix: String| Diagnosis {
+        cause: crate::text::safe_text(&cause).into_owned(),
+        fix: crate::text::safe_text(&fix).into_owned(),
+    };
     let claims = TokenClaims::decode(access_token);
     let app_only = claims.as_ref().is_some_and(TokenClaims::app_only);
     let token_user = claims.as_ref().and_then(|c| c.user.clone()).unwrap_or_else(|| "<token user>".to_owned());
@@ -146,6 +151,20 @@ pub fn diagnose(
 mod tests {
     use super::*;
     use crate::json::{self, Value};
+
+    #[test]
+    fn claims_with_escapes_do_not_reach_the_words() {
+        use base64::Engine as _;
+        let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+        let claims = r#"{"aud":"https://outlook.office.com","scp":"IMAP.AccessAsUser.All","upn":"evil\u001b]0;pwned\u0007@x.com"}"#;
+        let token = format!("{}.{}.sig", b64(r#"{"alg":"none"}"#), b64(claims));
+        let d =
+            diagnose(MailErrorKind::Rejected, Protocol::Imap, &token, "outlook.office365.com", "alice@x.com", None, 0);
+        assert!(d.cause.contains("user mismatch"), "{}", d.cause);
+        for text in [&d.cause, &d.fix] {
+            assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        }
+    }
 
     #[test]
     fn clouds_of_hosts_and_audiences() {

@@ -13,7 +13,7 @@ enum State {
     Greeting,
     Capability { tag: String },
     StartTls { tag: String },
-    Auth { tag: String, response_sent: bool, challenge_answered: bool },
+    Auth { tag: String },
     CapabilityAfterAuth { tag: String },
     Probe { tag: String },
     Finished,
@@ -145,8 +145,8 @@ impl Imap {
         core.stage = Stage::Auth;
         core.require_mechanism(&self.caps)?;
         let tag = self.tag();
-        let inline = core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"));
-        self.state = State::Auth { tag, response_sent: inline, challenge_answered: false };
+        core.send_auth(&format!("{tag} AUTHENTICATE"), self.has_cap("SASL-IR"));
+        self.state = State::Auth { tag };
         Ok(())
     }
 
