@@ -2,8 +2,9 @@
 //! readers: arbitrary bytes, and structured-but-hostile documents seeded with boundary values
 //! (i64/u64 extremes, 1e308, -0, empty, huge and control-character strings, deep nesting).
 //! Each property asserts "no panic, a typed result, the documented clamps hold"; the checks
-//! live in `support/hostile_inputs.rs`, shared with the libFuzzer targets in `core/fuzz`,
-//! whose committed corpora (`core/fuzz/seeds/<target>/`) are replayed by `corpora_replay`.
+//! live in `support/hostile_inputs.rs`, shared with the stable fuzz driver (`fuzz-stable/`)
+//! and the libFuzzer targets in `core/fuzz`, whose committed corpora
+//! (`core/fuzz/seeds/<target>/`) are replayed by `corpora_replay`.
 //!
 //! Case counts are kept small enough for the test command (`PROPTEST_CASES` raises them).
 
@@ -518,28 +519,6 @@ proptest! {
 
 // ---- committed corpora ---------------------------------------------------------------------
 
-const NOWS: [i64; 4] = [0, 1_700_000_000, i64::MAX, i64::MIN];
-
-/// Runs one fuzz target's input through the same check the target runs.
-fn run_target(target: &str, data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    match target {
-        "token" => NOWS.iter().for_each(|&now| check::token_answer(200, data, now)),
-        "device_code" => NOWS.iter().for_each(|&now| {
-            check::device_answer(200, data, now, false);
-            check::device_answer(200, data, now, true);
-        }),
-        "jwt" => NOWS.iter().for_each(|&now| check::jwt(&text, now)),
-        "cache" => check::cache_document(data),
-        "msal" => NOWS.iter().for_each(|&now| check::msal_import(&text, now)),
-        "authority_url" => check::authority_url(&text),
-        "redirect" => check::redirect(&text),
-        "challenge" => check::challenge(&text),
-        "login" => check::login_bytes(data),
-        other => panic!("corpus for an unknown target {other}"),
-    }
-}
-
 /// Every committed corpus file, through its target's check (so the corpora run on stable,
 /// in the test command, where `cargo +nightly fuzz` is not available).
 #[test]
@@ -558,11 +537,21 @@ fn corpora_replay() {
         for input in inputs {
             let data = std::fs::read(&input).expect("a corpus file");
             files += 1;
-            if std::panic::catch_unwind(|| run_target(&target, &data)).is_err() {
+            if std::panic::catch_unwind(|| check::target(&target, &data)).is_err() {
                 failures.push(input.display().to_string());
             }
         }
     }
-    assert!(targets.len() >= 9 && files >= 50, "{} corpora, {files} files", targets.len());
+    let names: Vec<_> = targets.iter().filter_map(|d| d.file_name()?.to_str().map(str::to_owned)).collect();
+    assert_eq!(
+        names,
+        {
+            let mut t = check::TARGETS.map(str::to_owned).to_vec();
+            t.sort();
+            t
+        },
+        "a corpus per target"
+    );
+    assert!(files >= 50, "{files} corpus files");
     assert!(failures.is_empty(), "corpus inputs that fail their check: {failures:#?}");
 }

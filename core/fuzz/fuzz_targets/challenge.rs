@@ -1,10 +1,8 @@
-//! Decodes arbitrary text as a SASL error challenge.
+//! The SASL error-challenge decoders (base64 and JSON).
+//! The check is shared with the stable driver and the proptest properties
+//! (`core/tests/support/hostile_inputs.rs`, through `mailoauth-fuzz-stable`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let _ = mailoauth::sasl::ErrorChallenge::decode(&text);
-    let _ = mailoauth::sasl::ErrorChallenge::from_json(&text);
-});
+fuzz_target!(|data: &[u8]| mailoauth_fuzz_stable::run("challenge", data));

@@ -1,7 +1,8 @@
 //! One check per input reader: feed it what a hostile peer could send and assert "no panic, a
 //! typed result, and the result keeps the documented promises". Shared by the property tests
-//! and corpus replay in `tests/hostile_inputs.rs` and by the libFuzzer targets in
-//! `core/fuzz` (included there with `#[path]`), so all three check the same thing.
+//! and corpus replay in `tests/hostile_inputs.rs`, by the stable fuzz driver in `fuzz-stable/`
+//! (included there with `#[path]`) and through it by the libFuzzer targets in `core/fuzz`, so
+//! all of them check the same thing (`target` names each fuzz target's check).
 //!
 //! Everything here runs synchronously: the HTTP client and the clock are scripted and answer
 //! at once, so every future completes on its first poll (a future that does not is a hang,
@@ -255,10 +256,21 @@ pub fn redirect(text: &str) {
     }
 }
 
-/// The SASL error-challenge decoders; a decoded challenge's summary is safe text.
+/// The SASL error-challenge decoders: a decoded challenge's summary is safe text
+/// (and every decoded field, and the error that says why not).
 pub fn challenge(text: &str) {
-    let _ = ErrorChallenge::decode(text);
-    let _ = ErrorChallenge::from_json(text);
+    for decoded in [ErrorChallenge::decode(text), ErrorChallenge::from_json(text)] {
+        match decoded {
+            Ok(c) => {
+                assert_safe("challenge summary", &c.summary());
+                assert_safe("challenge", &c.raw);
+                for field in [&c.status, &c.schemes, &c.scope, &c.openid_configuration].into_iter().flatten() {
+                    assert_safe("challenge field", field);
+                }
+            }
+            Err(e) => assert_safe("challenge error", &e.to_string()),
+        }
+    }
 }
 
 /// What a login machine did with a server's bytes: what it sent and how it ended.
@@ -305,11 +317,66 @@ pub fn login(protocol: Protocol, mechanism: Mechanism, starttls: bool, reads: &[
 }
 
 /// A login fuzz input: the first byte picks protocol, mechanism and STARTTLS, 0xFF bytes
-/// split the rest into separate reads.
+/// split the rest into separate reads. Without STARTTLS the machine must send the same bytes
+/// and end the same way whether it gets those reads, the same bytes one at a time, or all of
+/// them in one read (unless it is still waiting for a line; with STARTTLS, cutting may reveal
+/// injected pre-TLS bytes earlier, so only "no panic, typed result" holds).
 pub fn login_bytes(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else { return };
     let protocol = [Protocol::Imap, Protocol::Smtp, Protocol::Pop3][usize::from(selector % 3)];
     let mechanism = if selector & 4 == 0 { Mechanism::XOAuth2 } else { Mechanism::OAuthBearer };
+    let starttls = selector & 8 != 0;
     let reads: Vec<&[u8]> = rest.split(|&b| b == 0xFF).collect();
-    let _ = login(protocol, mechanism, selector & 8 != 0, &reads);
+    let a = login(protocol, mechanism, starttls, &reads);
+    if starttls || a.end == "needs input" {
+        return;
+    }
+    let whole = reads.concat();
+    let bytewise: Vec<&[u8]> = whole.chunks(1).collect();
+    assert_eq!(a, login(protocol, mechanism, false, &bytewise), "reads {reads:?} and the same bytes one by one");
+    assert_eq!(a, login(protocol, mechanism, false, &[&whole]), "reads {reads:?} and the same bytes in one read");
+}
+
+// ---- fuzz targets ------------------------------------------------------------------------
+
+/// The fuzz targets, each named as its corpus directory under `core/fuzz/seeds/`.
+pub const TARGETS: [&str; 9] =
+    ["token", "device_code", "jwt", "cache", "msal", "authority_url", "redirect", "login", "challenge"];
+
+/// The clocks the time-dependent targets run at: the epoch, a plausible now and the extremes.
+pub const NOWS: [i64; 4] = [0, 1_700_000_000, i64::MAX, i64::MIN];
+
+/// How many `variant`s `target_variant` tells apart for `target` (clocks, loopback or not).
+pub fn variants(target: &str) -> usize {
+    match target {
+        "token" | "jwt" | "msal" => NOWS.len(),
+        "device_code" => NOWS.len() * 2,
+        _ => 1,
+    }
+}
+
+/// Runs one fuzz input through its target's check in one of the target's variants (the clock
+/// and, for device codes, a loopback authority or not): one execution of the stable driver.
+pub fn target_variant(target: &str, data: &[u8], variant: usize) {
+    let now = NOWS[variant % NOWS.len()];
+    match target {
+        "token" => token_answer(200, data, now),
+        "device_code" => device_answer(200, data, now, variant / NOWS.len() % 2 == 1),
+        "jwt" => jwt(&String::from_utf8_lossy(data), now),
+        "cache" => cache_document(data),
+        "msal" => msal_import(&String::from_utf8_lossy(data), now),
+        "authority_url" => authority_url(&String::from_utf8_lossy(data)),
+        "redirect" => redirect(&String::from_utf8_lossy(data)),
+        "login" => login_bytes(data),
+        "challenge" => challenge(&String::from_utf8_lossy(data)),
+        other => panic!("unknown fuzz target {other}"),
+    }
+}
+
+/// Runs one fuzz input through its target's check in every variant (corpus replay, and the
+/// libFuzzer targets).
+pub fn target(target: &str, data: &[u8]) {
+    for variant in 0..variants(target) {
+        target_variant(target, data, variant);
+    }
 }

@@ -1,0 +1,8 @@
+//! The JWT claim readers and the access-token check, at four clocks.
+//! The check is shared with the stable driver and the proptest properties
+//! (`core/tests/support/hostile_inputs.rs`, through `mailoauth-fuzz-stable`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| mailoauth_fuzz_stable::run("jwt", data));
