@@ -21,6 +21,12 @@ cargo build -p mailoauth --target wasm32-unknown-unknown --no-default-features -
 step "Rust tests (unit, transcripts, properties, Dovecot, emulator)"
 cargo nextest run --workspace --all-features --locked --no-fail-fast
 
+# The stable fuzzer (no nightly, no libFuzzer here): every target's seeds, then 20,000 mutated
+# inputs each, a few seconds in all; a crash fails the run (the input is printed and saved
+# under core/fuzz/seeds/<target>/). Long runs: core/README.md, "Fuzzing".
+step "stable fuzzing, a short pass of every target"
+cargo run --profile fuzz --locked -p mailoauth-fuzz-stable -- all --execs 20000
+
 step "doc tests"
 cargo test --workspace --all-features --doc --locked
 
