@@ -19,7 +19,7 @@ pub mod net;
 pub use cache::{SilentOptions, TokenCache};
 pub use group::{AnyErrorKind, ErrorGroup};
 pub use identity::{
-    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,
+    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicApp, PublicClient,
     RefreshToken, Token,
 };
 pub use proto::{Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};

@@ -10,8 +10,9 @@ use super::authority::{Authority, Provider};
 #[cfg(not(target_arch = "wasm32"))]
 use super::cert::CertificateCredential;
 use super::error::{IdentityError, IdentityErrorKind};
-use super::http::{form_post, send_with_retry, HttpClient, Platform, RetryPolicy};
-use super::token::{parse_token_response, Token};
+use super::flow::{drive, TokenGrant};
+use super::http::{form_post, HttpClient, Platform, RetryPolicy};
+use super::token::Token;
 
 pub use crate::secret::ClientSecret;
 
@@ -183,6 +184,13 @@ impl ConfidentialClient {
     /// `https://outlook.office365.com/.default` ([`super::scopes::app_only_scope`]); the
     /// tenant must be a GUID or domain (or `organizations`).
     pub async fn acquire_token_for_client(&self, scopes: &[String]) -> Result<Token, IdentityError> {
+        let mut grant = self.client_credentials(scopes, self.platform.now())?;
+        drive(&mut grant, self.http.as_ref(), self.platform.as_ref()).await
+    }
+
+    /// The client credentials grant as a sans-IO machine ([`super::flow`]): the request is
+    /// built (and a certificate's assertion signed) at `now`, the host's clock.
+    pub fn client_credentials(&self, scopes: &[String], now: i64) -> Result<TokenGrant, IdentityError> {
         self.authority.require_org_tenant("the client credentials grant")?;
         if self.authority.provider() == Provider::Microsoft && scopes.iter().any(|s| !s.ends_with("/.default")) {
             return Err(IdentityError::new(
@@ -199,19 +207,17 @@ impl ConfidentialClient {
             ClientCredential::Secret(s) => pairs.push(("client_secret", s.expose_secret())),
             #[cfg(not(target_arch = "wasm32"))]
             ClientCredential::Certificate(c) => {
-                assertion = client_assertion(c.as_ref(), &self.client_id, endpoint, self.platform.now())?;
+                assertion = client_assertion(c.as_ref(), &self.client_id, endpoint, now)?;
                 pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
                 pairs.push(("client_assertion", &assertion));
             }
             ClientCredential::Signer(s) => {
-                assertion = client_assertion(s.as_ref(), &self.client_id, endpoint, self.platform.now())?;
+                assertion = client_assertion(s.as_ref(), &self.client_id, endpoint, now)?;
                 pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
                 pairs.push(("client_assertion", &assertion));
             }
         }
-        let resp = send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, form_post(endpoint, &pairs))
-            .await?;
-        parse_token_response(&resp, self.platform.now(), scopes)
+        Ok(TokenGrant::new(form_post(endpoint, &pairs), self.retry, scopes.to_vec()))
     }
 }
 
