@@ -24,7 +24,7 @@ pub use identity::{
 };
 pub use proto::{Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 pub use sasl::{ErrorChallenge, Mechanism};
-pub use secret::AccessToken;
+pub use secret::{AccessToken, Password};
 
 #[cfg(all(feature = "net", target_arch = "wasm32"))]
 compile_error!(
