@@ -24,7 +24,7 @@ pub const MAX_BAD_COMMANDS: u32 = 8;
 /// What the host does next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrontStep {
-    /// Send these bytes to the client, then call [`Front::next`] again.
+    /// Send these bytes to the client, then call [`Front::step`] again.
     Reply(Vec<u8>),
     /// More bytes from the client are needed ([`Front::feed`]).
     NeedInput,
@@ -164,7 +164,7 @@ impl Front {
     }
 
     /// The next thing to do.
-    pub fn next(&mut self) -> FrontStep {
+    pub fn step(&mut self) -> FrontStep {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Closed => FrontStep::Close(Vec::new()),
             s @ (State::Relaying | State::Verdict { .. }) => {
@@ -472,7 +472,7 @@ mod tests {
         front.feed(input.as_bytes());
         let mut out = Vec::new();
         loop {
-            match front.next() {
+            match front.step() {
                 FrontStep::NeedInput => return out,
                 step @ (FrontStep::Login { .. } | FrontStep::Close(_)) => {
                     out.push(step);
