@@ -12,6 +12,7 @@
 mod data;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
+mod flows;
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 mod keyring_store;
 mod msal;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::{write_private_atomic, write_target, CommandStore, FileStore};
+pub use flows::{CacheChange, LockWait, SilentFlow, Stored};
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 pub use keyring_store::KeyringStore;
 pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
@@ -85,6 +87,8 @@ pub struct TokenCache {
     /// Serialises read-modify-write of the store within this process (taken after the
     /// store's lock, never before it).
     writes: tokio::sync::Mutex<()>,
+    /// The accounts a sans-IO [`SilentFlow`] of this cache is refreshing (key: [`account_key`]).
+    refreshing: Mutex<Vec<String>>,
     margin: Duration,
 }
 
@@ -174,6 +178,7 @@ impl TokenCache {
             memory: Mutex::new(None),
             flights: Mutex::new(Vec::new()),
             writes: tokio::sync::Mutex::new(()),
+            refreshing: Mutex::new(Vec::new()),
             margin: Duration::from_secs(300),
         }
     }
