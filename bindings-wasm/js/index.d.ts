@@ -117,8 +117,8 @@ export class PublicClient {
   handleRedirect(url?: string): Promise<Token | null>;
   acquireTokenPopup(scopes: string[], options: AuthorizationUrlOptions & { timeoutMs?: number }): Promise<Token | null>;
   refresh(refreshToken: string, scopes: string[]): Promise<Token>;
-  /** `forceRefresh`: never the token that was cached when the call started (a server refused it). */
-  acquireTokenSilent(scopes: string[], options?: { account?: string; forceRefresh?: boolean }): Promise<Token>;
+  /** `forceRefresh`: never the token that was cached when the call started (a server refused it); `signal` cancels it. */
+  acquireTokenSilent(scopes: string[], options?: { account?: string; forceRefresh?: boolean; signal?: AbortSignal }): Promise<Token>;
   /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
   renewAt(token: Token): number;
   /** ROPC (discouraged). Node build only: in a browser it throws an `IdentityError` of kind `configuration`. */

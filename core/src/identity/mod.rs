@@ -24,7 +24,8 @@ pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Pro
 pub use cert::CertificateCredential;
 pub use check::{check_access_token, TokenClaims, TokenWarning};
 pub use confidential::{
-    client_assertion, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, ConfidentialClient,
+    client_assertion, client_credentials_grant, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret,
+    ConfidentialClient,
 };
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
