@@ -143,7 +143,7 @@ describe('hostile identity endpoint (Node fetch path)', () => {
     }
   });
 
-  test('garbage, non-JSON, oversized and endlessly dripping bodies: typed errors within the deadline; the stored refresh token survives', async () => {
+  test('garbage, non-JSON, oversized and endlessly dripping bodies: typed errors within the deadline; the stored refresh token survives', async (t) => {
     const timeoutMs = 2000;
     // Each request may take the time-out, and is tried 3 times (2 retries, 0.5 s + 1 s backoff).
     const deadline = 3 * timeoutMs + 1500 + 2000;
@@ -169,6 +169,7 @@ describe('hostile identity endpoint (Node fetch path)', () => {
         const started = Date.now();
         const { error } = await settle(c.acquireTokenSilent(MAIL_SCOPES, { account: USER }));
         const took = Date.now() - started;
+        t.diagnostic(`${name}: ${error?.kind} after ${took} ms`);
         assert.ok(error instanceof IdentityError, `${name}: ${error}`);
         assert.ok(['protocol', 'network'].includes(error.kind), `${name}: ${error.kind} ${error.message}`);
         assert.ok(took < deadline, `${name}: ${took} ms`);
@@ -273,7 +274,7 @@ function loginWithin(options, guardMs) {
 }
 
 describe('hostile mail servers (Node driver)', () => {
-  test('a byte a second (each read in time) cannot keep the login past its deadline', async () => {
+  test('a byte a second (each read in time) cannot keep the login past its deadline', async (t) => {
     const timers = [];
     const s = await mailServer((sock) => {
       const text = '* OK still greeting you, one byte at a time'.repeat(100);
@@ -288,6 +289,7 @@ describe('hostile mail servers (Node driver)', () => {
       const outcome = await loginWithin(mailOpts(s.port), 15_000);
       const took = Date.now() - started;
       assert.notEqual(outcome, 'still running', 'the login outlived its deadline');
+      t.diagnostic(`ended after ${took} ms: ${outcome.error?.message}`);
       const err = outcome.error;
       assert.ok(err instanceof MailAuthError, String(err));
       assert.equal(err.kind, 'timeout');
@@ -324,7 +326,7 @@ describe('hostile mail servers (Node driver)', () => {
     }
   });
 
-  test('an endless line without CRLF: a protocol error after the line bound, the rest never read', async () => {
+  test('an endless line without CRLF: a protocol error after the line bound, the rest never read', async (t) => {
     let written = 0;
     const s = await mailServer(async (sock) => {
       let open = true;
@@ -348,6 +350,7 @@ describe('hostile mail servers (Node driver)', () => {
       // The line bound is 64 KiB; what the server got to write is what the socket buffers hold.
       assert.ok(written < 16 * 1024 * 1024, `the server wrote ${written} bytes`);
       const grew = process.memoryUsage().arrayBuffers - before;
+      t.diagnostic(`the server wrote ${written} bytes; array buffers grew by ${grew} bytes`);
       assert.ok(grew < 32 * 1024 * 1024, `array buffers grew by ${grew} bytes`);
     } finally {
       s.close();
