@@ -47,6 +47,11 @@ export interface LoginOptions {
   tlsOptions?: Record<string, unknown>;
   /** Per connect, read, write and handshake (default 30000 ms). */
   timeoutMs?: number;
+  /**
+   * The whole login (default the core's: connect + 2 × I/O time-out, so 3 × `timeoutMs`): a
+   * server that answers each read in time but never finishes fails with kind `timeout`.
+   */
+  deadlineMs?: number;
   /** IMAP: after login, check that the mailbox can be used (Exchange's "authenticated but not connected"). */
   probe?: boolean;
   saslIr?: 'auto' | 'always' | 'never';

@@ -346,6 +346,133 @@ fn keyring_store_announces_its_fallback() -> TestResult {
     Ok(())
 }
 
+/// The Windows Credential Manager holds at most 2,560 bytes of UTF-16 per secret; a cache is
+/// split to fit. Forced to the Windows part size here, against the real kernel keyring.
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+fn keyring_store_splits_documents_over_the_platform_limit() -> TestResult {
+    use mailoauth::cache::{KeyringStore, WINDOWS_PART_LIMIT};
+    const SERVICE: &str = "mailoauth-tests";
+    // Windows' CRED_MAX_CREDENTIAL_BLOB_SIZE, in bytes of UTF-16.
+    const WINDOWS_BLOB_BYTES: usize = 2560;
+    linux_keyutils::KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, true)
+        .map_err(|e| Failed::from(format!("session keyring: {e:?}")))?;
+    let name = format!("split-{}", std::process::id());
+    let raw = |n: &str| -> Result<keyring::Entry, Failed> {
+        let cred = keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, n)
+            .map_err(|e| Failed::from(format!("{e}")))?;
+        Ok(keyring::Entry::new_with_credential(Box::new(cred)))
+    };
+    let get = |n: &str| -> Result<Option<String>, Failed> {
+        match raw(n)?.get_password() {
+            Ok(s) => Ok(Some(s)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(format!("{n}: {e}").into()),
+        }
+    };
+    // The parts the main entry names: (entry name, text).
+    let parts = || -> Result<Vec<(String, String)>, Failed> {
+        let main = get(&name)?.ok_or("no main entry")?;
+        let rest = main.strip_prefix("mailoauth-keyring-parts/1 ").ok_or(format!("not a manifest: {main:.40}"))?;
+        let (generation, count) = rest.split_once(' ').ok_or("manifest")?;
+        let count: usize = count.parse().map_err(|_| "count")?;
+        (0..count)
+            .map(|i| {
+                let n = format!("{name}.part-{generation}-{i}");
+                let text = get(&n)?.ok_or(format!("{n} missing"))?;
+                Ok((n, text))
+            })
+            .collect()
+    };
+    let within_windows_limit = |parts: &[(String, String)]| -> TestResult {
+        for (n, text) in parts {
+            let utf16 = text.encode_utf16().count();
+            check(
+                text.len() <= WINDOWS_PART_LIMIT && utf16 * 2 <= WINDOWS_BLOB_BYTES,
+                format!("{n}: {} bytes, {utf16} UTF-16 units", text.len()),
+            )?;
+        }
+        Ok(())
+    };
+    let store = || -> Result<KeyringStore, Failed> {
+        Ok(KeyringStore::kernel_keyring(SERVICE, &name)?.with_part_limit(WINDOWS_PART_LIMIT))
+    };
+    let result = rt().block_on(async {
+        // A document an older version wrote whole still loads (and is replaced by parts).
+        let old = CacheData::default().to_bytes();
+        raw(&name)?.set_password(std::str::from_utf8(&old)?).map_err(|e| Failed::from(format!("{e}")))?;
+        check(store()?.load()?.as_deref() == Some(&old[..]), "an unsplit document loads")?;
+
+        // A real sign-in's cache (over 5 KB) is split, every part under Windows' limit.
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let cache = Arc::new(TokenCache::new(Arc::new(store()?)));
+        let c = client(&emu.authority("organizations"), cache);
+        c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        // The emulator's tokens are shorter than Microsoft's (a 2,723-byte cache); give the
+        // entry tokens of real lengths (Exchange Online's access tokens run to 3 KB and more,
+        // refresh tokens to 1.5 KB) so the document is the 5,628 bytes or more.
+        let mut data = CacheData::from_bytes(&store()?.load()?.ok_or("stored")?).map_err(Failed::from)?;
+        let long_at = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6{}", "A".repeat(3300));
+        data.entries[0].access_tokens[0].secret = long_at.clone();
+        data.entries[0].refresh_token = Some(format!("1.AQcA{}", "B".repeat(1500)));
+        store()?.save(&data.to_bytes())?;
+        let doc = store()?.load()?.ok_or("stored")?;
+        let signed_in = parts()?;
+        eprintln!("one sign-in: {} bytes in {} parts", doc.len(), signed_in.len());
+        check(doc.len() >= 5628 && signed_in.len() >= 5, format!("{} bytes", doc.len()))?;
+        within_windows_limit(&signed_in)?;
+        let joined: String = signed_in.iter().map(|(_, t)| t.as_str()).collect();
+        check(joined.as_bytes() == &doc[..], "the parts make the document")?;
+        CacheData::from_bytes(&doc).map_err(Failed::from)?;
+        // Another process (a new store and cache over the same entry) gets the cached token.
+        let again = client(&emu.authority("organizations"), Arc::new(TokenCache::new(Arc::new(store()?))));
+        let hit = again.acquire_token_silent(&wanted(), None).await?;
+        check(hit.access_token.expose_secret() == long_at, "read back through the parts")?;
+
+        // Characters of every width are cut at boundaries, under the UTF-16 limit.
+        let wide = "aé€😀".repeat(700);
+        store()?.save(wide.as_bytes())?;
+        check(store()?.load()?.as_deref() == Some(wide.as_bytes()), "wide characters round-trip")?;
+        let wide_parts = parts()?;
+        within_windows_limit(&wide_parts)?;
+
+        // A shorter split document after a longer one: the longer one's parts are gone.
+        let shorter = "x".repeat(3 * WINDOWS_PART_LIMIT);
+        store()?.save(shorter.as_bytes())?;
+        check(store()?.load()?.as_deref() == Some(shorter.as_bytes()), "shorter round-trip")?;
+        check(parts()?.len() == 3, "three parts")?;
+        for (n, _) in &wide_parts {
+            check(get(n)?.is_none(), format!("stale part {n} left"))?;
+        }
+        // A document that fits is stored whole, and the split one's parts go.
+        let short_parts = parts()?;
+        store()?.save(&old)?;
+        check(get(&name)?.as_deref().map(str::as_bytes) == Some(&old[..]), "stored whole")?;
+        for (n, _) in &short_parts {
+            check(get(n)?.is_none(), format!("stale part {n} left"))?;
+        }
+
+        // A part gone missing (not by a concurrent writer) is a corrupt store, not a short cache.
+        store()?.save(wide.as_bytes())?;
+        let p = parts()?;
+        raw(&p[1].0)?.delete_credential().map_err(|e| Failed::from(format!("{e}")))?;
+        let e = store()?.load().expect_err("a part is missing");
+        check(e.kind == StoreErrorKind::Corrupt && e.message.contains("part 1"), format!("{e:?}"))?;
+
+        // delete removes the main entry and every part.
+        store()?.save(wide.as_bytes())?;
+        let p = parts()?;
+        store()?.delete()?;
+        check(get(&name)?.is_none(), "main entry deleted")?;
+        for (n, _) in &p {
+            check(get(n)?.is_none(), format!("part {n} left after delete"))?;
+        }
+        check(store()?.load()?.is_none(), "empty after delete")?;
+        Ok(())
+    });
+    let _ = store().map(|s| s.delete());
+    result
+}
+
 fn msal_cache_migration() -> TestResult {
     rt().block_on(async {
         let emu = emulator(Duration::from_secs(3600)).await;
@@ -820,6 +947,11 @@ fn main() {
     let tests = {
         let mut tests = tests;
         tests.push(Trial::test("keyring_store_announces_its_fallback", keyring_store_announces_its_fallback));
+        #[cfg(target_os = "linux")]
+        tests.push(Trial::test(
+            "keyring_store_splits_documents_over_the_platform_limit",
+            keyring_store_splits_documents_over_the_platform_limit,
+        ));
         tests
     };
     let conclusion = libtest_mimic::run(&args, tests);

@@ -26,7 +26,7 @@ pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 pub use file::{write_private_atomic, write_target, CommandStore, FileStore};
 pub use flows::{CacheChange, LockWait, SilentFlow, Stored};
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
-pub use keyring_store::KeyringStore;
+pub use keyring_store::{KeyringStore, WINDOWS_PART_LIMIT};
 pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
 
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, Platform, RefreshToken, Token};
