@@ -16,6 +16,8 @@ mod file;
 mod keyring_store;
 mod msal;
 mod store;
+#[cfg(not(target_arch = "wasm32"))]
+mod store_lock;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
