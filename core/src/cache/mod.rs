@@ -7,6 +7,13 @@
 //! refresh, and other processes wait on the store's lock and then read the rotated refresh
 //! token — else fails with "interaction required" and leaves the stored data as it was.
 //!
+//! Locks: a store's lock ([`TokenStore::try_lock`]) is held around each load-change-save
+//! ([`TokenCache`]'s `update`) and never across the network when the store has per-account
+//! locks ([`TokenStore::try_lock_account`], held across a refresh). Stores only try; waiting
+//! with backoff and giving up ([`StoreErrorKind::LockTimeout`]) is the cache's. The file
+//! store's lock is a lock file shared with Node (protocol in `store_lock.rs`); its account
+//! locks are `flock`s.
+//!
 //! The format is documented in the crate README ("Cache format").
 
 mod data;
@@ -17,6 +24,8 @@ mod flows;
 mod keyring_store;
 mod msal;
 mod store;
+#[cfg(not(target_arch = "wasm32"))]
+mod store_lock;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
