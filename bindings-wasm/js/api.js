@@ -3,6 +3,7 @@
 // authorization requests between a redirect and its return, AbortSignals.
 
 import { wasm } from './wasm.js';
+import { drive } from './host.js';
 import { IdentityError, redacted } from './errors.js';
 import { authorityOptions, clientOptions } from './options.js';
 
@@ -32,18 +33,6 @@ export function appOnlyScope(options = {}) {
 /** The mail servers of the authority's cloud. */
 export function mailHosts(options = {}) {
   return wasm.mailHosts(authorityOptions(options));
-}
-
-function abortPromise(signal) {
-  if (!signal) return undefined;
-  return new Promise((_, reject) => {
-    const fail = () =>
-      reject(signal.reason instanceof Error && signal.reason.name !== 'AbortError'
-        ? signal.reason
-        : new IdentityError({ kind: 'cancelled', message: 'cancelled by the caller', display: 'cancelled: cancelled by the caller' }));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
 }
 
 /** Pending authorization requests by state: sessionStorage in a browser, memory elsewhere. */
@@ -76,10 +65,12 @@ function redirectParams(url) {
 export class PublicClient {
   #inner;
   #requests;
+  #io;
 
   constructor(options) {
     this.#inner = new wasm.WasmPublicClient(clientOptions(options), options.cache ?? undefined);
     this.#requests = options.requestStore ?? defaultRequestStore();
+    this.#io = { fetch: options.fetch, timeoutMs: options.timeoutMs };
   }
 
   get clientId() {
@@ -103,12 +94,12 @@ export class PublicClient {
    * `util.inspect` show it as `[redacted]`.
    */
   async startDeviceFlow(scopes) {
-    return redactDeviceCode(await this.#inner.startDeviceFlow(scopes));
+    return redactDeviceCode(await drive(this.#inner.startDeviceFlow(scopes), this.#io));
   }
 
   /** Waits for the user to finish a device-code flow (cancel with an AbortSignal). */
   waitDeviceFlow(flow, { signal } = {}) {
-    return this.#inner.waitDeviceFlow(flow, abortPromise(signal));
+    return drive(this.#inner.waitDeviceFlow(flow), this.#io, signal);
   }
 
   /**
@@ -131,7 +122,7 @@ export class PublicClient {
     const saved = state ? this.#requests.get(state) : null;
     if (!saved) return null;
     this.#requests.delete(state);
-    return this.#inner.redeemRedirect(JSON.parse(saved), url);
+    return drive(this.#inner.redeemRedirect(JSON.parse(saved), url), this.#io);
   }
 
   /**
@@ -165,15 +156,15 @@ export class PublicClient {
   }
 
   /** Redeems a refresh token; the rotated one is kept (in the cache too). */
-  refresh(refreshToken, scopes) {
-    return this.#inner.refresh(refreshToken, scopes);
+  async refresh(refreshToken, scopes) {
+    return drive(this.#inner.refresh(refreshToken, scopes), this.#io);
   }
 
   /** A token without user interaction: cached, else refreshed, else `interaction_required`.
    * `forceRefresh`: never the token that was cached when the call started (a server refused it);
    * callers forcing at the same moment still share one refresh. */
-  acquireTokenSilent(scopes, { account, forceRefresh } = {}) {
-    return this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined);
+  async acquireTokenSilent(scopes, { account, forceRefresh, signal } = {}) {
+    return drive(this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined), this.#io, signal);
   }
 
   /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
@@ -185,9 +176,9 @@ export class PublicClient {
    * ROPC: discouraged (no MFA, no personal accounts); `organizations` or a tenant only. Node
    * only: the browser build does not carry it.
    */
-  acquireTokenByUsernamePassword(username, password, scopes) {
+  async acquireTokenByUsernamePassword(username, password, scopes) {
     if (!this.#inner.acquireTokenByUsernamePassword) throw nodeOnly('acquireTokenByUsernamePassword');
-    return this.#inner.acquireTokenByUsernamePassword(username, password, scopes);
+    return drive(this.#inner.acquireTokenByUsernamePassword(username, password, scopes), this.#io);
   }
 
   /** The accounts in the cache for this client and authority. */
@@ -196,13 +187,14 @@ export class PublicClient {
   }
 
   /** Forgets an account's tokens; resolves to whether there were any. */
-  removeAccount(account) {
-    return this.#inner.removeAccount(typeof account === 'string' ? account : account.username);
+  async removeAccount(account) {
+    return drive(this.#inner.removeAccount(typeof account === 'string' ? account : account.username), this.#io);
   }
 
   /** Stores a refresh token obtained elsewhere for `account`, for the next silent call. */
-  importRefreshToken(account, refreshToken) {
-    return this.#inner.importRefreshToken(typeof account === 'string' ? { username: account } : account, refreshToken);
+  async importRefreshToken(account, refreshToken) {
+    const flow = this.#inner.importRefreshToken(typeof account === 'string' ? { username: account } : account, refreshToken);
+    return drive(flow, this.#io);
   }
 
   /** The scopes a sign-in asks for: normalized, plus the OpenID scopes. */

@@ -1,9 +1,64 @@
-// What the wasm module needs from its host: HTTP through fetch, and a timer.
+// The host side of the core's sans-IO machines: `drive` runs a flow the wasm built, sending
+// its requests with fetch and sleeping its waits with setTimeout. Every decision (which
+// request, which retry, how long to wait, what an answer means) is the core's.
+
+import { IdentityError } from './errors.js';
+
+function cancelled(signal) {
+  const r = signal?.reason;
+  if (r instanceof Error && r.name !== 'AbortError') return r;
+  return new IdentityError({ kind: 'cancelled', message: 'cancelled by the caller', display: 'cancelled: cancelled by the caller' });
+}
+
+// `promise`, or the caller's abort, whichever comes first.
+function orAbort(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(cancelled(signal));
+  let off;
+  const aborted = new Promise((_, reject) => {
+    off = () => reject(cancelled(signal));
+    signal.addEventListener('abort', off, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', off));
+}
+
+/**
+ * Runs a flow of the core to its end: `{fetch, timeoutMs}` are the client's options, `signal`
+ * an AbortSignal that cancels it (at the next request or wait).
+ * @internal
+ */
+export async function drive(flow, { fetch, timeoutMs } = {}, signal) {
+  try {
+    let step = flow.resume('start');
+    for (;;) {
+      if (step.send) {
+        const { method, url, headers, body, maxBytes } = step.send;
+        let answer;
+        try {
+          answer = await orAbort(httpSend(fetch, method, url, headers, body, timeoutMs > 0 ? timeoutMs : 30_000, maxBytes), signal);
+        } catch (e) {
+          if (e instanceof Error) throw e; // the caller's abort
+          step = flow.resume('error', e);
+          continue;
+        }
+        step = flow.resume('response', answer);
+      } else if ('wait' in step) {
+        await orAbort(sleepMs(step.wait), signal);
+        step = flow.resume('woke');
+      } else {
+        return step.done;
+      }
+    }
+  } finally {
+    flow.free();
+  }
+}
 
 /**
  * One HTTP request through `fetch`, without following redirects (the core treats a redirect
- * from a token endpoint as an error) and with a time-out.
- * @internal used by the wasm glue
+ * from a token endpoint as an error), with a time-out, reading at most `maxBytes` (the core's
+ * limit). Rejects with `{message, timedOut}` (not an Error) when no answer came.
+ * @internal
  */
 export async function httpSend(fetchFn, method, url, headers, body, timeoutMs, maxBytes) {
   const doFetch = typeof fetchFn === 'function' ? fetchFn : globalThis.fetch;
@@ -90,7 +145,7 @@ function describe(e) {
   return parts.join(': ') || 'fetch failed';
 }
 
-/** @internal used by the wasm glue */
+/** @internal */
 export function sleepMs(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

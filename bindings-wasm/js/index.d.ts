@@ -20,8 +20,18 @@ export interface TokenStore {
   describe?(): string;
   /** Moves unreadable data aside; returns where it went. */
   quarantine?(): string | null;
-  /** Takes a lock shared with other processes; `null` if another holder has it. */
+  /**
+   * Takes the store lock shared with other processes, without waiting; `null` if another
+   * holder has it (the cache polls it with backoff and gives up with a `lock_timeout`
+   * `StoreError`). Held around each load-change-save.
+   */
   tryLock?(): { release(): void } | null;
+  /**
+   * Takes one account's refresh lock (`key` names the account), without waiting; `null` if
+   * another holder has it. A store that has this method gets refreshes that hold this lock
+   * across the network and the store lock only while saving.
+   */
+  tryLockAccount?(key: string): { release(): void } | null;
 }
 
 export interface ClientOptions extends AuthorityOptions {
@@ -117,8 +127,8 @@ export class PublicClient {
   handleRedirect(url?: string): Promise<Token | null>;
   acquireTokenPopup(scopes: string[], options: AuthorizationUrlOptions & { timeoutMs?: number }): Promise<Token | null>;
   refresh(refreshToken: string, scopes: string[]): Promise<Token>;
-  /** `forceRefresh`: never the token that was cached when the call started (a server refused it). */
-  acquireTokenSilent(scopes: string[], options?: { account?: string; forceRefresh?: boolean }): Promise<Token>;
+  /** `forceRefresh`: never the token that was cached when the call started (a server refused it); `signal` cancels it. */
+  acquireTokenSilent(scopes: string[], options?: { account?: string; forceRefresh?: boolean; signal?: AbortSignal }): Promise<Token>;
   /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
   renewAt(token: Token): number;
   /** ROPC (discouraged). Node build only: in a browser it throws an `IdentityError` of kind `configuration`. */

@@ -4,7 +4,7 @@
 // and enforces time-outs.
 import net from 'node:net';
 import tls from 'node:tls';
-import { LoginMachine, mailServer } from '../dist/mailoauth_wasm_node.js';
+import { LoginMachine, loginDeadlineMs, mailServer } from '../dist/mailoauth_wasm_node.js';
 
 export { mailServer };
 
@@ -24,6 +24,8 @@ export { mailServer };
  * @param {'XOAUTH2'|'OAUTHBEARER'} [o.mechanism] default XOAUTH2
  * @param {string|Buffer|Array} [o.ca] extra trusted CA certificates (PEM)
  * @param {number} [o.timeoutMs] per connect, read, write and handshake (default 30 s)
+ * @param {number} [o.deadlineMs] the whole login (default the core's: 3 × `timeoutMs`), so a
+ *   server that answers each read in time but never finishes cannot keep it alive
  * @returns {Promise<{socket, protocol, greeting, capabilities, finalLine, upgradedToTls, leftover: Buffer}>}
  *   the authenticated socket, paused, for whatever continues the session; `end()` it when done.
  */
@@ -53,11 +55,14 @@ export async function login(o) {
   // `host` is what the certificate is checked against, also after STARTTLS (where the socket
   // is already open and Node would otherwise check 'localhost'); SNI only for names.
   const tlsOptions = { host, servername: net.isIP(host) ? undefined : host, ca: o.ca, ...o.tlsOptions };
-  const conn = new Connection(machine, timeoutMs);
+  const deadlineMs = o.deadlineMs ?? loginDeadlineMs(timeoutMs, timeoutMs);
+  const conn = new Connection(machine, timeoutMs, deadlineMs);
   try {
     await conn.connect({ host, port, tls: security === 'tls' ? tlsOptions : null });
     for (;;) {
       const step = machine.poll();
+      // Checked between steps too: a server whose every read is ready at once (a flood).
+      if (step.action !== 'done') conn.checkDeadline();
       switch (step.action) {
         case 'send':
           await conn.write(step.bytes);
@@ -99,6 +104,8 @@ export async function login(o) {
 class Connection {
   #machine;
   #timeoutMs;
+  #deadlineMs;
+  #end;
   #socket = null;
   #chunks = [];
   #waiter = null;
@@ -114,16 +121,30 @@ class Connection {
     this.#wake();
   };
 
-  constructor(machine, timeoutMs) {
+  constructor(machine, timeoutMs, deadlineMs) {
     this.#machine = machine;
     this.#timeoutMs = timeoutMs;
+    this.#deadlineMs = deadlineMs;
+    this.#end = Date.now() + deadlineMs;
   }
 
   #fail(kind, message) {
     return this.#machine.error(kind, message);
   }
 
+  #overall() {
+    return this.#fail('timeout', `the login did not finish within its overall deadline of ${this.#deadlineMs} ms`);
+  }
+
+  /** Throws the deadline's time-out once it has passed. */
+  checkDeadline() {
+    if (Date.now() >= this.#end) throw this.#overall();
+  }
+
+  /** Each step waits at most its own time-out and at most what is left of the deadline. */
   #timer(what, reject) {
+    const left = Math.max(0, this.#end - Date.now());
+    if (left < this.#timeoutMs) return setTimeout(() => reject(this.#overall()), left);
     return setTimeout(() => reject(this.#fail('timeout', `no ${what} within ${this.#timeoutMs} ms`)), this.#timeoutMs);
   }
 

@@ -15,7 +15,10 @@ export function nodeCertificate(options: {
 /** The CLI's token file: $MAILOAUTH_STATE_DIR/tokens.json, else $XDG_STATE_HOME/mailoauth/tokens.json, else ~/.local/state/mailoauth/tokens.json. */
 export function defaultCachePath(env?: Record<string, string | undefined>): string;
 
-/** A JSON token file shared with the CLI and Python (mode 0600, atomic replace). */
+/**
+ * A JSON token file shared with the CLI, Python and Swift (mode 0600, atomic replace), under
+ * their store lock (`<file>.store-lock`, created exclusively).
+ */
 export class FileStore implements TokenStore {
   constructor(path?: string);
   readonly path: string;
@@ -23,6 +26,10 @@ export class FileStore implements TokenStore {
   save(text: string): void;
   quarantine(): string;
   describe(): string;
+  /** The store lock shared with the CLI and the other packages; `null` if another process holds it. */
+  tryLock(): { release(): void } | null;
+  /** Always granted: Node takes no per-account refresh lock (no `flock`). */
+  tryLockAccount(key: string): { release(): void };
 }
 
 export interface LoginOptions {
@@ -47,6 +54,11 @@ export interface LoginOptions {
   tlsOptions?: Record<string, unknown>;
   /** Per connect, read, write and handshake (default 30000 ms). */
   timeoutMs?: number;
+  /**
+   * The whole login (default the core's: connect + 2 × I/O time-out, so 3 × `timeoutMs`): a
+   * server that answers each read in time but never finishes fails with kind `timeout`.
+   */
+  deadlineMs?: number;
   /** IMAP: after login, check that the mailbox can be used (Exchange's "authenticated but not connected"). */
   probe?: boolean;
   saslIr?: 'auto' | 'always' | 'never';

@@ -7,6 +7,7 @@ import * as module from '../dist/mailoauth_wasm_node.js';
 import { clientOptions } from './options.js';
 import { MailAuthError } from './errors.js';
 import { useWasm, wasm } from './wasm.js';
+import { drive } from './host.js';
 
 module.initSync({ module: readFileSync(new URL('../dist/mailoauth_wasm_node_bg.wasm', import.meta.url)) });
 useWasm(module);
@@ -48,12 +49,14 @@ export function checkAccessToken(accessToken, protocol, user) {
  * (`nodeCertificate()`): app-only tokens. */
 export class ConfidentialClient {
   #inner;
+  #io;
   constructor(options) {
     this.#inner = new wasm.WasmConfidentialClient(clientOptions(options));
+    this.#io = { fetch: options.fetch, timeoutMs: options.timeoutMs };
   }
   /** Client credentials grant, e.g. `[appOnlyScope()]`. */
-  acquireTokenForClient(scopes) {
-    return this.#inner.acquireTokenForClient(scopes);
+  async acquireTokenForClient(scopes) {
+    return drive(this.#inner.acquireTokenForClient(scopes), this.#io);
   }
 }
 

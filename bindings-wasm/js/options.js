@@ -13,8 +13,6 @@ export function clientOptions(o) {
     clientId: o.clientId,
     clientSecret: o.clientSecret,
     certificate: o.certificate,
-    fetch: o.fetch,
-    timeoutMs: o.timeoutMs,
     refreshMarginSecs: o.refreshMarginSecs,
   };
 }

@@ -96,6 +96,15 @@ pub fn mail_server(protocol: &str, options: JsValue) -> Result<JsValue, JsValue>
     ])))
 }
 
+/// The overall deadline of a login in milliseconds when the caller sets none, from the connect
+/// and I/O time-outs (the core's `proto::default_login_deadline`). Node build.
+#[cfg(feature = "node")]
+#[wasm_bindgen(js_name = loginDeadlineMs)]
+pub fn login_deadline_ms(connect_ms: f64, io_ms: f64) -> f64 {
+    let ms = |v: f64| std::time::Duration::from_millis(if v.is_finite() && v > 0.0 { v as u64 } else { 0 });
+    mailoauth::proto::default_login_deadline(ms(connect_ms), ms(io_ms)).as_millis() as f64
+}
+
 /// The likely cause of a failed mail login and its fix, `{cause, fix}`, from the error's `kind`
 /// and `protocol`, the access token used, the mail `host` and the login `user`; `now` (Unix
 /// seconds) defaults to the clock. Node build.

@@ -1,5 +1,8 @@
 //! The token cache's store over a JS object: `{load(): string | null, save(text): void,
-//! describe?(): string, quarantine?(): string | null, tryLock?(): {release()} | null}`. The
+//! describe?(): string, quarantine?(): string | null, tryLock?(): {release()} | null,
+//! tryLockAccount?(key): {release()} | null}`. `tryLock` is the store lock (the cache polls it,
+//! with the platform's timer, around each load-change-save); a store with `tryLockAccount`
+//! has per-account refresh locks, so the store lock is never held across a refresh. The
 //! package ships memory, `localStorage`, IndexedDB (an in-memory mirror persisted
 //! asynchronously) and Node file stores (`js/stores.js`, `js/node.js`); users can pass their
 //! own.
@@ -57,6 +60,14 @@ impl Drop for JsLock {
     }
 }
 
+/// A lock method's answer: a lock object, or `null`/`undefined`/`false` when it is held.
+fn granted(v: JsValue) -> Option<StoreLock> {
+    if v.is_null() || v.is_undefined() || v.as_bool() == Some(false) {
+        return None;
+    }
+    Some(StoreLock::new(JsLock(v)))
+}
+
 impl TokenStore for JsStore {
     fn load(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let v = self.call("load", &[])?;
@@ -81,11 +92,15 @@ impl TokenStore for JsStore {
         if self.method("tryLock").is_none() {
             return Ok(Some(StoreLock::none()));
         }
-        let v = self.call("tryLock", &[])?;
-        if v.is_null() || v.is_undefined() || v.as_bool() == Some(false) {
-            return Ok(None);
-        }
-        Ok(Some(StoreLock::new(JsLock(v))))
+        Ok(granted(self.call("tryLock", &[])?))
+    }
+
+    fn has_account_locks(&self) -> bool {
+        self.method("tryLockAccount").is_some()
+    }
+
+    fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
+        Ok(granted(self.call("tryLockAccount", &[JsValue::from_str(key)])?))
     }
 
     fn quarantine(&self) -> Result<Option<String>, StoreError> {

@@ -25,6 +25,11 @@ async function usage(): Promise<void> {
   await app.acquireTokenForClient([appOnlyScope()]);
   for (const w of checkAccessToken(token.accessToken, 'smtp', user)) console.log(w.kind, w.message);
   const custom: TokenStore = { load: () => null, save: (_text: string) => {} };
+  const locking: TokenStore = { ...custom, tryLock: () => null, tryLockAccount: (_key: string) => ({ release() {} }) };
+  const held = new FileStore().tryLock();
+  held?.release();
+  new FileStore().tryLockAccount('key').release();
+  void locking;
   new browser.PublicClient({ clientId: 'id', cache: custom ?? new MemoryStore() });
   new browserMin.PublicClient({ clientId: 'id', cache: new browserMin.LocalStorageStore() });
   try {

@@ -121,6 +121,24 @@ pub(crate) struct AccountConfig {
     pub(crate) smtp: Option<ServerConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pop: Option<ServerConfig>,
+    /// `mailoauth proxy`: local listeners for clients that only know passwords.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) proxy: Option<ProxyConfig>,
+}
+
+/// An account's `mailoauth proxy` listeners (each `IP:PORT`) and local password hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProxyConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) imap: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) smtp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pop: Option<String>,
+    /// Written by `mailoauth proxy password` (salted PBKDF2-HMAC-SHA256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) password_hash: Option<String>,
 }
 
 /// The whole file.

@@ -27,6 +27,7 @@ mod demo;
 mod demo_server;
 mod doctor;
 mod exit;
+mod proxy;
 
 use config::StoreKind;
 use exit::{CliResult, Exit, Failure};
@@ -80,6 +81,35 @@ enum Command {
     Doctor(DoctorArgs),
     /// Run the whole story locally: emulator, mail server, sign-in, IMAP and SMTP.
     Demo(DemoArgs),
+    /// Local IMAP/POP3/SMTP listeners for clients that only know passwords (see README).
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct ProxyArgs {
+    /// Only these accounts' listeners (default: every account with a proxy section).
+    accounts: Vec<String>,
+    /// Accept listen addresses that are not loopback (the local password then crosses the network).
+    #[arg(long)]
+    allow_remote: bool,
+    #[command(subcommand)]
+    action: Option<ProxyAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProxyAction {
+    /// Set the account's local password: a random one printed once, or one line from stdin.
+    Password(ProxyPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProxyPasswordArgs {
+    /// The account.
+    account: String,
+    /// Read the password from the first line of stdin instead of generating one.
+    #[arg(long)]
+    stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -372,6 +402,10 @@ fn run(cli: &Cli) -> CliResult {
         Command::Logout(a) => commands::logout(cli, a),
         Command::Doctor(a) => doctor::run(cli, a),
         Command::Demo(a) => demo::run(a),
+        Command::Proxy(a) => match &a.action {
+            Some(ProxyAction::Password(p)) => proxy::set_password(cli, p),
+            None => proxy::run(cli, a),
+        },
     }
 }
 

@@ -19,12 +19,12 @@ pub mod net;
 pub use cache::{SilentOptions, TokenCache};
 pub use group::{AnyErrorKind, ErrorGroup};
 pub use identity::{
-    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicClient,
+    Account, Authority, Cloud, ConfidentialClient, IdentityError, IdentityErrorKind, Provider, PublicApp, PublicClient,
     RefreshToken, Token,
 };
 pub use proto::{Action, Login, LoginConfig, LoginOutcome, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 pub use sasl::{ErrorChallenge, Mechanism};
-pub use secret::AccessToken;
+pub use secret::{AccessToken, Password};
 
 #[cfg(all(feature = "net", target_arch = "wasm32"))]
 compile_error!(

@@ -56,6 +56,11 @@ secret_type!(
     ClientSecret
 );
 
+secret_type!(
+    /// A password (the local password a mail client gives the proxy).
+    Password
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

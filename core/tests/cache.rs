@@ -1,6 +1,7 @@
 //! Token cache and silent acquisition against the emulator: hits, refresh, single flight
 //! across threads and processes, revocation, corrupt and truncated files, SIGKILL during a
-//! write, permissions, the command and keyring stores, and MSAL migration.
+//! write, permissions, the command and keyring stores, MSAL migration, and the store lock
+//! shared with Node (live, dead and old holders, the lock wait's limit).
 //!
 //! This test binary has its own `main` (libtest-mimic) so that it can re-run itself as the
 //! worker processes of the multi-process tests.
@@ -344,6 +345,133 @@ fn keyring_store_announces_its_fallback() -> TestResult {
         check(kernel.notice().is_some(), "kernel keyring always announced")?;
     }
     Ok(())
+}
+
+/// The Windows Credential Manager holds at most 2,560 bytes of UTF-16 per secret; a cache is
+/// split to fit. Forced to the Windows part size here, against the real kernel keyring.
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+fn keyring_store_splits_documents_over_the_platform_limit() -> TestResult {
+    use mailoauth::cache::{KeyringStore, WINDOWS_PART_LIMIT};
+    const SERVICE: &str = "mailoauth-tests";
+    // Windows' CRED_MAX_CREDENTIAL_BLOB_SIZE, in bytes of UTF-16.
+    const WINDOWS_BLOB_BYTES: usize = 2560;
+    linux_keyutils::KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, true)
+        .map_err(|e| Failed::from(format!("session keyring: {e:?}")))?;
+    let name = format!("split-{}", std::process::id());
+    let raw = |n: &str| -> Result<keyring::Entry, Failed> {
+        let cred = keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, n)
+            .map_err(|e| Failed::from(format!("{e}")))?;
+        Ok(keyring::Entry::new_with_credential(Box::new(cred)))
+    };
+    let get = |n: &str| -> Result<Option<String>, Failed> {
+        match raw(n)?.get_password() {
+            Ok(s) => Ok(Some(s)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(format!("{n}: {e}").into()),
+        }
+    };
+    // The parts the main entry names: (entry name, text).
+    let parts = || -> Result<Vec<(String, String)>, Failed> {
+        let main = get(&name)?.ok_or("no main entry")?;
+        let rest = main.strip_prefix("mailoauth-keyring-parts/1 ").ok_or(format!("not a manifest: {main:.40}"))?;
+        let (generation, count) = rest.split_once(' ').ok_or("manifest")?;
+        let count: usize = count.parse().map_err(|_| "count")?;
+        (0..count)
+            .map(|i| {
+                let n = format!("{name}.part-{generation}-{i}");
+                let text = get(&n)?.ok_or(format!("{n} missing"))?;
+                Ok((n, text))
+            })
+            .collect()
+    };
+    let within_windows_limit = |parts: &[(String, String)]| -> TestResult {
+        for (n, text) in parts {
+            let utf16 = text.encode_utf16().count();
+            check(
+                text.len() <= WINDOWS_PART_LIMIT && utf16 * 2 <= WINDOWS_BLOB_BYTES,
+                format!("{n}: {} bytes, {utf16} UTF-16 units", text.len()),
+            )?;
+        }
+        Ok(())
+    };
+    let store = || -> Result<KeyringStore, Failed> {
+        Ok(KeyringStore::kernel_keyring(SERVICE, &name)?.with_part_limit(WINDOWS_PART_LIMIT))
+    };
+    let result = rt().block_on(async {
+        // A document an older version wrote whole still loads (and is replaced by parts).
+        let old = CacheData::default().to_bytes();
+        raw(&name)?.set_password(std::str::from_utf8(&old)?).map_err(|e| Failed::from(format!("{e}")))?;
+        check(store()?.load()?.as_deref() == Some(&old[..]), "an unsplit document loads")?;
+
+        // A real sign-in's cache (over 5 KB) is split, every part under Windows' limit.
+        let emu = emulator(Duration::from_secs(3600)).await;
+        let cache = Arc::new(TokenCache::new(Arc::new(store()?)));
+        let c = client(&emu.authority("organizations"), cache);
+        c.acquire_token_by_username_password(DEMO_USER, DEMO_PASSWORD, &wanted()).await?;
+        // The emulator's tokens are shorter than Microsoft's (a 2,723-byte cache); give the
+        // entry tokens of real lengths (Exchange Online's access tokens run to 3 KB and more,
+        // refresh tokens to 1.5 KB) so the document is the 5,628 bytes or more.
+        let mut data = CacheData::from_bytes(&store()?.load()?.ok_or("stored")?).map_err(Failed::from)?;
+        let long_at = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6{}", "A".repeat(3300));
+        data.entries[0].access_tokens[0].secret = long_at.clone();
+        data.entries[0].refresh_token = Some(format!("1.AQcA{}", "B".repeat(1500)));
+        store()?.save(&data.to_bytes())?;
+        let doc = store()?.load()?.ok_or("stored")?;
+        let signed_in = parts()?;
+        eprintln!("one sign-in: {} bytes in {} parts", doc.len(), signed_in.len());
+        check(doc.len() >= 5628 && signed_in.len() >= 5, format!("{} bytes", doc.len()))?;
+        within_windows_limit(&signed_in)?;
+        let joined: String = signed_in.iter().map(|(_, t)| t.as_str()).collect();
+        check(joined.as_bytes() == &doc[..], "the parts make the document")?;
+        CacheData::from_bytes(&doc).map_err(Failed::from)?;
+        // Another process (a new store and cache over the same entry) gets the cached token.
+        let again = client(&emu.authority("organizations"), Arc::new(TokenCache::new(Arc::new(store()?))));
+        let hit = again.acquire_token_silent(&wanted(), None).await?;
+        check(hit.access_token.expose_secret() == long_at, "read back through the parts")?;
+
+        // Characters of every width are cut at boundaries, under the UTF-16 limit.
+        let wide = "aé€😀".repeat(700);
+        store()?.save(wide.as_bytes())?;
+        check(store()?.load()?.as_deref() == Some(wide.as_bytes()), "wide characters round-trip")?;
+        let wide_parts = parts()?;
+        within_windows_limit(&wide_parts)?;
+
+        // A shorter split document after a longer one: the longer one's parts are gone.
+        let shorter = "x".repeat(3 * WINDOWS_PART_LIMIT);
+        store()?.save(shorter.as_bytes())?;
+        check(store()?.load()?.as_deref() == Some(shorter.as_bytes()), "shorter round-trip")?;
+        check(parts()?.len() == 3, "three parts")?;
+        for (n, _) in &wide_parts {
+            check(get(n)?.is_none(), format!("stale part {n} left"))?;
+        }
+        // A document that fits is stored whole, and the split one's parts go.
+        let short_parts = parts()?;
+        store()?.save(&old)?;
+        check(get(&name)?.as_deref().map(str::as_bytes) == Some(&old[..]), "stored whole")?;
+        for (n, _) in &short_parts {
+            check(get(n)?.is_none(), format!("stale part {n} left"))?;
+        }
+
+        // A part gone missing (not by a concurrent writer) is a corrupt store, not a short cache.
+        store()?.save(wide.as_bytes())?;
+        let p = parts()?;
+        raw(&p[1].0)?.delete_credential().map_err(|e| Failed::from(format!("{e}")))?;
+        let e = store()?.load().expect_err("a part is missing");
+        check(e.kind == StoreErrorKind::Corrupt && e.message.contains("part 1"), format!("{e:?}"))?;
+
+        // delete removes the main entry and every part.
+        store()?.save(wide.as_bytes())?;
+        let p = parts()?;
+        store()?.delete()?;
+        check(get(&name)?.is_none(), "main entry deleted")?;
+        for (n, _) in &p {
+            check(get(n)?.is_none(), format!("part {n} left after delete"))?;
+        }
+        check(store()?.load()?.is_none(), "empty after delete")?;
+        Ok(())
+    });
+    let _ = store().map(|s| s.delete());
+    result
 }
 
 fn msal_cache_migration() -> TestResult {
@@ -770,6 +898,166 @@ fn writer_worker() -> i32 {
     }
 }
 
+// ---- the store lock shared with Node (exclusively created `<file>.store-lock`) -----------
+
+/// A platform whose lock waits take no time: a test reaches the cache's lock-wait limit at once.
+struct NoWait;
+
+impl Platform for NoWait {
+    fn now(&self) -> i64 {
+        TokioPlatform.now()
+    }
+    fn sleep(&self, _duration: Duration) -> mailoauth::identity::BoxFuture<'_, ()> {
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+fn store_lock_path(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.store-lock", path.display()))
+}
+
+/// A lock file as Node's `FileStore` (or any process of the protocol) writes it.
+fn lock_file_text(pid: u32, host: &str, created_ms: i64) -> String {
+    format!("mailoauth store lock\npid={pid}\nhost={host}\ncreated={created_ms}\nnonce=test\n")
+}
+
+fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// This host's name as the lock files carry it (read from a lock the store takes).
+fn lock_host(path: &Path) -> Result<String, Failed> {
+    let held = FileStore::new(path).try_lock()?.ok_or("lock")?;
+    let text = std::fs::read_to_string(store_lock_path(path))?;
+    drop(held);
+    let host = text.lines().find_map(|l| l.strip_prefix("host=")).ok_or("a host line")?;
+    Ok(host.to_owned())
+}
+
+/// Saves an account's refresh token through the cache (load, change, save under the lock).
+async fn import(
+    path: &Path,
+    user: &str,
+    rt: &str,
+    platform: &dyn Platform,
+) -> Result<(), mailoauth::cache::StoreError> {
+    let authority = Authority::from_url("https://login.microsoftonline.com/organizations").expect("authority");
+    let account = mailoauth::Account { username: user.into(), ..Default::default() };
+    TokenCache::new(Arc::new(FileStore::new(path)))
+        .import_refresh_token(&authority, DEMO_PUBLIC_CLIENT_ID, account, RefreshToken::new(rt.to_owned()), platform)
+        .await
+}
+
+fn refresh_token_of(path: &Path, user: &str) -> Result<Option<String>, Failed> {
+    let data = CacheData::from_bytes(&std::fs::read(path)?).map_err(Failed::from)?;
+    Ok(data.entries.iter().find(|e| e.account.username == user).and_then(|e| e.refresh_token.clone()))
+}
+
+/// The store lock held by another live process blocks a save until it is released: another
+/// Rust process (a worker taking `FileStore::try_lock`), and a lock file written by another
+/// program (as Node writes it) naming a live process of this host; when that process dies,
+/// its lock is broken at once. (Before the shared lock file, only the first was true.)
+fn a_live_holder_blocks_the_save_and_a_dead_ones_lock_is_broken() -> TestResult {
+    rt().block_on(async {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        import(&path, "seed@contoso.example", "rt-0", &TokioPlatform).await?;
+
+        // Another Rust process holds the lock.
+        let mut holder = Command::new(std::env::current_exe()?)
+            .env("MAILOAUTH_TEST_WORKER", "holder")
+            .env("WORKER_CACHE", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().ok_or("stdout")?), &mut line)?;
+        check(line.trim() == "held", format!("the holder says {line:?}"))?;
+        let save = {
+            let path = path.clone();
+            tokio::spawn(async move { import(&path, "a@contoso.example", "rt-a", &TokioPlatform).await })
+        };
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        check(!save.is_finished(), "the save waited for the other process's lock")?;
+        drop(holder.stdin.take()); // the holder releases and exits
+        holder.wait()?;
+        tokio::time::timeout(Duration::from_secs(5), save)
+            .await
+            .map_err(|_| Failed::from("the save never ran"))???;
+        check(refresh_token_of(&path, "a@contoso.example")?.as_deref() == Some("rt-a"), "saved after the release")?;
+
+        // A lock file naming a live process of this host (not a Rust one: `sleep`).
+        let host = lock_host(&path)?;
+        let mut sleeper = Command::new("sleep").arg("60").spawn()?;
+        std::fs::write(store_lock_path(&path), lock_file_text(sleeper.id(), &host, now_ms()))?;
+        let save = {
+            let path = path.clone();
+            tokio::spawn(async move { import(&path, "b@contoso.example", "rt-b", &TokioPlatform).await })
+        };
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        check(!save.is_finished(), "the save waited for the live process's lock file")?;
+        let started = std::time::Instant::now();
+        sleeper.kill()?;
+        sleeper.wait()?;
+        tokio::time::timeout(Duration::from_secs(5), save)
+            .await
+            .map_err(|_| Failed::from("the save never ran"))???;
+        check(started.elapsed() < Duration::from_secs(2), format!("a dead owner's lock took {:?}", started.elapsed()))?;
+        check(refresh_token_of(&path, "b@contoso.example")?.as_deref() == Some("rt-b"), "saved once the owner died")?;
+        check(refresh_token_of(&path, "a@contoso.example")?.as_deref() == Some("rt-a"), "the other account kept")?;
+        check(!store_lock_path(&path).exists(), "released after the save")?;
+        Ok(())
+    })
+}
+
+/// A lock older than the bound (30 s) is broken even when its owner cannot be checked
+/// (another host); a fresh one of another host is waited for until the cache's wait ends in
+/// the typed `lock_timeout` (a platform whose waits take no time), leaving the data as it was.
+fn an_old_lock_is_broken_and_a_held_one_times_out() -> TestResult {
+    rt().block_on(async {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tokens.json");
+        import(&path, "seed@contoso.example", "rt-0", &TokioPlatform).await?;
+        let lock = store_lock_path(&path);
+
+        std::fs::write(&lock, lock_file_text(4242, "elsewhere.example", now_ms() - 60_000))?;
+        tokio::time::timeout(Duration::from_secs(5), import(&path, "a@contoso.example", "rt-a", &NoWait))
+            .await
+            .map_err(|_| Failed::from("an old lock was waited for"))??;
+        check(refresh_token_of(&path, "a@contoso.example")?.as_deref() == Some("rt-a"), "saved")?;
+
+        // An incomplete lock file (its writer died between create and write) ages by its mtime.
+        std::fs::write(&lock, "mailoauth store lo")?;
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&lock)?.set_modified(old)?;
+        import(&path, "b@contoso.example", "rt-b", &NoWait).await?;
+        check(!lock.exists(), "the incomplete lock was broken and the new one released")?;
+
+        std::fs::write(&lock, lock_file_text(4242, "elsewhere.example", now_ms()))?;
+        let err = tokio::time::timeout(Duration::from_secs(60), import(&path, "c@contoso.example", "rt-c", &NoWait))
+            .await
+            .map_err(|_| Failed::from("the wait did not end"))?
+            .err()
+            .ok_or("saved under another host's fresh lock")?;
+        check(err.kind == StoreErrorKind::LockTimeout, format!("kind {:?}: {err}", err.kind))?;
+        check(refresh_token_of(&path, "c@contoso.example")?.is_none(), "nothing saved")?;
+        check(lock.exists(), "the other host's lock is left alone")?;
+        Ok(())
+    })
+}
+
+/// Worker process: holds the store lock until stdin closes.
+fn holder_worker() -> i32 {
+    let path = PathBuf::from(std::env::var("WORKER_CACHE").expect("cache"));
+    let Ok(Some(lock)) = FileStore::new(&path).try_lock() else { return 1 };
+    print_out("held\n");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
+    drop(lock);
+    0
+}
+
 fn print_out(s: &str) {
     use std::io::Write;
     let _ = std::io::stdout().write_all(s.as_bytes());
@@ -784,6 +1072,7 @@ fn main() {
     match std::env::var("MAILOAUTH_TEST_WORKER").as_deref() {
         Ok("silent") => std::process::exit(silent_worker()),
         Ok("writer") => std::process::exit(writer_worker()),
+        Ok("holder") => std::process::exit(holder_worker()),
         _ => {}
     }
     let args = Arguments::from_args();
@@ -806,6 +1095,7 @@ fn main() {
         ),
         Trial::test("processes_share_one_refresh_per_expiry", processes_share_one_refresh_per_expiry),
         Trial::test("sigkill_during_writes_leaves_a_whole_file", sigkill_during_writes_leaves_a_whole_file),
+        Trial::test("an_old_lock_is_broken_and_a_held_one_times_out", an_old_lock_is_broken_and_a_held_one_times_out),
     ];
     #[cfg(unix)]
     let tests = {
@@ -814,12 +1104,22 @@ fn main() {
             "symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide",
             symlinked_file_stays_a_link_and_corrupt_copies_do_not_collide,
         ));
+        // kill(pid, 0) is how a dead owner is told (elsewhere stale locks expire by age).
+        tests.push(Trial::test(
+            "a_live_holder_blocks_the_save_and_a_dead_ones_lock_is_broken",
+            a_live_holder_blocks_the_save_and_a_dead_ones_lock_is_broken,
+        ));
         tests
     };
     #[cfg(feature = "keyring")]
     let tests = {
         let mut tests = tests;
         tests.push(Trial::test("keyring_store_announces_its_fallback", keyring_store_announces_its_fallback));
+        #[cfg(target_os = "linux")]
+        tests.push(Trial::test(
+            "keyring_store_splits_documents_over_the_platform_limit",
+            keyring_store_splits_documents_over_the_platform_limit,
+        ));
         tests
     };
     let conclusion = libtest_mimic::run(&args, tests);

@@ -318,4 +318,104 @@ mailoauth login work 2>/dev/null || fail "mailoauth login again"
 message "sent after signing in again" | msmtp -a work bob@example.org || fail "msmtp after signing in again"
 expect_sent "msmtp (revoked, signed in again)" "sent after signing in again"
 
+# ---- mailoauth proxy: clients that only know passwords -------------------------------------
+# The account's proxy listeners (free loopback ports) in front of the same Dovecot; the clients
+# log in with the address and a local password, the proxy logs in upstream with XOAUTH2.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PI=$(free_port) PS=$(free_port) PP=$(free_port)
+LOCAL_PW="local-pass-$RANDOM-$RANDOM"
+{
+  printf 'ca_file = "%s"\n\n' "$CA"
+  printf '[accounts.work.imap]\nhost = "%s"\nport = %s\n\n' "$HOST" "$IMAPS"
+  printf '[accounts.work.smtp]\nhost = "%s"\nport = %s\n\n' "$HOST" "$SUBMISSION"
+  printf '[accounts.work.pop]\nhost = "%s"\nport = %s\n\n' "$HOST" "$POP3S"
+  printf '[accounts.work.proxy]\nimap = "127.0.0.1:%s"\nsmtp = "127.0.0.1:%s"\npop = "127.0.0.1:%s"\n' "$PI" "$PS" "$PP"
+} >>"$XDG_CONFIG_HOME/mailoauth/config.toml"
+printf '%s\n' "$LOCAL_PW" | mailoauth proxy password work --stdin || fail "mailoauth proxy password"
+grep -q 'password_hash = "pbkdf2-sha256\$600000\$' "$XDG_CONFIG_HOME/mailoauth/config.toml" || fail "no password hash stored"
+if grep -qF "$LOCAL_PW" "$XDG_CONFIG_HOME/mailoauth/config.toml"; then fail "the local password is stored in the clear"; fi
+mailoauth -v proxy >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
+proxy_pid=$!
+for _ in $(seq 100); do grep -q "ready" "$tmp/proxy.err" && break; sleep 0.1; done
+grep -q "ready" "$tmp/proxy.err" || fail "mailoauth proxy did not start: $(cat "$tmp/proxy.err")"
+log "mailoauth proxy: imap $PI, smtp $PS, pop $PP"
+
+# curl: IMAP (AUTHENTICATE PLAIN), POP3 (AUTH PLAIN), SMTP (AUTH PLAIN).
+curl -sS --user "$USER_ADDR:$LOCAL_PW" "imap://127.0.0.1:$PI/INBOX;UID=1" >"$tmp/p.imap" 2>"$tmp/p.err" \
+  || fail "curl imap via the proxy: $(cat "$tmp/p.err") $(tail -3 "$tmp/proxy.err")"
+grep -q "Subject: seeded for the readers" "$tmp/p.imap" || fail "curl imap via the proxy: $(head -5 "$tmp/p.imap")"
+curl -sS --user "$USER_ADDR:$LOCAL_PW" "pop3://127.0.0.1:$PP/1" >"$tmp/p.pop" 2>"$tmp/p.err" \
+  || fail "curl pop3 via the proxy: $(cat "$tmp/p.err")"
+grep -q "Subject: seeded for the readers" "$tmp/p.pop" || fail "curl pop3 via the proxy: $(head -5 "$tmp/p.pop")"
+message "sent by curl via the proxy" >"$tmp/p.msg"
+curl -sS --user "$USER_ADDR:$LOCAL_PW" "smtp://127.0.0.1:$PS" --mail-from "$USER_ADDR" --mail-rcpt bob@example.org \
+  -T "$tmp/p.msg" 2>"$tmp/p.err" || fail "curl smtp via the proxy: $(cat "$tmp/p.err")"
+expect_sent "curl via the proxy" "sent by curl via the proxy"
+
+# Python's stdlib clients: imaplib LOGIN (a quoted password), smtplib AUTH, poplib USER/PASS.
+python3 - "$PI" "$PS" "$PP" "$USER_ADDR" "$LOCAL_PW" <<'PY' || fail "python stdlib clients via the proxy"
+import imaplib, poplib, smtplib, sys
+pi, ps, pp, user, pw = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+m = imaplib.IMAP4("127.0.0.1", pi)
+m.login(user, pw)
+typ, data = m.select("INBOX")
+assert typ == "OK" and int(data[0]) >= 1, (typ, data)
+typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert b"seeded for the readers" in data[0][1], data
+m.logout()
+s = smtplib.SMTP("127.0.0.1", ps)
+s.login(user, pw)
+s.sendmail(user, ["bob@example.org"], f"From: {user}\r\nTo: bob@example.org\r\nSubject: sent by smtplib via the proxy\r\n\r\nhi\r\n")
+s.quit()
+p = poplib.POP3("127.0.0.1", pp)
+p.user(user)
+p.pass_(pw)
+count, _ = p.stat()
+assert count >= 1, count
+p.quit()
+try:
+    imaplib.IMAP4("127.0.0.1", pi).login(user, pw + "x")
+    raise SystemExit("a wrong local password was accepted")
+except imaplib.IMAP4.error as e:
+    assert "wrong user name or local password" in str(e), e
+PY
+expect_sent "smtplib via the proxy" "sent by smtplib via the proxy"
+
+# msmtp with a plain password (auth plain, no TLS to the loopback proxy).
+printf 'account proxy\nhost 127.0.0.1\nport %s\nauth plain\ntls off\nfrom %s\nuser %s\npassword %s\n' \
+  "$PS" "$USER_ADDR" "$USER_ADDR" "$LOCAL_PW" >"$tmp/msmtprc-proxy"
+chmod 600 "$tmp/msmtprc-proxy"
+message "sent by msmtp via the proxy" | msmtp -C "$tmp/msmtprc-proxy" -a proxy bob@example.org || fail "msmtp via the proxy"
+expect_sent "msmtp via the proxy" "sent by msmtp via the proxy"
+
+# A wrong local password: refused after the delay, and nothing reaches the upstream server.
+t0=$(date +%s%N)
+if curl -sS --user "$USER_ADDR:wrong" "imap://127.0.0.1:$PI/INBOX;UID=1" >/dev/null 2>&1; then fail "the proxy accepted a wrong password"; fi
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -ge 900 ] || fail "a wrong local password was refused in $ms ms, without the delay"
+grep -q "wrong user name or local password" "$tmp/proxy.err" || fail "the proxy did not log the refused login"
+
+# A token the server refuses: the proxy refreshes it once, silently; the client never notices.
+emu_post /_emulator/expire-access-tokens "{\"username\": \"$USER_ADDR\"}"
+curl -sS --user "$USER_ADDR:$LOCAL_PW" "imap://127.0.0.1:$PI/INBOX;UID=1" >"$tmp/p.imap" 2>"$tmp/p.err" \
+  || fail "curl via the proxy after the token was refused: $(cat "$tmp/p.err") $(tail -3 "$tmp/proxy.err")"
+grep -q "refreshing it once" "$tmp/proxy.err" || fail "the proxy did not refresh the refused token: $(tail -5 "$tmp/proxy.err")"
+
+# The sign-in revoked: the client gets a NO that says what to do.
+emu_post /_emulator/revoke "{\"username\": \"$USER_ADDR\"}"
+python3 - "$PI" "$USER_ADDR" "$LOCAL_PW" <<'PY' || fail "the revoked sign-in's refusal via the proxy"
+import imaplib, sys
+try:
+    imaplib.IMAP4("127.0.0.1", int(sys.argv[1])).login(sys.argv[2], sys.argv[3])
+    raise SystemExit("logged in with a revoked sign-in")
+except imaplib.IMAP4.error as e:
+    assert "mailoauth login work" in str(e), e
+PY
+if grep -q "eyJ" "$tmp/proxy.err" || grep -qF "$LOCAL_PW" "$tmp/proxy.err"; then fail "the proxy log shows a token or the local password"; fi
+kill -TERM "$proxy_pid"
+wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(tail -3 "$tmp/proxy.err")"
+grep -q "stopped" "$tmp/proxy.err" || fail "mailoauth proxy: no 'stopped' line"
+mailoauth login work 2>/dev/null || fail "mailoauth login again after the proxy tests"
+log "ok mailoauth proxy: curl (IMAP, POP3, SMTP), imaplib, smtplib, poplib and msmtp with a local password; a wrong password delayed; a refused token refreshed once; a revoked sign-in explained; SIGTERM"
+
 log "all recipes ran, in $(($(date +%s) - started)) s"

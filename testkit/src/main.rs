@@ -24,10 +24,15 @@ const USAGE: &str = "usage:
   mailoauth-testkit dovecot [--validator-url URL] [--username-attribute NAME]
                             [--openid-configuration-url URL] [--token TOKEN=EMAIL]...
   mailoauth-testkit validator [--username-attribute NAME] [--token TOKEN=EMAIL]...
+  mailoauth-testkit hold-store-lock TOKEN_FILE
 
 Prints one JSON line on stdout, then serves until stdin reaches EOF or
 SIGTERM/SIGINT. Control commands on stdin (one JSON line answers each):
-  add TOKEN EMAIL | revoke TOKEN | down | up | requests | messages | clear | log | ping";
+  add TOKEN EMAIL | revoke TOKEN | down | up | requests | messages | clear | log | ping
+
+hold-store-lock takes the store lock of a token file as the CLI and the bindings do
+(waiting for it), prints {\"held\":true}, holds it until stdin reaches EOF, releases it and
+prints {\"released\":true}: another process for the tests of the lock shared with Node.";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -229,7 +234,41 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `hold-store-lock TOKEN_FILE`: see the usage.
+fn hold_store_lock(path: &str) -> Result<(), String> {
+    use mailoauth::cache::{FileStore, TokenStore};
+    let store = FileStore::new(path);
+    let started = std::time::Instant::now();
+    let lock = loop {
+        if let Some(lock) = store.try_lock().map_err(|e| e.to_string())? {
+            break lock;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            return Err("the store lock stayed held for 60 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    emit(&json!({"held": true}));
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
+    drop(lock);
+    emit(&json!({"released": true}));
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, path] = argv.as_slice() {
+        if cmd == "hold-store-lock" {
+            return match hold_store_lock(path) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mailoauth-testkit: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

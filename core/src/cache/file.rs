@@ -169,21 +169,49 @@ fn remove_stale_temp_files(dir: &Path, name: &str) {
     }
 }
 
-/// The token cache in a JSON file, mode 0600, replaced atomically, with a lock file
-/// (`<file>.lock`) shared by every process using it.
+/// The token cache in a JSON file, mode 0600, replaced atomically, with locks shared by every
+/// process using it:
+///
+/// - the store lock (load, change, save; no network): `<file>.store-lock`, created exclusively
+///   by its holder and removed on release, a protocol Node's `FileStore` implements too (see
+///   `store_lock.rs`); while holding it, an `flock` on `<file>.lock` is taken as well, the store
+///   lock of earlier versions, so that a CLI or binding not yet upgraded still excludes this
+///   one;
+/// - an account's refresh lock (held across the refresh's HTTP exchange, for one refresh per
+///   expiry across processes): an `flock` on `<file>.lock.d/<hash>.lock`. Node takes none (a
+///   concurrent refresh from Node costs a request; the save is a read-merge-write under the
+///   store lock, so nothing is lost).
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
+    /// The `flock` file: earlier versions' store lock, and the base of the account locks.
     lock_path: PathBuf,
+    /// The store lock shared with Node (`store_lock.rs`).
+    store_lock_path: PathBuf,
 }
+
+/// The held store lock of a [`FileStore`]: the shared lock file and the `flock` of earlier
+/// versions.
+#[derive(Debug)]
+struct FileStoreLock {
+    // Dropped first: the `flock` is released before the shared lock file is removed, so that
+    // a process waiting on either finds both free.
+    _legacy: StoreLock,
+    _shared: super::store_lock::SharedLock,
+}
+
+impl LockGuard for FileStoreLock {}
 
 impl FileStore {
     /// A store at `path` (created on first save, with private directories).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let mut lock = path.clone().into_os_string();
-        lock.push(".lock");
-        FileStore { path, lock_path: PathBuf::from(lock) }
+        let with = |suffix: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        FileStore { lock_path: with(".lock"), store_lock_path: with(".store-lock"), path }
     }
 
     /// The cache file.
@@ -223,7 +251,16 @@ impl TokenStore for FileStore {
     }
 
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
-        try_lock_file(&self.lock_path)
+        if let Some(dir) = self.store_lock_path.parent() {
+            create_private_dir(dir)?;
+        }
+        let Some(shared) = super::store_lock::try_lock(&self.store_lock_path)? else { return Ok(None) };
+        // Always the shared lock first, then the `flock`: earlier versions take only the
+        // `flock`, never waiting for the shared lock while holding it, so there is no cycle.
+        match try_lock_file(&self.lock_path)? {
+            Some(legacy) => Ok(Some(StoreLock::new(FileStoreLock { _legacy: legacy, _shared: shared }))),
+            None => Ok(None),
+        }
     }
 
     fn has_account_locks(&self) -> bool {

@@ -7,15 +7,25 @@
 //! refresh, and other processes wait on the store's lock and then read the rotated refresh
 //! token — else fails with "interaction required" and leaves the stored data as it was.
 //!
+//! Locks: a store's lock ([`TokenStore::try_lock`]) is held around each load-change-save
+//! ([`TokenCache`]'s `update`) and never across the network when the store has per-account
+//! locks ([`TokenStore::try_lock_account`], held across a refresh). Stores only try; waiting
+//! with backoff and giving up ([`StoreErrorKind::LockTimeout`]) is the cache's. The file
+//! store's lock is a lock file shared with Node (protocol in `store_lock.rs`); its account
+//! locks are `flock`s.
+//!
 //! The format is documented in the crate README ("Cache format").
 
 mod data;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
+mod flows;
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 mod keyring_store;
 mod msal;
 mod store;
+#[cfg(not(target_arch = "wasm32"))]
+mod store_lock;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +33,9 @@ use std::time::Duration;
 pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::{write_private_atomic, write_target, CommandStore, FileStore};
+pub use flows::{CacheChange, LockWait, SilentFlow, Stored};
 #[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
-pub use keyring_store::KeyringStore;
+pub use keyring_store::{KeyringStore, WINDOWS_PART_LIMIT};
 pub use store::{LockGuard, MemoryStore, StoreError, StoreErrorKind, StoreLock, TokenStore};
 
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, Platform, RefreshToken, Token};
@@ -85,6 +96,8 @@ pub struct TokenCache {
     /// Serialises read-modify-write of the store within this process (taken after the
     /// store's lock, never before it).
     writes: tokio::sync::Mutex<()>,
+    /// The accounts a sans-IO [`SilentFlow`] of this cache is refreshing (key: [`account_key`]).
+    refreshing: Mutex<Vec<String>>,
     margin: Duration,
 }
 
@@ -174,6 +187,7 @@ impl TokenCache {
             memory: Mutex::new(None),
             flights: Mutex::new(Vec::new()),
             writes: tokio::sync::Mutex::new(()),
+            refreshing: Mutex::new(Vec::new()),
             margin: Duration::from_secs(300),
         }
     }

@@ -10,8 +10,9 @@ use super::authority::{Authority, Provider};
 #[cfg(not(target_arch = "wasm32"))]
 use super::cert::CertificateCredential;
 use super::error::{IdentityError, IdentityErrorKind};
-use super::http::{form_post, send_with_retry, HttpClient, Platform, RetryPolicy};
-use super::token::{parse_token_response, Token};
+use super::flow::{drive, TokenGrant};
+use super::http::{form_post, HttpClient, Platform, RetryPolicy};
+use super::token::Token;
 
 pub use crate::secret::ClientSecret;
 
@@ -183,36 +184,54 @@ impl ConfidentialClient {
     /// `https://outlook.office365.com/.default` ([`super::scopes::app_only_scope`]); the
     /// tenant must be a GUID or domain (or `organizations`).
     pub async fn acquire_token_for_client(&self, scopes: &[String]) -> Result<Token, IdentityError> {
-        self.authority.require_org_tenant("the client credentials grant")?;
-        if self.authority.provider() == Provider::Microsoft && scopes.iter().any(|s| !s.ends_with("/.default")) {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Configuration,
-                "app-only tokens take a single '<resource>/.default' scope, e.g. https://outlook.office365.com/.default",
-            ));
-        }
-        let scope = scopes.join(" ");
-        let endpoint = self.authority.token_endpoint();
-        let assertion: String;
-        let mut pairs: Vec<(&str, &str)> =
-            vec![("client_id", &self.client_id), ("grant_type", "client_credentials"), ("scope", &scope)];
-        match &self.credential {
-            ClientCredential::Secret(s) => pairs.push(("client_secret", s.expose_secret())),
-            #[cfg(not(target_arch = "wasm32"))]
-            ClientCredential::Certificate(c) => {
-                assertion = client_assertion(c.as_ref(), &self.client_id, endpoint, self.platform.now())?;
-                pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
-                pairs.push(("client_assertion", &assertion));
-            }
-            ClientCredential::Signer(s) => {
-                assertion = client_assertion(s.as_ref(), &self.client_id, endpoint, self.platform.now())?;
-                pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
-                pairs.push(("client_assertion", &assertion));
-            }
-        }
-        let resp = send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, form_post(endpoint, &pairs))
-            .await?;
-        parse_token_response(&resp, self.platform.now(), scopes)
+        let mut grant = self.client_credentials(scopes, self.platform.now())?;
+        drive(&mut grant, self.http.as_ref(), self.platform.as_ref()).await
     }
+
+    /// The client credentials grant as a sans-IO machine ([`super::flow`]): the request is
+    /// built (and a certificate's assertion signed) at `now`, the host's clock.
+    pub fn client_credentials(&self, scopes: &[String], now: i64) -> Result<TokenGrant, IdentityError> {
+        client_credentials_grant(&self.client_id, &self.authority, &self.credential, self.retry, scopes, now)
+    }
+}
+
+/// The client credentials grant of `client_id` with `credential` at `authority`, as a sans-IO
+/// machine built at `now` (for hosts that hold no [`ConfidentialClient`]: the wasm build).
+pub fn client_credentials_grant(
+    client_id: &str,
+    authority: &Authority,
+    credential: &ClientCredential,
+    retry: RetryPolicy,
+    scopes: &[String],
+    now: i64,
+) -> Result<TokenGrant, IdentityError> {
+    authority.require_org_tenant("the client credentials grant")?;
+    if authority.provider() == Provider::Microsoft && scopes.iter().any(|s| !s.ends_with("/.default")) {
+        return Err(IdentityError::new(
+            IdentityErrorKind::Configuration,
+            "app-only tokens take a single '<resource>/.default' scope, e.g. https://outlook.office365.com/.default",
+        ));
+    }
+    let scope = scopes.join(" ");
+    let endpoint = authority.token_endpoint();
+    let assertion: String;
+    let mut pairs: Vec<(&str, &str)> =
+        vec![("client_id", client_id), ("grant_type", "client_credentials"), ("scope", &scope)];
+    match credential {
+        ClientCredential::Secret(s) => pairs.push(("client_secret", s.expose_secret())),
+        #[cfg(not(target_arch = "wasm32"))]
+        ClientCredential::Certificate(c) => {
+            assertion = client_assertion(c.as_ref(), client_id, endpoint, now)?;
+            pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            pairs.push(("client_assertion", &assertion));
+        }
+        ClientCredential::Signer(s) => {
+            assertion = client_assertion(s.as_ref(), client_id, endpoint, now)?;
+            pairs.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            pairs.push(("client_assertion", &assertion));
+        }
+    }
+    Ok(TokenGrant::new(form_post(endpoint, &pairs), retry, scopes.to_vec()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Token acquisition: authorities and clouds, scopes, the grants a mail app needs, the
 //! errors they return, and a sanity check of tokens before a mail login.
 //!
-//! HTTP and the clock are injected ([`HttpClient`], [`Platform`]); with the `net` feature,
+//! Every grant is a sans-IO machine ([`flow`]) that [`PublicApp`] and [`ConfidentialClient`]
+//! build; HTTP and the clock are injected ([`HttpClient`], [`Platform`]); with the `net` feature,
 //! [`crate::net::ReqwestHttp`] and [`crate::net::TokioPlatform`] are the native defaults.
 
 mod authority;
@@ -10,6 +11,7 @@ mod cert;
 mod check;
 mod confidential;
 mod error;
+pub mod flow;
 mod http;
 mod pkce;
 mod public;
@@ -22,7 +24,8 @@ pub use authority::{is_loopback_host, Authority, Cloud, HostPort, MailHosts, Pro
 pub use cert::CertificateCredential;
 pub use check::{check_access_token, TokenClaims, TokenWarning};
 pub use confidential::{
-    client_assertion, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret, ConfidentialClient,
+    client_assertion, client_credentials_grant, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret,
+    ConfidentialClient,
 };
 pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
 pub use http::{
@@ -33,7 +36,7 @@ pub use http::{
 pub(crate) use pkce::random_suffix;
 pub use pkce::s256_challenge;
 pub use public::{
-    parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicClient,
+    parse_redirect, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, DevicePoll, PublicApp, PublicClient,
     MAX_DEVICE_CODE_LIFETIME_SECS, MAX_POLL_INTERVAL_SECS, MIN_POLL_INTERVAL_SECS,
 };
 pub use token::{account_from, decode_jwt_claims, Account, RefreshToken, Token, MAX_TOKEN_LIFETIME_SECS};

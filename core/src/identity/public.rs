@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::authority::{Authority, Provider};
 use super::error::{IdentityError, IdentityErrorKind};
+use super::flow::{drive, DeviceCodeStart, DeviceCodeWait, Flow, PollOutcome, TokenGrant};
 use super::http::{form_post, send_with_retry, HttpClient, HttpRequest, Platform, RetryPolicy};
 use super::pkce;
 use super::scopes;
-use super::token::{error_from_response, parse_token_response, poll_interval, unexpected, RefreshToken, Token};
+use super::token::{error_from_response, poll_interval, unexpected, RefreshToken, Token};
 use crate::cache::TokenCache;
 use crate::text::{safe_string, safe_text};
 
@@ -132,55 +133,36 @@ pub enum DevicePoll {
     Done(Box<Token>),
 }
 
-/// A public client (desktop, mobile, CLI, browser): no secret.
-pub struct PublicClient {
+/// What a public client is, with no I/O attached: its id, authority, retry policy and (for
+/// Google installed apps) its non-confidential secret. It builds the grants' sans-IO machines
+/// ([`super::flow`]); [`PublicClient`] drives them with an HTTP stack, a clock and a cache, and
+/// a browser drives them with `fetch`.
+#[derive(Clone)]
+pub struct PublicApp {
     client_id: String,
     authority: Authority,
-    http: Arc<dyn HttpClient>,
-    platform: Arc<dyn Platform>,
     retry: RetryPolicy,
-    cache: Option<Arc<TokenCache>>,
     client_secret: Option<super::ClientSecret>,
 }
 
-impl fmt::Debug for PublicClient {
+impl fmt::Debug for PublicApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicClient")
+        f.debug_struct("PublicApp")
             .field("client_id", &self.client_id)
             .field("authority", &self.authority.url())
             .finish_non_exhaustive()
     }
 }
 
-impl PublicClient {
-    /// A client over an injected HTTP stack and platform.
-    pub fn new(
-        client_id: impl Into<String>,
-        authority: Authority,
-        http: Arc<dyn HttpClient>,
-        platform: Arc<dyn Platform>,
-    ) -> PublicClient {
-        PublicClient {
-            client_id: client_id.into(),
-            authority,
-            http,
-            platform,
-            retry: RetryPolicy::default(),
-            cache: None,
-            client_secret: None,
-        }
+impl PublicApp {
+    /// The client `client_id` at `authority`, with the default retry policy.
+    pub fn new(client_id: impl Into<String>, authority: Authority) -> PublicApp {
+        PublicApp { client_id: client_id.into(), authority, retry: RetryPolicy::default(), client_secret: None }
     }
 
     /// Changes the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// Keeps every token this client obtains in `cache`, and enables
-    /// [`PublicClient::acquire_token_silent`].
-    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
-        self.cache = Some(cache);
         self
     }
 
@@ -192,87 +174,6 @@ impl PublicClient {
         self
     }
 
-    /// The cache, if one is set.
-    pub fn cache(&self) -> Option<&Arc<TokenCache>> {
-        self.cache.as_ref()
-    }
-
-    /// A token without user interaction: a cached access token valid for at least the
-    /// cache's margin, else a refresh (one per expiry across threads and processes), else an
-    /// [`IdentityErrorKind::InteractionRequired`] error with the cache left intact. `account`
-    /// (username or home account id) may be omitted when one account is signed in.
-    pub async fn acquire_token_silent(&self, scopes: &[String], account: Option<&str>) -> Result<Token, IdentityError> {
-        let Some(cache) = &self.cache else {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Configuration,
-                "silent acquisition needs a token cache (with_cache)",
-            ));
-        };
-        self.silent(cache, scopes, account, crate::cache::SilentOptions::default()).await
-    }
-
-    /// Silent acquisition through `cache`, which calls back only for the refresh itself.
-    async fn silent(
-        &self,
-        cache: &TokenCache,
-        scopes: &[String],
-        account: Option<&str>,
-        options: crate::cache::SilentOptions,
-    ) -> Result<Token, IdentityError> {
-        let requested = self.user_scopes(scopes)?;
-        let request = crate::cache::SilentRequest {
-            authority: &self.authority,
-            client_id: &self.client_id,
-            platform: &self.platform,
-            scopes: &requested,
-            account,
-            options,
-        };
-        cache.acquire_silent(request, |rt| async move { self.refresh_uncached(&rt, scopes).await }).await
-    }
-
-    /// [`PublicClient::acquire_token_silent`] with [`SilentOptions`](crate::cache::SilentOptions):
-    /// force a refresh (the mail server refused the cached token) or ask for a minimum
-    /// remaining validity.
-    pub async fn acquire_token_silent_with(
-        &self,
-        scopes: &[String],
-        account: Option<&str>,
-        options: crate::cache::SilentOptions,
-    ) -> Result<Token, IdentityError> {
-        let Some(cache) = &self.cache else {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Configuration,
-                "silent acquisition needs a token cache (with_cache)",
-            ));
-        };
-        self.silent(cache, scopes, account, options).await
-    }
-
-    /// The accounts signed in with this client at this authority (from the cache).
-    pub fn accounts(&self) -> Result<Vec<super::Account>, IdentityError> {
-        match &self.cache {
-            Some(c) => Ok(c.accounts(&self.authority, &self.client_id)?),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// Removes an account's tokens from the cache. Returns whether it was there.
-    pub async fn remove_account(&self, account: &str) -> Result<bool, IdentityError> {
-        match &self.cache {
-            Some(c) => Ok(c.remove_account(&self.authority, &self.client_id, account, self.platform.as_ref()).await?),
-            None => Ok(false),
-        }
-    }
-
-    /// Stores a token in the cache, if one is set.
-    async fn remember(&self, token: Token) -> Result<Token, IdentityError> {
-        if let Some(cache) = &self.cache {
-            cache.store_token(&self.authority, &self.client_id, &token, self.platform.as_ref()).await?;
-        }
-        Ok(token)
-    }
-
     /// The client id.
     pub fn client_id(&self) -> &str {
         &self.client_id
@@ -281,11 +182,6 @@ impl PublicClient {
     /// The authority.
     pub fn authority(&self) -> &Authority {
         &self.authority
-    }
-
-    /// The platform (clock and timer).
-    pub fn platform(&self) -> &Arc<dyn Platform> {
-        &self.platform
     }
 
     /// Scopes for a user sign-in: normalized (full Outlook URLs), plus the OpenID scopes that
@@ -306,22 +202,13 @@ impl PublicClient {
         Ok(out)
     }
 
-    pub(crate) async fn post(&self, request: HttpRequest) -> Result<super::http::HttpResponse, IdentityError> {
-        send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.retry, request).await
-    }
-
-    async fn token_request(&self, pairs: &[(&str, &str)], scopes: &[String]) -> Result<Token, IdentityError> {
+    /// A token request to the token endpoint: `client_info` for Microsoft (the account's home
+    /// id, as MSAL asks), and the installed-app secret where one is set.
+    fn token_request(&self, pairs: &[(&str, &str)]) -> Result<HttpRequest, IdentityError> {
         let mut pairs = pairs.to_vec();
         if self.authority.provider() == Provider::Microsoft {
-            // Ask for client_info (uid, utid), the account's home id, as MSAL does.
             pairs.push(("client_info", "1"));
         }
-        self.add_client_secret(&mut pairs)?;
-        let resp = self.post(form_post(self.authority.token_endpoint(), &pairs)).await?;
-        parse_token_response(&resp, self.platform.now(), scopes)
-    }
-
-    fn add_client_secret<'a>(&'a self, pairs: &mut Vec<(&'a str, &'a str)>) -> Result<(), IdentityError> {
         if let Some(secret) = &self.client_secret {
             if self.authority.provider() == Provider::Microsoft {
                 return Err(IdentityError::new(
@@ -331,14 +218,18 @@ impl PublicClient {
             }
             pairs.push(("client_secret", secret.expose_secret()));
         }
-        Ok(())
+        Ok(form_post(self.authority.token_endpoint(), &pairs))
+    }
+
+    fn grant(&self, pairs: &[(&str, &str)], scopes: Vec<String>) -> Result<TokenGrant, IdentityError> {
+        Ok(TokenGrant::new(self.token_request(pairs)?, self.retry, scopes))
     }
 
     // ---- authorization code + PKCE ------------------------------------------------------
 
     /// Starts an authorization-code flow for a redirect the host receives itself (a browser
     /// page, `ASWebAuthenticationSession`, a web app): builds the URL with PKCE S256 and a
-    /// random `state`. Redeem the result with [`PublicClient::redeem_redirect`].
+    /// random `state`. Redeem the redirect with [`PublicApp::redeem_redirect`].
     pub fn authorization_url(
         &self,
         scopes: &[String],
@@ -375,41 +266,37 @@ impl PublicClient {
         Ok(AuthorizationRequest { url, state, redirect_uri: redirect_uri.to_owned(), scopes, code_verifier: verifier })
     }
 
-    /// Redeems the URL the browser was redirected to: checks `state`, turns an
-    /// `error=...` redirect into a typed error, and exchanges the code.
-    pub async fn redeem_redirect(
+    /// The URL the browser was redirected to, redeemed: `state` checked, an `error=...`
+    /// redirect turned into a typed error, then the code exchanged ([`PublicApp::redeem_code`]).
+    pub fn redeem_redirect(
         &self,
         request: &AuthorizationRequest,
         redirect_url: &str,
-    ) -> Result<Token, IdentityError> {
+    ) -> Result<TokenGrant, IdentityError> {
         let code = parse_redirect(request, redirect_url)?;
-        self.redeem_code(request, &code).await
+        self.redeem_code(request, &code)
     }
 
-    /// Exchanges an authorization code (the `code` query value) for tokens.
-    pub async fn redeem_code(&self, request: &AuthorizationRequest, code: &str) -> Result<Token, IdentityError> {
+    /// The exchange of an authorization code (the `code` query value) for tokens.
+    pub fn redeem_code(&self, request: &AuthorizationRequest, code: &str) -> Result<TokenGrant, IdentityError> {
         let scope = request.scopes.join(" ");
-        let token = self
-            .token_request(
-                &[
-                    ("client_id", &self.client_id),
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", &request.redirect_uri),
-                    ("code_verifier", &request.code_verifier),
-                    ("scope", &scope),
-                ],
-                &request.scopes,
-            )
-            .await?;
-        self.remember(token).await
+        self.grant(
+            &[
+                ("client_id", &self.client_id),
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &request.redirect_uri),
+                ("code_verifier", &request.code_verifier),
+                ("scope", &scope),
+            ],
+            request.scopes.clone(),
+        )
     }
 
     // ---- device code --------------------------------------------------------------------
 
-    /// Starts a device-code flow (RFC 8628). Show `message` to the user, then call
-    /// [`PublicClient::wait_device_flow`].
-    pub async fn start_device_flow(&self, scopes: &[String]) -> Result<DeviceCodeFlow, IdentityError> {
+    /// The start of a device-code flow (RFC 8628): yields the [`DeviceCodeFlow`] to show.
+    pub fn device_code(&self, scopes: &[String]) -> Result<DeviceCodeStart, IdentityError> {
         let scopes = self.user_scopes(scopes)?;
         let Some(endpoint) = self.authority.device_code_endpoint() else {
             return Err(IdentityError::new(
@@ -418,89 +305,324 @@ impl PublicClient {
             ));
         };
         let scope = scopes.join(" ");
-        let resp = self.post(form_post(endpoint, &[("client_id", &self.client_id), ("scope", &scope)])).await?;
-        if let Some(e) = error_from_response(&resp) {
-            return Err(e);
-        }
-        if !(200..300).contains(&resp.status) {
-            return Err(unexpected(&resp, "device code request"));
-        }
-        let v = match json::parse(&resp.body) {
-            Some(Value::Object(o)) => o,
-            Some(_) => Object::new(), // no fields: reported below
-            None => {
-                return Err(IdentityError::new(IdentityErrorKind::Protocol, "device code answer is not JSON"));
-            }
-        };
-        // Shown to the user as they are: network text made safe for a terminal first.
-        let field = |name: &str| get_str(&v, name).map(|s| safe_text(s).into_owned());
-        let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code")) else {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Protocol,
-                "device code answer lacks device_code or user_code",
-            ));
-        };
-        let verification_uri = field("verification_uri").or_else(|| field("verification_url")).unwrap_or_default();
-        let message = field("message").unwrap_or_else(|| {
-            format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
-        });
-        let expires_in = match v.get("expires_in").map(|e| (json::seconds(e), json::as_u64(e))) {
-            Some((Some(s), _)) if s >= 0 => s.min(MAX_DEVICE_CODE_LIFETIME_SECS),
-            Some((_, Some(_))) => MAX_DEVICE_CODE_LIFETIME_SECS, // above i64::MAX
-            Some((Some(_), None)) => {
-                return Err(IdentityError::new(
-                    IdentityErrorKind::Protocol,
-                    "device code answer has a negative expires_in",
-                ));
-            }
-            _ => 900, // absent or not a number: RFC 8628's and Microsoft's 15 minutes
-        };
-        let interval = self.poll_floor(poll_interval(v.get("interval"), Duration::from_secs(5)).as_secs());
-        Ok(DeviceCodeFlow {
-            user_code,
-            verification_uri,
-            message,
-            expires_at: self.platform.now().saturating_add(expires_in),
-            interval,
-            scopes,
-            device_code,
-        })
+        let request = form_post(endpoint, &[("client_id", &self.client_id), ("scope", &scope)]);
+        Ok(DeviceCodeStart::new(request, self.retry, scopes, self.min_poll_interval()))
     }
 
-    /// `interval` within [`MIN_POLL_INTERVAL_SECS`] (0 for a loopback emulator) and
-    /// [`MAX_POLL_INTERVAL_SECS`].
-    fn poll_floor(&self, interval: u64) -> u64 {
-        let min = if self.authority.is_loopback_http() { 0 } else { MIN_POLL_INTERVAL_SECS };
-        interval.clamp(min, MAX_POLL_INTERVAL_SECS)
+    fn min_poll_interval(&self) -> u64 {
+        super::flow::min_poll_interval(self.authority.is_loopback_http())
+    }
+
+    /// The poll request of a device-code flow.
+    fn device_poll(&self, flow: &DeviceCodeFlow) -> Result<HttpRequest, IdentityError> {
+        let grant = "urn:ietf:params:oauth:grant-type:device_code";
+        self.token_request(&[("grant_type", grant), ("client_id", &self.client_id), ("device_code", &flow.device_code)])
+    }
+
+    /// Waiting for the user to finish the device-code sign-in `flow` (see [`DeviceCodeWait`]).
+    pub fn device_code_wait(&self, flow: &DeviceCodeFlow) -> Result<DeviceCodeWait, IdentityError> {
+        Ok(DeviceCodeWait::new(flow.clone(), self.device_poll(flow)?, self.retry, self.min_poll_interval()))
+    }
+
+    // ---- refresh and ROPC -----------------------------------------------------------------
+
+    /// The redemption of a refresh token. The answer's new (rotated) refresh token is kept;
+    /// if the server returns none, the one given is carried over so it is never lost.
+    pub fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<TokenGrant, IdentityError> {
+        let scopes = self.user_scopes(scopes)?;
+        let scope = scopes.join(" ");
+        let grant = self.grant(
+            &[
+                ("client_id", &self.client_id),
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+                ("scope", &scope),
+            ],
+            scopes.clone(),
+        )?;
+        Ok(grant.keeping(refresh_token.clone()))
+    }
+
+    /// Resource owner password credentials (ROPC). Discouraged: no MFA, no personal
+    /// accounts, no federated users, and the app sees the password. Works on
+    /// `organizations` or a tenant only.
+    pub fn username_password(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[String],
+    ) -> Result<TokenGrant, IdentityError> {
+        self.authority.require_org_tenant("the username/password grant (ROPC)")?;
+        let scopes = self.user_scopes(scopes)?;
+        let scope = scopes.join(" ");
+        self.grant(
+            &[
+                ("client_id", &self.client_id),
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("scope", &scope),
+            ],
+            scopes.clone(),
+        )
+    }
+}
+
+/// Reads a device-code answer into a [`DeviceCodeFlow`]; the texts shown to the user are
+/// made safe for a terminal, numbers are bounded, the interval floored at `min_interval`.
+pub(crate) fn parse_device_code(
+    resp: &super::http::HttpResponse,
+    now: i64,
+    scopes: Vec<String>,
+    min_interval: u64,
+) -> Result<DeviceCodeFlow, IdentityError> {
+    if let Some(e) = error_from_response(resp) {
+        return Err(e);
+    }
+    if !(200..300).contains(&resp.status) {
+        return Err(unexpected(resp, "device code request"));
+    }
+    let v = match json::parse(&resp.body) {
+        Some(Value::Object(o)) => o,
+        Some(_) => Object::new(), // no fields: reported below
+        None => {
+            return Err(IdentityError::new(IdentityErrorKind::Protocol, "device code answer is not JSON"));
+        }
+    };
+    // Shown to the user as they are: network text made safe for a terminal first.
+    let field = |name: &str| get_str(&v, name).map(|s| safe_text(s).into_owned());
+    let (Some(device_code), Some(user_code)) = (field("device_code"), field("user_code")) else {
+        return Err(IdentityError::new(
+            IdentityErrorKind::Protocol,
+            "device code answer lacks device_code or user_code",
+        ));
+    };
+    let verification_uri = field("verification_uri").or_else(|| field("verification_url")).unwrap_or_default();
+    let message = field("message").unwrap_or_else(|| {
+        format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
+    });
+    let expires_in = match v.get("expires_in").map(|e| (json::seconds(e), json::as_u64(e))) {
+        Some((Some(s), _)) if s >= 0 => s.min(MAX_DEVICE_CODE_LIFETIME_SECS),
+        Some((_, Some(_))) => MAX_DEVICE_CODE_LIFETIME_SECS, // above i64::MAX
+        Some((Some(_), None)) => {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Protocol,
+                "device code answer has a negative expires_in",
+            ));
+        }
+        _ => 900, // absent or not a number: RFC 8628's and Microsoft's 15 minutes
+    };
+    let interval = poll_interval(v.get("interval"), Duration::from_secs(5)).as_secs();
+    Ok(DeviceCodeFlow {
+        user_code,
+        verification_uri,
+        message,
+        expires_at: now.saturating_add(expires_in),
+        interval: interval.clamp(min_interval, MAX_POLL_INTERVAL_SECS),
+        scopes,
+        device_code,
+    })
+}
+
+/// A public client (desktop, mobile, CLI, browser): no secret. It drives the machines of its
+/// [`PublicApp`] with an injected HTTP stack and platform, and keeps what they yield in its
+/// cache.
+pub struct PublicClient {
+    app: PublicApp,
+    http: Arc<dyn HttpClient>,
+    platform: Arc<dyn Platform>,
+    cache: Option<Arc<TokenCache>>,
+}
+
+impl fmt::Debug for PublicClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicClient")
+            .field("client_id", &self.app.client_id)
+            .field("authority", &self.app.authority.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicClient {
+    /// A client over an injected HTTP stack and platform.
+    pub fn new(
+        client_id: impl Into<String>,
+        authority: Authority,
+        http: Arc<dyn HttpClient>,
+        platform: Arc<dyn Platform>,
+    ) -> PublicClient {
+        PublicClient { app: PublicApp::new(client_id, authority), http, platform, cache: None }
+    }
+
+    /// Changes the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.app = self.app.with_retry(retry);
+        self
+    }
+
+    /// Keeps every token this client obtains in `cache`, and enables
+    /// [`PublicClient::acquire_token_silent`].
+    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// See [`PublicApp::with_client_secret`].
+    pub fn with_client_secret(mut self, secret: super::ClientSecret) -> Self {
+        self.app = self.app.with_client_secret(secret);
+        self
+    }
+
+    /// The client without its I/O: the builder of the grants' machines.
+    pub fn app(&self) -> &PublicApp {
+        &self.app
+    }
+
+    /// The cache, if one is set.
+    pub fn cache(&self) -> Option<&Arc<TokenCache>> {
+        self.cache.as_ref()
+    }
+
+    /// Runs a machine with this client's HTTP stack and platform.
+    async fn drive<F: Flow>(&self, mut flow: F) -> Result<F::Output, IdentityError> {
+        drive(&mut flow, self.http.as_ref(), self.platform.as_ref()).await
+    }
+
+    /// A token without user interaction: a cached access token valid for at least the
+    /// cache's margin, else a refresh (one per expiry across threads and processes), else an
+    /// [`IdentityErrorKind::InteractionRequired`] error with the cache left intact. `account`
+    /// (username or home account id) may be omitted when one account is signed in.
+    pub async fn acquire_token_silent(&self, scopes: &[String], account: Option<&str>) -> Result<Token, IdentityError> {
+        self.acquire_token_silent_with(scopes, account, crate::cache::SilentOptions::default()).await
+    }
+
+    /// [`PublicClient::acquire_token_silent`] with [`SilentOptions`](crate::cache::SilentOptions):
+    /// force a refresh (the mail server refused the cached token) or ask for a minimum
+    /// remaining validity.
+    pub async fn acquire_token_silent_with(
+        &self,
+        scopes: &[String],
+        account: Option<&str>,
+        options: crate::cache::SilentOptions,
+    ) -> Result<Token, IdentityError> {
+        let Some(cache) = &self.cache else {
+            return Err(IdentityError::new(
+                IdentityErrorKind::Configuration,
+                "silent acquisition needs a token cache (with_cache)",
+            ));
+        };
+        let requested = self.app.user_scopes(scopes)?;
+        let request = crate::cache::SilentRequest {
+            authority: &self.app.authority,
+            client_id: &self.app.client_id,
+            platform: &self.platform,
+            scopes: &requested,
+            account,
+            options,
+        };
+        // The cache calls back only for the refresh itself, under its locks.
+        cache.acquire_silent(request, |rt| async move { self.drive(self.app.refresh(&rt, scopes)?).await }).await
+    }
+
+    /// The accounts signed in with this client at this authority (from the cache).
+    pub fn accounts(&self) -> Result<Vec<super::Account>, IdentityError> {
+        match &self.cache {
+            Some(c) => Ok(c.accounts(&self.app.authority, &self.app.client_id)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Removes an account's tokens from the cache. Returns whether it was there.
+    pub async fn remove_account(&self, account: &str) -> Result<bool, IdentityError> {
+        match &self.cache {
+            Some(c) => {
+                Ok(c.remove_account(&self.app.authority, &self.app.client_id, account, self.platform.as_ref()).await?)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Stores a token in the cache, if one is set.
+    async fn remember(&self, token: Token) -> Result<Token, IdentityError> {
+        if let Some(cache) = &self.cache {
+            cache.store_token(&self.app.authority, &self.app.client_id, &token, self.platform.as_ref()).await?;
+        }
+        Ok(token)
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        self.app.client_id()
+    }
+
+    /// The authority.
+    pub fn authority(&self) -> &Authority {
+        self.app.authority()
+    }
+
+    /// The platform (clock and timer).
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        &self.platform
+    }
+
+    /// See [`PublicApp::user_scopes`].
+    pub fn user_scopes(&self, requested: &[String]) -> Result<Vec<String>, IdentityError> {
+        self.app.user_scopes(requested)
+    }
+
+    pub(crate) async fn post(&self, request: HttpRequest) -> Result<super::http::HttpResponse, IdentityError> {
+        send_with_retry(self.http.as_ref(), self.platform.as_ref(), self.app.retry, request).await
+    }
+
+    // ---- authorization code + PKCE ------------------------------------------------------
+
+    /// See [`PublicApp::authorization_url`]; redeem the result with
+    /// [`PublicClient::redeem_redirect`].
+    pub fn authorization_url(
+        &self,
+        scopes: &[String],
+        redirect_uri: &str,
+        options: &AuthorizationOptions,
+    ) -> Result<AuthorizationRequest, IdentityError> {
+        self.app.authorization_url(scopes, redirect_uri, options)
+    }
+
+    /// Redeems the URL the browser was redirected to: checks `state`, turns an
+    /// `error=...` redirect into a typed error, and exchanges the code.
+    pub async fn redeem_redirect(
+        &self,
+        request: &AuthorizationRequest,
+        redirect_url: &str,
+    ) -> Result<Token, IdentityError> {
+        let token = self.drive(self.app.redeem_redirect(request, redirect_url)?).await?;
+        self.remember(token).await
+    }
+
+    /// Exchanges an authorization code (the `code` query value) for tokens.
+    pub async fn redeem_code(&self, request: &AuthorizationRequest, code: &str) -> Result<Token, IdentityError> {
+        let token = self.drive(self.app.redeem_code(request, code)?).await?;
+        self.remember(token).await
+    }
+
+    // ---- device code --------------------------------------------------------------------
+
+    /// Starts a device-code flow (RFC 8628). Show `message` to the user, then call
+    /// [`PublicClient::wait_device_flow`].
+    pub async fn start_device_flow(&self, scopes: &[String]) -> Result<DeviceCodeFlow, IdentityError> {
+        self.drive(self.app.device_code(scopes)?).await
     }
 
     /// Polls once. `Pending` says how long to wait (the interval, plus 5 s after a
     /// `slow_down`). Errors with HTTP 200 (seen in the wild) are recognised too.
     pub async fn poll_device_flow(&self, flow: &mut DeviceCodeFlow) -> Result<DevicePoll, IdentityError> {
-        flow.interval = self.poll_floor(flow.interval);
+        flow.interval = flow.interval.clamp(self.app.min_poll_interval(), MAX_POLL_INTERVAL_SECS);
         if self.platform.now() >= flow.expires_at {
-            return Err(IdentityError::new(
-                IdentityErrorKind::Expired,
-                "the device code expired before the user signed in",
-            ));
+            return Err(super::flow::expired_error());
         }
-        let grant = "urn:ietf:params:oauth:grant-type:device_code";
-        let mut pairs = vec![("grant_type", grant), ("client_id", &self.client_id), ("device_code", &flow.device_code)];
-        if self.authority.provider() == Provider::Microsoft {
-            pairs.push(("client_info", "1"));
-        }
-        self.add_client_secret(&mut pairs)?;
-        let resp = self.post(form_post(self.authority.token_endpoint(), &pairs)).await?;
-        match parse_token_response(&resp, self.platform.now(), &flow.scopes) {
-            Ok(t) => Ok(DevicePoll::Done(Box::new(self.remember(t).await?))),
-            Err(e) => match e.error.as_deref() {
-                Some("authorization_pending") => Ok(DevicePoll::Pending(Duration::from_secs(flow.interval))),
-                Some("slow_down") => {
-                    flow.interval = flow.interval.saturating_add(5).min(MAX_POLL_INTERVAL_SECS);
-                    Ok(DevicePoll::Pending(Duration::from_secs(flow.interval)))
-                }
-                _ => Err(e),
-            },
+        let answer = self.post(self.app.device_poll(flow)?).await;
+        match super::flow::poll_outcome(flow, answer, self.platform.now())? {
+            PollOutcome::Token(t) => Ok(DevicePoll::Done(Box::new(self.remember(*t).await?))),
+            PollOutcome::Pending(wait) => Ok(DevicePoll::Pending(wait)),
         }
     }
 
@@ -525,48 +647,11 @@ impl PublicClient {
         .await
     }
 
-    /// Polls until the user finishes (or declines, or the code expires), honouring the
-    /// interval (at least [`MIN_POLL_INTERVAL_SECS`]) and `slow_down`. A poll that fails for
-    /// a temporary reason (transport error, 5xx or 429 after the retries) does not end the
-    /// flow: polling goes on with a doubling wait (up to a minute) until the code expires,
-    /// and then that error is returned. Cancel by dropping the future.
+    /// Polls until the user finishes (or declines, or the code expires): the
+    /// [`DeviceCodeWait`] machine. Cancel by dropping the future.
     pub async fn wait_device_flow(&self, flow: &DeviceCodeFlow) -> Result<Token, IdentityError> {
-        let mut flow = flow.clone();
-        flow.interval = self.poll_floor(flow.interval);
-        let mut wait = Duration::from_secs(flow.interval);
-        let mut last_failure: Option<IdentityError> = None;
-        loop {
-            // The code expired while the endpoint was unreachable: say why it was not used.
-            let expired = |last_failure: Option<IdentityError>, e: IdentityError| match last_failure {
-                Some(mut f) => {
-                    f.message = format!("{} (polled until the device code expired)", f.message);
-                    f
-                }
-                None => e,
-            };
-            let left = flow.expires_at.saturating_sub(self.platform.now());
-            if left <= 0 {
-                let e =
-                    IdentityError::new(IdentityErrorKind::Expired, "the device code expired before the user signed in");
-                return Err(expired(last_failure, e));
-            }
-            self.platform.sleep(wait.min(Duration::from_secs(left.unsigned_abs()))).await;
-            match self.poll_device_flow(&mut flow).await {
-                Ok(DevicePoll::Done(t)) => return Ok(*t),
-                Ok(DevicePoll::Pending(w)) => {
-                    wait = w;
-                    last_failure = None;
-                }
-                Err(e) => match flow.wait_after_failure(wait, &e) {
-                    Some(w) => {
-                        wait = w;
-                        last_failure = Some(e);
-                    }
-                    None if e.kind == IdentityErrorKind::Expired => return Err(expired(last_failure, e)),
-                    None => return Err(e),
-                },
-            }
-        }
+        let token = self.drive(self.app.device_code_wait(flow)?).await?;
+        self.remember(token).await
     }
 
     // ---- refresh and ROPC -----------------------------------------------------------------
@@ -574,60 +659,18 @@ impl PublicClient {
     /// Redeems a refresh token. The answer's new (rotated) refresh token is kept; if the
     /// server returns none, the one given is carried over so it is never lost.
     pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<Token, IdentityError> {
-        let token = self.refresh_uncached(refresh_token, scopes).await?;
+        let token = self.drive(self.app.refresh(refresh_token, scopes)?).await?;
         self.remember(token).await
     }
 
-    /// [`PublicClient::refresh`] without storing the result (the cache stores it itself,
-    /// under its locks).
-    pub(crate) async fn refresh_uncached(
-        &self,
-        refresh_token: &RefreshToken,
-        scopes: &[String],
-    ) -> Result<Token, IdentityError> {
-        let scopes = self.user_scopes(scopes)?;
-        let scope = scopes.join(" ");
-        let mut token = self
-            .token_request(
-                &[
-                    ("client_id", &self.client_id),
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token.expose_secret()),
-                    ("scope", &scope),
-                ],
-                &scopes,
-            )
-            .await?;
-        if token.refresh_token.is_none() {
-            token.refresh_token = Some(refresh_token.clone());
-        }
-        Ok(token)
-    }
-
-    /// Resource owner password credentials (ROPC). Discouraged: no MFA, no personal
-    /// accounts, no federated users, and the app sees the password. Works on
-    /// `organizations` or a tenant only.
+    /// See [`PublicApp::username_password`].
     pub async fn acquire_token_by_username_password(
         &self,
         username: &str,
         password: &str,
         scopes: &[String],
     ) -> Result<Token, IdentityError> {
-        self.authority.require_org_tenant("the username/password grant (ROPC)")?;
-        let scopes = self.user_scopes(scopes)?;
-        let scope = scopes.join(" ");
-        let token = self
-            .token_request(
-                &[
-                    ("client_id", &self.client_id),
-                    ("grant_type", "password"),
-                    ("username", username),
-                    ("password", password),
-                    ("scope", &scope),
-                ],
-                &scopes,
-            )
-            .await?;
+        let token = self.drive(self.app.username_password(username, password, scopes)?).await?;
         self.remember(token).await
     }
 }

@@ -88,7 +88,7 @@ pub struct LoginOptions {
 impl LoginOptions {
     /// The overall deadline in effect (see [`LoginOptions::deadline`]).
     pub fn overall_deadline(&self) -> Duration {
-        self.deadline.unwrap_or_else(|| self.timeouts.connect.saturating_add(self.timeouts.io.saturating_mul(2)))
+        self.deadline.unwrap_or_else(|| crate::proto::default_login_deadline(self.timeouts.connect, self.timeouts.io))
     }
 }
 

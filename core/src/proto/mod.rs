@@ -23,6 +23,7 @@
 mod error;
 mod exchange;
 mod failure;
+mod front;
 mod imap;
 mod line;
 mod pop3;
@@ -30,12 +31,14 @@ mod server;
 mod smtp;
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 pub use error::{mail_hint, MailAuthError, MailErrorKind};
 pub use exchange::{offered_mechanisms, SaslExchange, SaslLine, SaslStep};
 pub use failure::{auth_failure, initial_response_fits};
+pub use front::{Front, FrontStep, MAX_BAD_COMMANDS, MAX_FRONT_LINE};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
 pub use pop3::Pop3Login;
@@ -53,6 +56,15 @@ pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// so a hostile server cannot make a login hold megabytes. Real EHLO and CAPA replies are
 /// well under 2 KiB.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// The overall deadline of a whole login (connect, TLS, greeting, STARTTLS, AUTH, probe) when
+/// the caller sets none: the connect time-out plus twice the I/O time-out (75 s with 15 s and
+/// 30 s; 9 s for 3 s and 3 s). Every driver enforces it on top of its per-step time-outs, so a
+/// server that answers each read in time but never finishes (a byte a second, `* OK` every
+/// second) cannot keep a login alive: the `net` driver and the Node driver of the wasm binding.
+pub fn default_login_deadline(connect: Duration, io: Duration) -> Duration {
+    connect.saturating_add(io.saturating_mul(2))
+}
 
 /// The mail protocol being spoken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,0 +1,451 @@
+//! `mailoauth proxy`: local IMAP, POP3 and SMTP listeners for mail clients that only know
+//! passwords. A client logs in with the account's address and a local password; the proxy
+//! takes the account's token from the cache (silent refresh, one refresh across processes),
+//! logs in upstream with XOAUTH2 or OAUTHBEARER over verified TLS, and then relays the
+//! session byte for byte. The pre-login protocol is core's sans-IO [`Front`]; the upstream
+//! login is core's driver; this file only does the I/O, the password check and the log.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use mailoauth::net::{login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions};
+use mailoauth::proto::{Front, FrontStep};
+use mailoauth::{MailErrorKind, Mechanism, Password, Protocol, PublicClient, SilentOptions};
+use ring::{hmac, pbkdf2, rand::SecureRandom};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::{AccountConfig, Config, ProxyConfig};
+use crate::exit::{CliResult, Failure};
+use crate::{account, commands, Cli, ProxyArgs, ProxyPasswordArgs};
+
+/// PBKDF2-HMAC-SHA256 iterations of a new local password hash (OWASP's figure for 2023+).
+const PBKDF2_ITERATIONS: u32 = 600_000;
+/// A wrong local password is answered after this long (slows guessing; nothing goes upstream).
+const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// Each read before the login, and the whole pre-login phase.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+const PRE_LOGIN_LIMIT: Duration = Duration::from_secs(180);
+/// Sessions held at once (each listener of the process counts).
+pub(crate) const MAX_SESSIONS: usize = 512;
+
+/// `pbkdf2-sha256$<iterations>$<salt>$<hash>` (base64, no padding).
+fn hash_password(password: &str) -> CliResult<String> {
+    let rng = ring::rand::SystemRandom::new();
+    let mut salt = [0u8; 16];
+    rng.fill(&mut salt).map_err(|_| Failure::usage("no system randomness for the password salt"))?;
+    let mut out = [0u8; 32];
+    let iterations = NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN);
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &mut out);
+    let b = base64::engine::general_purpose::STANDARD_NO_PAD;
+    Ok(format!("pbkdf2-sha256${PBKDF2_ITERATIONS}${}${}", b.encode(salt), b.encode(out)))
+}
+
+/// A stored hash, parsed.
+struct PasswordHash {
+    iterations: NonZeroU32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl PasswordHash {
+    fn parse(s: &str) -> Option<PasswordHash> {
+        let mut parts = s.split('$');
+        if parts.next()? != "pbkdf2-sha256" {
+            return None;
+        }
+        let iterations = NonZeroU32::new(parts.next()?.parse().ok()?)?;
+        let b = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let salt = b.decode(parts.next()?).ok()?;
+        let hash = b.decode(parts.next()?).ok()?;
+        (parts.next().is_none() && hash.len() == 32).then_some(PasswordHash { iterations, salt, hash })
+    }
+
+    /// Constant-time check (ring's `verify`).
+    fn verify(&self, password: &str) -> bool {
+        pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, self.iterations, &self.salt, password.as_bytes(), &self.hash).is_ok()
+    }
+}
+
+/// The local password check: the slow hash once, then a keyed hash of the password that
+/// matched, kept in memory only, so a client's next logins cost microseconds and not the
+/// slow hash again. Both comparisons are constant-time.
+struct LocalPassword {
+    stored: PasswordHash,
+    key: hmac::Key,
+    known: std::sync::Mutex<Option<hmac::Tag>>,
+}
+
+impl LocalPassword {
+    fn new(stored: PasswordHash) -> CliResult<LocalPassword> {
+        let rng = ring::rand::SystemRandom::new();
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| Failure::usage("no system randomness"))?;
+        Ok(LocalPassword { stored, key, known: std::sync::Mutex::new(None) })
+    }
+
+    async fn check(self: &Arc<Self>, password: Password) -> bool {
+        let known = self.known.lock().ok().and_then(|k| *k);
+        if let Some(tag) = known {
+            return hmac::verify(&self.key, password.expose_secret().as_bytes(), tag.as_ref()).is_ok();
+        }
+        let this = self.clone();
+        let ok = tokio::task::spawn_blocking(move || this.stored.verify(password.expose_secret()).then_some(password))
+            .await
+            .ok()
+            .flatten();
+        match ok {
+            Some(password) => {
+                if let Ok(mut k) = self.known.lock() {
+                    *k = Some(hmac::sign(&self.key, password.expose_secret().as_bytes()));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One account behind the proxy.
+struct Upstream {
+    name: String,
+    cfg: AccountConfig,
+    client: PublicClient,
+    scopes: Vec<String>,
+    password: Arc<LocalPassword>,
+    mechanism: Mechanism,
+    tls: TlsOptions,
+}
+
+impl Upstream {
+    fn server(&self, protocol: Protocol) -> CliResult<MailServer> {
+        let saved = match protocol {
+            Protocol::Imap => self.cfg.imap.as_ref(),
+            Protocol::Smtp => self.cfg.smtp.as_ref(),
+            Protocol::Pop3 => self.cfg.pop.as_ref(),
+        };
+        let security = match saved.and_then(|s| s.security.as_deref()) {
+            Some(s) => Some(
+                Security::parse(s)
+                    .ok_or_else(|| Failure::usage(format!("security {s:?} is not tls, starttls or plain")))?,
+            ),
+            None => None,
+        };
+        let server = MailServer::for_authority(
+            protocol,
+            self.client.authority(),
+            saved.and_then(|s| s.host.as_deref()),
+            saved.and_then(|s| s.port),
+            security,
+        );
+        if server.security == Security::Plain && !mailoauth::identity::is_loopback_host(&server.host) {
+            return Err(Failure::usage(format!(
+                "account {}: no TLS to {} would send the token in the clear; only loopback servers may be plain",
+                self.name, server.host
+            )));
+        }
+        Ok(server)
+    }
+
+    /// Whether `user` names this account (its address, any case).
+    fn is_user(&self, user: &str) -> bool {
+        [self.cfg.user.as_deref(), self.cfg.login.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|u| u.eq_ignore_ascii_case(user))
+    }
+
+    /// The upstream login: the cached token (refreshed silently when due); a token the server
+    /// refuses gets one forced refresh and one more try. The error text carries the diagnosis.
+    async fn login(&self, server: &MailServer) -> Result<MailSession, String> {
+        let protocol = server.protocol;
+        let options = LoginOptions { tls: self.tls.clone(), timeouts: Timeouts::default(), ..Default::default() };
+        let mut forced = false;
+        loop {
+            let silent = SilentOptions::new().force_refresh(forced);
+            let token = self
+                .client
+                .acquire_token_silent_with(&self.scopes, self.cfg.login.as_deref(), silent)
+                .await
+                .map_err(|e| format!("no token for {0}: run: mailoauth login {0} ({1})", self.name, e.message))?;
+            let user = commands::sasl_user(&self.cfg, &token).map_err(|f| f.message)?;
+            match login(server, &user, &token.access_token, self.mechanism, &options).await {
+                Ok(session) => return Ok(session),
+                Err(e) if !forced && matches!(e.kind, MailErrorKind::Rejected | MailErrorKind::TokenExpired) => {
+                    verbose!("{}: {} refused the token; refreshing it once", self.name, server.host);
+                    forced = true;
+                }
+                Err(e) => {
+                    let now = mailoauth::identity::Platform::now(&mailoauth::net::TokioPlatform);
+                    let d = mailoauth::diagnose::diagnose(
+                        e.kind,
+                        protocol,
+                        token.access_token.expose_secret(),
+                        &server.host,
+                        &user,
+                        Some(self.client.authority()),
+                        now,
+                    );
+                    return Err(format!("upstream {}: {} {}", server.host, d.cause, d.fix));
+                }
+            }
+        }
+    }
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Imap => "imap",
+        Protocol::Smtp => "smtp",
+        Protocol::Pop3 => "pop",
+    }
+}
+
+/// `mailoauth proxy password ACCOUNT`: sets the local password (a new random one printed
+/// once, or one line read from stdin), stored only as a salted PBKDF2 hash.
+pub(crate) fn set_password(cli: &Cli, a: &ProxyPasswordArgs) -> CliResult {
+    let mut config = Config::load(cli.config_path()?)?;
+    config.account(&a.account)?;
+    let password = if a.stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+        let p = line.trim_end_matches(['\r', '\n']).to_owned();
+        if p.len() < 8 {
+            return Err(Failure::usage("the local password must have at least 8 characters"));
+        }
+        p
+    } else {
+        let mut bytes = [0u8; 18];
+        ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| Failure::usage("no system randomness"))?;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let hash = hash_password(&password)?;
+    let name = a.account.clone();
+    config.update(|file| {
+        if let Some(acc) = file.accounts.get_mut(&name) {
+            acc.proxy.get_or_insert_with(ProxyConfig::default).password_hash = Some(hash);
+        }
+    })?;
+    if !a.stdin {
+        crate::out_line(&password);
+        eprintln!("the local password of {} (shown once; only its hash is stored)", a.account);
+    }
+    Ok(())
+}
+
+/// `mailoauth proxy`: runs the listeners of every account with a `[accounts.NAME.proxy]` section
+/// (or of the accounts named) until SIGTERM or Ctrl-C.
+pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
+    let config = Config::load(cli.config_path()?)?;
+    let mut listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)> = Vec::new();
+    for (name, cfg) in &config.file.accounts {
+        if !a.accounts.is_empty() && !a.accounts.contains(name) {
+            continue;
+        }
+        let Some(proxy) = &cfg.proxy else { continue };
+        let hash = proxy.password_hash.as_deref().ok_or_else(|| {
+            Failure::usage(format!("account {name} has no local password: run `mailoauth proxy password {name}`"))
+        })?;
+        let stored = PasswordHash::parse(hash)
+            .ok_or_else(|| Failure::usage(format!("account {name}: the stored local password hash is not readable")))?;
+        let authority = account::authority(cfg)?;
+        let scopes = account::scopes(cfg, &authority);
+        let store = account::store(name, cfg, cli.store.as_deref())?;
+        let client = account::client(cfg, authority, store);
+        let up = Arc::new(Upstream {
+            name: name.clone(),
+            cfg: cfg.clone(),
+            client,
+            scopes,
+            password: Arc::new(LocalPassword::new(stored)?),
+            mechanism: commands::mechanism(None, Some(cfg))?,
+            tls: TlsOptions { ca_files: cfg.ca_file.iter().cloned().collect(), ..Default::default() },
+        });
+        for (protocol, listen) in
+            [(Protocol::Imap, &proxy.imap), (Protocol::Smtp, &proxy.smtp), (Protocol::Pop3, &proxy.pop)]
+        {
+            let Some(listen) = listen else { continue };
+            let addr: SocketAddr = listen.parse().map_err(|_| {
+                Failure::usage(format!(
+                    "account {name}: proxy {} address {listen:?} is not IP:PORT",
+                    proto_name(protocol)
+                ))
+            })?;
+            if !addr.ip().is_loopback() && !a.allow_remote {
+                return Err(Failure::usage(format!(
+                    "account {name}: {addr} is not a loopback address; the proxy listens without TLS, so other machines would see the local password (pass --allow-remote to accept this)"
+                )));
+            }
+            listeners.push((up.clone(), protocol, addr, up.server(protocol)?));
+        }
+    }
+    if listeners.is_empty() {
+        return Err(Failure::usage(
+            "no proxy listeners: add e.g. [accounts.work.proxy] imap = \"127.0.0.1:1143\" to the configuration",
+        ));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(serve(listeners))
+}
+
+async fn serve(listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)>) -> CliResult {
+    let sessions = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (up, protocol, addr, server) in listeners {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::usage(format!("cannot listen on {addr} ({}): {e}", proto_name(protocol))))?;
+        let security = match server.security {
+            Security::Tls => "TLS",
+            Security::StartTls => "STARTTLS",
+            Security::Plain => "plain",
+        };
+        eprintln!(
+            "mailoauth proxy: {} {} -> {}:{} ({security}) for account {}",
+            proto_name(protocol),
+            listener.local_addr().unwrap_or(addr),
+            server.host,
+            server.port,
+            up.name
+        );
+        let sessions = sessions.clone();
+        tasks.spawn(accept_loop(listener, up, protocol, Arc::new(server), sessions));
+    }
+    eprintln!("mailoauth proxy: ready");
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    stop.await;
+    eprintln!("mailoauth proxy: stopping (no new sessions; open sessions get 5 s to finish)");
+    tasks.abort_all();
+    let all = MAX_SESSIONS as u32;
+    let _ = tokio::time::timeout(Duration::from_secs(5), sessions.acquire_many(all)).await;
+    eprintln!("mailoauth proxy: stopped");
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    up: Arc<Upstream>,
+    protocol: Protocol,
+    server: Arc<MailServer>,
+    sessions: Arc<tokio::sync::Semaphore>,
+) {
+    loop {
+        let Ok((mut client, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        let Ok(permit) = sessions.clone().try_acquire_owned() else {
+            let busy: &[u8] = match protocol {
+                Protocol::Imap => b"* BYE too many sessions\r\n",
+                Protocol::Pop3 => b"-ERR [SYS/TEMP] too many sessions\r\n",
+                Protocol::Smtp => b"421 4.3.2 too many sessions\r\n",
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), client.write_all(busy)).await;
+            continue;
+        };
+        let (up, server) = (up.clone(), server.clone());
+        tokio::spawn(async move {
+            let name = proto_name(protocol);
+            match session(&up, protocol, &server, client).await {
+                Ok(()) => verbose!("{name} {peer}: closed"),
+                Err(why) => eprintln!("mailoauth proxy: {name} {peer}: {why}"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// One client connection: the pre-login dialogue, the upstream login, the relay.
+async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut client: TcpStream) -> Result<(), String> {
+    let mut front = Front::new(protocol, "mailoauth");
+    let end = tokio::time::Instant::now() + PRE_LOGIN_LIMIT;
+    client.write_all(&front.greeting()).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        match front.step() {
+            FrontStep::Reply(bytes) => client.write_all(&bytes).await.map_err(|e| e.to_string())?,
+            FrontStep::Close(bytes) => {
+                let _ = client.write_all(&bytes).await;
+                let _ = client.shutdown().await;
+                return Ok(());
+            }
+            FrontStep::NeedInput => {
+                let left = end.saturating_duration_since(tokio::time::Instant::now());
+                let n = match tokio::time::timeout(READ_TIMEOUT.min(left), client.read(&mut buf)).await {
+                    Err(_) => return Err("no login in time; closed".to_owned()),
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Ok(Ok(0)) => return Ok(()),
+                    Ok(Ok(n)) => n,
+                };
+                front.feed(&buf[..n]);
+            }
+            FrontStep::Login { user, password } => {
+                let shown = mailoauth::text::safe_text(&user).into_owned();
+                if !(up.is_user(&user) && up.password.check(password).await) {
+                    eprintln!(
+                        "mailoauth proxy: {} login {shown}: wrong user name or local password",
+                        proto_name(protocol)
+                    );
+                    tokio::time::sleep(REFUSAL_DELAY).await;
+                    client
+                        .write_all(&front.refused("wrong user name or local password"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    continue;
+                }
+                match up.login(server).await {
+                    Ok(session) => {
+                        verbose!("{} login {shown}: upstream {} ok", proto_name(protocol), server.host);
+                        let reply = front.accepted(session.capabilities());
+                        let (mut upstream, leftover) = session.into_parts();
+                        client.write_all(&reply).await.map_err(|e| e.to_string())?;
+                        client.write_all(&leftover).await.map_err(|e| e.to_string())?;
+                        let pipelined = front.take_leftover();
+                        upstream.write_all(&pipelined).await.map_err(|e| e.to_string())?;
+                        return tokio::io::copy_bidirectional(&mut client, &mut upstream)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("relay: {e}"));
+                    }
+                    Err(why) => {
+                        eprintln!("mailoauth proxy: {} login {shown}: {why}", proto_name(protocol));
+                        client.write_all(&front.refused(&why)).await.map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_round_trip_and_format() {
+        let h = hash_password("correct horse").expect("hash");
+        assert!(h.starts_with("pbkdf2-sha256$600000$"), "{h}");
+        let parsed = PasswordHash::parse(&h).expect("parse");
+        assert!(parsed.verify("correct horse"));
+        assert!(!parsed.verify("correct horsf"));
+        assert!(PasswordHash::parse("pbkdf2-sha256$0$AA$AA").is_none());
+        assert!(PasswordHash::parse("plain$secret").is_none());
+    }
+}
