@@ -28,6 +28,50 @@ use mailoauth::sasl::{ErrorChallenge, Mechanism};
 use mailoauth::text::is_unsafe_char;
 use mailoauth::{Authority, Cloud, IdentityError, PublicClient, TokenCache};
 
+/// Numbers at the edges of what the readers accept (lifetimes, intervals, integer widths, f64):
+/// the dictionary of the property tests and of the fuzzers.
+pub const BOUNDARY_NUMBERS: &[&str] = &[
+    "0",
+    "-0",
+    "-0.0",
+    "1",
+    "-1",
+    "5",
+    "600",
+    "601",
+    "3599",
+    "86400",
+    "86401",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    "1e999",
+    "0.5",
+    "3599.9",
+    "1E3",
+    "3600",
+    "65535",
+    "65536",
+    "2147483647",
+    "-2147483648",
+    "-1e999",
+    "1e-7",
+    "NaN",
+    "Infinity",
+    "0x10",
+    "+1",
+    "01",
+];
+
 /// Runs a future that must complete without waiting (scripted I/O, instant clock).
 pub fn run<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
