@@ -26,9 +26,44 @@ use crate::{account, commands, Cli, ProxyArgs, ProxyPasswordArgs};
 const PBKDF2_ITERATIONS: u32 = 600_000;
 /// A wrong local password is answered after this long (slows guessing; nothing goes upstream).
 const REFUSAL_DELAY: Duration = Duration::from_secs(1);
-/// Each read before the login, and the whole pre-login phase.
+/// Each read before the login, and the whole pre-login phase (`MAILOAUTH_PROXY_LOGIN_TIMEOUT`,
+/// in seconds, sets both: the tests use a short one).
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const PRE_LOGIN_LIMIT: Duration = Duration::from_secs(180);
+/// The whole upstream login (token, connection, TLS, authentication): past it the client gets a
+/// refusal, never a hang (`MAILOAUTH_PROXY_UPSTREAM_TIMEOUT`, in seconds, sets it and bounds the
+/// connect and I/O time-outs too).
+const UPSTREAM_LIMIT: Duration = Duration::from_secs(45);
+
+/// The phase time-outs, from the defaults or the environment.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    read: Duration,
+    pre_login: Duration,
+    upstream: Duration,
+}
+
+impl Limits {
+    fn from_env() -> CliResult<Limits> {
+        let secs = |name: &str| -> CliResult<Option<Duration>> {
+            match std::env::var(name) {
+                Err(_) => Ok(None),
+                Ok(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(|n| Some(Duration::from_secs(n)))
+                    .ok_or_else(|| Failure::usage(format!("{name}={v:?} is not a number of seconds"))),
+            }
+        };
+        let login = secs("MAILOAUTH_PROXY_LOGIN_TIMEOUT")?;
+        Ok(Limits {
+            read: login.map_or(READ_TIMEOUT, |l| l.min(READ_TIMEOUT)),
+            pre_login: login.unwrap_or(PRE_LOGIN_LIMIT),
+            upstream: secs("MAILOAUTH_PROXY_UPSTREAM_TIMEOUT")?.unwrap_or(UPSTREAM_LIMIT),
+        })
+    }
+}
 /// Sessions held at once (each listener of the process counts).
 pub(crate) const MAX_SESSIONS: usize = 512;
 
@@ -108,6 +143,12 @@ impl LocalPassword {
     }
 }
 
+/// Why the upstream login failed, and whether trying later may help.
+struct Refusal {
+    why: String,
+    temporary: bool,
+}
+
 /// One account behind the proxy.
 struct Upstream {
     name: String,
@@ -117,6 +158,7 @@ struct Upstream {
     password: Arc<LocalPassword>,
     mechanism: Mechanism,
     tls: TlsOptions,
+    limits: Limits,
 }
 
 impl Upstream {
@@ -159,18 +201,23 @@ impl Upstream {
 
     /// The upstream login: the cached token (refreshed silently when due); a token the server
     /// refuses gets one forced refresh and one more try. The error text carries the diagnosis.
-    async fn login(&self, server: &MailServer) -> Result<MailSession, String> {
+    async fn login(&self, server: &MailServer) -> Result<MailSession, Refusal> {
         let protocol = server.protocol;
-        let options = LoginOptions { tls: self.tls.clone(), timeouts: Timeouts::default(), ..Default::default() };
+        let d = Timeouts::default();
+        let timeouts = Timeouts { connect: d.connect.min(self.limits.upstream), io: d.io.min(self.limits.upstream) };
+        let options = LoginOptions { tls: self.tls.clone(), timeouts, ..Default::default() };
         let mut forced = false;
         loop {
             let silent = SilentOptions::new().force_refresh(forced);
-            let token = self
-                .client
-                .acquire_token_silent_with(&self.scopes, self.cfg.login.as_deref(), silent)
-                .await
-                .map_err(|e| format!("no token for {0}: run: mailoauth login {0} ({1})", self.name, e.message))?;
-            let user = commands::sasl_user(&self.cfg, &token).map_err(|f| f.message)?;
+            let token =
+                self.client.acquire_token_silent_with(&self.scopes, self.cfg.login.as_deref(), silent).await.map_err(
+                    |e| Refusal {
+                        why: format!("no token for {0}: run: mailoauth login {0} ({1})", self.name, e.message),
+                        temporary: e.is_temporary(),
+                    },
+                )?;
+            let user =
+                commands::sasl_user(&self.cfg, &token).map_err(|f| Refusal { why: f.message, temporary: false })?;
             match login(server, &user, &token.access_token, self.mechanism, &options).await {
                 Ok(session) => return Ok(session),
                 Err(e) if !forced && matches!(e.kind, MailErrorKind::Rejected | MailErrorKind::TokenExpired) => {
@@ -188,7 +235,10 @@ impl Upstream {
                         Some(self.client.authority()),
                         now,
                     );
-                    return Err(format!("upstream {}: {} {}", server.host, d.cause, d.fix));
+                    return Err(Refusal {
+                        why: format!("upstream {}: {} {}", server.host, d.cause, d.fix),
+                        temporary: e.is_temporary(),
+                    });
                 }
             }
         }
@@ -239,6 +289,7 @@ pub(crate) fn set_password(cli: &Cli, a: &ProxyPasswordArgs) -> CliResult {
 /// (or of the accounts named) until SIGTERM or Ctrl-C.
 pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
     let config = Config::load(cli.config_path()?)?;
+    let limits = Limits::from_env()?;
     let mut listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)> = Vec::new();
     for (name, cfg) in &config.file.accounts {
         if !a.accounts.is_empty() && !a.accounts.contains(name) {
@@ -262,6 +313,7 @@ pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
             password: Arc::new(LocalPassword::new(stored)?),
             mechanism: commands::mechanism(None, Some(cfg))?,
             tls: TlsOptions { ca_files: cfg.ca_file.iter().cloned().collect(), ..Default::default() },
+            limits,
         });
         for (protocol, listen) in
             [(Protocol::Imap, &proxy.imap), (Protocol::Smtp, &proxy.smtp), (Protocol::Pop3, &proxy.pop)]
@@ -375,7 +427,7 @@ async fn accept_loop(
 /// One client connection: the pre-login dialogue, the upstream login, the relay.
 async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut client: TcpStream) -> Result<(), String> {
     let mut front = Front::new(protocol, "mailoauth");
-    let end = tokio::time::Instant::now() + PRE_LOGIN_LIMIT;
+    let end = tokio::time::Instant::now() + up.limits.pre_login;
     client.write_all(&front.greeting()).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 8 * 1024];
     loop {
@@ -388,8 +440,12 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
             }
             FrontStep::NeedInput => {
                 let left = end.saturating_duration_since(tokio::time::Instant::now());
-                let n = match tokio::time::timeout(READ_TIMEOUT.min(left), client.read(&mut buf)).await {
-                    Err(_) => return Err("no login in time; closed".to_owned()),
+                let n = match tokio::time::timeout(up.limits.read.min(left), client.read(&mut buf)).await {
+                    Err(_) => {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), client.write_all(&front.timed_out())).await;
+                        return Err("no login in time; closed".to_owned());
+                    }
                     Ok(Err(e)) => return Err(e.to_string()),
                     Ok(Ok(0)) => return Ok(()),
                     Ok(Ok(n)) => n,
@@ -410,7 +466,18 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
                         .map_err(|e| e.to_string())?;
                     continue;
                 }
-                match up.login(server).await {
+                let upstream = tokio::time::timeout(up.limits.upstream, up.login(server)).await.unwrap_or_else(|_| {
+                    Err(Refusal {
+                        why: format!(
+                            "upstream {}:{} did not complete the login within {} s; try again later",
+                            server.host,
+                            server.port,
+                            up.limits.upstream.as_secs()
+                        ),
+                        temporary: true,
+                    })
+                });
+                match upstream {
                     Ok(session) => {
                         verbose!("{} login {shown}: upstream {} ok", proto_name(protocol), server.host);
                         let reply = front.accepted(session.capabilities());
@@ -424,9 +491,10 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
                             .map(|_| ())
                             .map_err(|e| format!("relay: {e}"));
                     }
-                    Err(why) => {
+                    Err(Refusal { why, temporary }) => {
                         eprintln!("mailoauth proxy: {} login {shown}: {why}", proto_name(protocol));
-                        client.write_all(&front.refused(&why)).await.map_err(|e| e.to_string())?;
+                        let reply = if temporary { front.unavailable(&why) } else { front.refused(&why) };
+                        client.write_all(&reply).await.map_err(|e| e.to_string())?;
                     }
                 }
             }

@@ -31,6 +31,7 @@ tmp="$(mktemp -d)"
 emu_pid="" tk_pid=""
 cleanup() {
   tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
+  for p in ${proxy_pid:-} ${proxy3_pid:-} ${silent_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   [ -n "$tk_pid" ] && kill "$tk_pid" 2>/dev/null && wait "$tk_pid" 2>/dev/null
   [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
   rm -rf "$tmp"
@@ -81,7 +82,8 @@ for m in json.load(sys.stdin)["messages"]:
             print(line.split(":", 1)[1].strip())'
 }
 expect_sent() {  # CLIENT SUBJECT
-  sink_subjects | grep -qxF "$2" || fail "$1: \"$2\" did not reach the SMTP sink (it has: $(sink_subjects | tr '\n' ';'))"
+  sink_subjects >"$tmp/subjects"
+  grep -qxF "$2" "$tmp/subjects" || fail "$1: \"$2\" did not reach the SMTP sink (it has: $(sink_subjects | tr '\n' ';'))"
   log "ok $1: \"$2\" reached the sink"
 }
 emu_post() {  # PATH JSON
@@ -417,5 +419,179 @@ wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(ta
 grep -q "stopped" "$tmp/proxy.err" || fail "mailoauth proxy: no 'stopped' line"
 mailoauth login work 2>/dev/null || fail "mailoauth login again after the proxy tests"
 log "ok mailoauth proxy: curl (IMAP, POP3, SMTP), imaplib, smtplib, poplib and msmtp with a local password; a wrong password delayed; a refused token refreshed once; a revoked sign-in explained; SIGTERM"
+
+# ---- mailoauth proxy: faults and limits ------------------------------------------------------
+# The same listeners with a 2 s pre-login time-out; a second proxy (its own configuration, the same
+# account and tokens) whose upstream IMAP port is closed and whose upstream POP3 server accepts
+# the connection and never answers, with a 3 s upstream time-out.
+wait_ready() {  # FILE
+  for _ in $(seq 100); do grep -q "ready" "$1" && return 0; sleep 0.1; done
+  fail "mailoauth proxy did not start: $(cat "$1")"
+}
+MAILOAUTH_PROXY_LOGIN_TIMEOUT=2 mailoauth -v proxy >"$tmp/proxy2.out" 2>"$tmp/proxy2.err" &
+proxy_pid=$!
+wait_ready "$tmp/proxy2.err"
+CLOSED=$(free_port) SILENT=$(free_port) QI=$(free_port) QP=$(free_port) QS=$(free_port)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held = []
+while True: held.append(s.accept())' "$SILENT" &
+silent_pid=$!
+sed -e "s/^port = $IMAPS\$/port = $CLOSED/; s/^port = $POP3S\$/port = $SILENT/" \
+  -e "s/^imap = \"127.0.0.1:$PI\"/imap = \"127.0.0.1:$QI\"/; s/^pop = \"127.0.0.1:$PP\"/pop = \"127.0.0.1:$QP\"/" \
+  -e "s/^smtp = \"127.0.0.1:$PS\"/smtp = \"127.0.0.1:$QS\"/" \
+  "$XDG_CONFIG_HOME/mailoauth/config.toml" >"$tmp/down.toml"
+grep -q "port = $CLOSED" "$tmp/down.toml" && grep -q "127.0.0.1:$QP" "$tmp/down.toml" || fail "the upstream-down configuration: $(cat "$tmp/down.toml")"
+MAILOAUTH_PROXY_UPSTREAM_TIMEOUT=3 mailoauth --config "$tmp/down.toml" proxy >"$tmp/proxy3.out" 2>"$tmp/proxy3.err" &
+proxy3_pid=$!
+wait_ready "$tmp/proxy3.err"
+python3 - "$PI" "$PS" "$QI" "$QP" "$USER_ADDR" "$LOCAL_PW" >"$tmp/faults.out" 2>&1 <<'PY' || fail "proxy faults and limits: $(cat "$tmp/faults.out") $(tail -5 "$tmp/proxy2.err")"
+import base64, imaplib, os, poplib, smtplib, socket, sys, threading, time
+pi, ps, qi, qp, user, pw = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+def say(*a): print(*a, flush=True)
+def timed(f):
+    t0 = time.monotonic(); r = f(); return r, time.monotonic() - t0
+def read_all(s, limit):
+    s.settimeout(limit); out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b: return out, True
+            out += b
+    except socket.timeout:
+        return out, False
+
+# Upstream down: the port is closed -> NO [UNAVAILABLE] at once, not a hang.
+def down_imap():
+    try:
+        imaplib.IMAP4("127.0.0.1", qi).login(user, pw); return "logged in"
+    except imaplib.IMAP4.error as e:
+        return str(e)
+err, dt = timed(down_imap)
+assert "UNAVAILABLE" in err and "upstream" in err, err
+assert dt < 5, dt
+say(f"upstream IMAP port closed: refused in {dt:.2f} s: {err[:100]}")
+# Upstream silent (accepts, never answers): -ERR [SYS/TEMP] after the 3 s upstream time-out.
+def down_pop():
+    p = poplib.POP3("127.0.0.1", qp, timeout=20); p.user(user)
+    try:
+        p.pass_(pw); return "logged in"
+    except poplib.error_proto as e:
+        return str(e)
+err, dt = timed(down_pop)
+assert "SYS/TEMP" in err, err
+assert 2.5 < dt < 8, dt
+say(f"upstream POP3 silent: refused in {dt:.2f} s: {err[:100]}")
+
+# Half-open: a client that says nothing is told and closed after the 2 s pre-login time-out.
+s = socket.create_connection(("127.0.0.1", pi)); (out, closed), dt = timed(lambda: read_all(s, 6))
+assert closed and b"BYE no login in time" in out and 1.5 < dt < 4, (out, closed, dt)
+# ... and so is one that stops in the middle of a line.
+s = socket.create_connection(("127.0.0.1", pi)); s.sendall(b"a LOGIN al"); (out, closed), dt = timed(lambda: read_all(s, 6))
+assert closed and dt < 4, (out, closed, dt)
+# Garbage: an endless line, and unknown commands, end the connection.
+s = socket.create_connection(("127.0.0.1", pi)); s.sendall(os.urandom(20000).replace(b"\n", b"x"))
+out, closed = read_all(s, 5)
+assert closed and b"BYE command line too long" in out, out[-200:]
+s = socket.create_connection(("127.0.0.1", ps)); s.sendall(b"\x16\x03\x01 garbage\r\n" * 10)
+out, closed = read_all(s, 5)
+assert closed and b"421 4.7.0 too many bad commands" in out, out
+say("half-open, partial line, endless line, garbage: closed")
+
+# A client disconnects in the middle of a literal: before the login (LOGIN's literal) and after
+# it (an APPEND literal, relayed); the proxy stays up and serves the next client.
+s = socket.create_connection(("127.0.0.1", pi)); s.recv(1000); s.sendall(b"a LOGIN u {5}\r\n")
+assert s.recv(1000).startswith(b"+"), "no continuation"
+s.sendall(b"ab"); s.close()
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw); m.select("INBOX")
+m.send(b"b APPEND INBOX {100000}\r\n"); assert m.readline().startswith(b"+")
+m.send(b"x" * 1000); m.sock.close()
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw)
+assert m.noop()[0] == "OK"; m.logout()
+say("disconnects in LOGIN's literal and in an APPEND literal: the next client is served")
+
+# IDLE relayed: a message appended by another session shows up as EXISTS.
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw); m.select("INBOX")
+m.send(b"i1 IDLE\r\n"); assert m.readline().startswith(b"+"), "IDLE not accepted"
+o = imaplib.IMAP4("127.0.0.1", pi); o.login(user, pw)
+o.append("INBOX", None, None, b"Subject: during IDLE\r\n\r\nhi\r\n"); o.logout()
+m.sock.settimeout(10); line = m.readline()
+while b"EXISTS" not in line: line = m.readline()
+m.send(b"DONE\r\n"); line = m.readline()
+while line.startswith(b"* "): line = m.readline()
+assert line.startswith(b"i1 OK"), line
+m.logout()
+say("IDLE: EXISTS relayed, DONE answered")
+
+# A 5 MB message: APPEND through the proxy, FETCH it back, the same bytes.
+body = b"".join(base64.b64encode(os.urandom(57)) + b"\r\n" for _ in range(5 * 1024 * 1024 // 78))
+big = b"From: bob@example.org\r\nSubject: five megabytes\r\n\r\n" + body
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw)
+(typ, _), dt_up = timed(lambda: m.append("INBOX", None, None, big)); assert typ == "OK", typ
+m.select("INBOX"); typ, data = m.search(None, "SUBJECT", '"five megabytes"'); n = data[0].split()[-1]
+(typ, data), dt_down = timed(lambda: m.fetch(n, "(BODY.PEEK[])"))
+assert typ == "OK" and data[0][1] == big, (typ, len(data[0][1]), len(big))
+m.logout()
+say(f"5 MB APPEND {dt_up:.2f} s, FETCH {dt_down:.2f} s, same bytes")
+
+# SMTP: a long inline AUTH line (a 2.7 KB authorization identity), a 5 MB DATA, pipelining,
+# and BDAT after an EHLO relayed to the server.
+s = smtplib.SMTP("127.0.0.1", ps); s.ehlo()
+ir = base64.b64encode(b"z" * 2000 + b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+assert len(ir) > 2600
+code, msg = s.docmd("AUTH", "PLAIN " + ir); assert code == 235, (code, msg)
+s.sendmail(user, ["bob@example.org"], b"From: " + user.encode() + b"\r\nSubject: five megabytes by smtplib via the proxy\r\n\r\n" + body)
+s.quit()
+c = socket.create_connection(("127.0.0.1", ps)); f = c.makefile("rb")
+def reply():
+    lines = [f.readline()]
+    while lines[-1][3:4] == b"-": lines.append(f.readline())
+    return b"".join(lines)
+reply(); c.sendall(b"EHLO me\r\nAUTH PLAIN " + base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()) + b"\r\n")
+assert reply().startswith(b"250"); r = reply(); assert r.startswith(b"235"), r
+c.sendall(b"MAIL FROM:<" + user.encode() + b">\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+r = [reply(), reply(), reply()]; assert [x[:3] for x in r] == [b"250", b"250", b"354"], r
+c.sendall(b"Subject: pipelined via the proxy\r\n\r\nhi\r\n.\r\n"); r = reply(); assert r.startswith(b"250"), r
+c.sendall(b"EHLO me\r\n"); ehlo = reply(); assert ehlo.startswith(b"250"), ehlo
+say("EHLO after the login (the server's):", ehlo.replace(b"\r\n", b" ").decode())
+if b"CHUNKING" in ehlo:
+    msg = b"Subject: sent with BDAT via the proxy\r\n\r\nhi\r\n"
+    c.sendall(b"MAIL FROM:<" + user.encode() + b">\r\nRCPT TO:<bob@example.org>\r\n")
+    r = [reply(), reply()]; assert [x[:3] for x in r] == [b"250", b"250"], r
+    c.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg); r = reply(); assert r.startswith(b"250"), r
+    say("BDAT: accepted")
+c.sendall(b"QUIT\r\n"); reply(); c.close()
+
+# 200 IMAP sessions at once, each logged in through the proxy, SELECT and FETCH, all held open
+# together before they log out.
+N = 200; barrier = threading.Barrier(N, timeout=120); ok = []; errors = []
+def one(i):
+    try:
+        m = imaplib.IMAP4("127.0.0.1", pi, timeout=120); m.login(user, pw)
+        typ, data = m.select("INBOX"); assert typ == "OK", (typ, data)
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and b"seeded for the readers" in data[0][1], data
+        barrier.wait(); m.logout(); ok.append(i)
+    except Exception as e:
+        errors.append(f"{i}: {e!r}"); barrier.abort()
+threads = [threading.Thread(target=one, args=(i,)) for i in range(N)]
+t0 = time.monotonic()
+for t in threads: t.start()
+for t in threads: t.join()
+assert len(ok) == N, (len(ok), errors[:5])
+say(f"{N} concurrent IMAP sessions via the proxy: all logged in, selected, fetched, in {time.monotonic() - t0:.1f} s")
+PY
+cat "$tmp/faults.out" >&2
+kill "$silent_pid"; wait "$silent_pid" 2>/dev/null || true
+kill -TERM "$proxy3_pid"; wait "$proxy3_pid" || fail "the upstream-down proxy did not stop cleanly"
+expect_sent "smtplib via the proxy (5 MB, long AUTH line)" "five megabytes by smtplib via the proxy"
+expect_sent "pipelined SMTP via the proxy" "pipelined via the proxy"
+if grep -q "CHUNKING" "$tmp/faults.out"; then expect_sent "BDAT via the proxy" "sent with BDAT via the proxy"; fi
+log "ok mailoauth proxy faults: upstream down and silent refused in time, half-open and garbage clients closed, disconnects mid-literal survived, IDLE, 5 MB APPEND/FETCH, long AUTH line, 5 MB DATA, pipelining, 200 concurrent sessions"
+
+kill -TERM "$proxy_pid"
+wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(tail -3 "$tmp/proxy2.err")"
+proxy_pid=""
 
 log "all recipes ran, in $(($(date +%s) - started)) s"

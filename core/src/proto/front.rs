@@ -102,6 +102,16 @@ fn decode_text(line: &str) -> Option<String> {
     String::from_utf8(raw).ok()
 }
 
+/// A reason shown to the client: made safe, one line, no brackets (IMAP response codes).
+fn one_line(reason: &str) -> String {
+    crate::text::safe_text(reason)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(400)
+        .collect::<String>()
+        .replace(['[', ']'], "")
+}
+
 /// Reads IMAP `astring`s (atoms and quoted strings) from `s`.
 fn imap_strings(mut s: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
@@ -248,17 +258,39 @@ impl Front {
             State::Verdict { tag } => tag,
             _ => String::new(),
         };
-        let reason: String = crate::text::safe_text(reason)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(400)
-            .collect::<String>()
-            .replace(['[', ']'], "");
+        let reason = one_line(reason);
         self.bad += 1;
         match self.protocol {
             Protocol::Imap => format!("{tag} NO [AUTHENTICATIONFAILED] {reason}\r\n").into_bytes(),
             Protocol::Pop3 => format!("-ERR [AUTH] {reason}\r\n").into_bytes(),
             Protocol::Smtp => format!("535 5.7.8 {reason}\r\n").into_bytes(),
+        }
+    }
+
+    /// The upstream side failed for a reason that may pass (server down, time-out): like
+    /// [`Front::refused`], but the reply says "try later" (IMAP `NO [UNAVAILABLE]`, POP3
+    /// `-ERR [SYS/TEMP]`, SMTP `454`), so clients do not take it for a wrong password.
+    pub fn unavailable(&mut self, reason: &str) -> Vec<u8> {
+        let tag = match std::mem::replace(&mut self.state, State::Commands) {
+            State::Verdict { tag } => tag,
+            _ => String::new(),
+        };
+        let reason = one_line(reason);
+        self.bad += 1;
+        match self.protocol {
+            Protocol::Imap => format!("{tag} NO [UNAVAILABLE] {reason}\r\n").into_bytes(),
+            Protocol::Pop3 => format!("-ERR [SYS/TEMP] {reason}\r\n").into_bytes(),
+            Protocol::Smtp => format!("454 4.7.0 {reason}\r\n").into_bytes(),
+        }
+    }
+
+    /// The client said nothing (or not enough) in time: the last words before the host closes.
+    pub fn timed_out(&mut self) -> Vec<u8> {
+        self.state = State::Closed;
+        match self.protocol {
+            Protocol::Imap => b"* BYE no login in time\r\n".to_vec(),
+            Protocol::Pop3 => b"-ERR no login in time\r\n".to_vec(),
+            Protocol::Smtp => b"421 4.4.2 no login in time\r\n".to_vec(),
         }
     }
 
@@ -547,6 +579,21 @@ mod tests {
         let steps = run(&mut f, &format!("AUTH PLAIN {}\r\n", b64("\0frank\0pw")));
         assert_eq!(login_of(&steps[0]), ("frank".into(), "pw".into()));
         assert!(f.refused("no \u{1b}[2J").starts_with(b"535 5.7.8 no "));
+    }
+
+    #[test]
+    fn unavailable_upstream_and_time_out_replies() {
+        let mut f = Front::new(Protocol::Imap, "proxy");
+        login_of(&run(&mut f, "x1 LOGIN u p\r\n")[0]);
+        assert_eq!(f.unavailable("down [now]"), b"x1 NO [UNAVAILABLE] down now\r\n");
+        assert_eq!(f.timed_out(), b"* BYE no login in time\r\n");
+        let mut f = Front::new(Protocol::Pop3, "proxy");
+        login_of(&run(&mut f, "USER u\r\nPASS p\r\n")[1]);
+        assert_eq!(f.unavailable("down"), b"-ERR [SYS/TEMP] down\r\n");
+        let mut f = Front::new(Protocol::Smtp, "proxy");
+        login_of(&run(&mut f, &format!("AUTH PLAIN {}\r\n", b64("\0u\0p")))[0]);
+        assert_eq!(f.unavailable("down"), b"454 4.7.0 down\r\n");
+        assert_eq!(f.timed_out(), b"421 4.4.2 no login in time\r\n");
     }
 
     #[test]
