@@ -590,6 +590,33 @@ expect_sent "pipelined SMTP via the proxy" "pipelined via the proxy"
 if grep -q "CHUNKING" "$tmp/faults.out"; then expect_sent "BDAT via the proxy" "sent with BDAT via the proxy"; fi
 log "ok mailoauth proxy faults: upstream down and silent refused in time, half-open and garbage clients closed, disconnects mid-literal survived, IDLE, 5 MB APPEND/FETCH, long AUTH line, 5 MB DATA, pipelining, 200 concurrent sessions"
 
+# neomutt with a plain password: its SMTP puts the SASL response on the AUTH line (what Dovecot
+# refuses from it with a token, above) and reaches the sink through the proxy; its IMAP reads
+# INBOX through the proxy.
+mkdir -p "$tmp/neomutt-proxy"
+cat >"$tmp/neomutt-proxy/neomuttrc" <<EOF
+set from = "$USER_ADDR"
+set realname = "Alice"
+set smtp_url = "smtp://alice%40contoso.example@127.0.0.1:$PS/"
+set smtp_pass = "$LOCAL_PW"
+set folder = "imap://alice%40contoso.example@127.0.0.1:$PI/"
+set imap_pass = "$LOCAL_PW"
+set spoolfile = "+INBOX"
+set ssl_starttls = no
+set ssl_force_tls = no
+set record = ""
+set header_cache = ""
+set message_cachedir = ""
+EOF
+chmod 600 "$tmp/neomutt-proxy/neomuttrc"
+echo body | neomutt -n -F "$tmp/neomutt-proxy/neomuttrc" -s "sent by neomutt via the proxy" bob@example.org \
+  >"$tmp/neomutt-proxy.out" 2>&1 || fail "neomutt smtp via the proxy: $(cat "$tmp/neomutt-proxy.out") $(tail -3 "$tmp/proxy2.err")"
+expect_sent "neomutt (smtp_url, password) via the proxy" "sent by neomutt via the proxy"
+tmux_run neomutt-proxy "neomutt -n -F $tmp/neomutt-proxy/neomuttrc"
+tmux_wait neomutt-proxy "seeded for the readers" 20
+tmux_kill neomutt-proxy
+log "ok neomutt via the proxy: INBOX over IMAP with a password"
+
 kill -TERM "$proxy_pid"
 wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(tail -3 "$tmp/proxy2.err")"
 proxy_pid=""
