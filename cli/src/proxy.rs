@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::{AccountConfig, Config, ProxyConfig};
-use crate::exit::{CliResult, Failure};
+use crate::exit::{CliResult, Exit, Failure};
 use crate::{account, commands, Cli, ProxyArgs, ProxyPasswordArgs};
 
 /// PBKDF2-HMAC-SHA256 iterations of a new local password hash (OWASP's figure for 2023+).
@@ -342,7 +342,86 @@ pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
+    if a.check {
+        return rt.block_on(check(listeners));
+    }
     rt.block_on(serve(listeners))
+}
+
+/// `mailoauth proxy --check`: for each listener, whether its address is free (or served by a
+/// running proxy), and the upstream side end to end: token, TLS, login, logout. The local
+/// password is not needed (nor known): the client side is the Front, tested in the suite.
+async fn check(listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)>) -> CliResult {
+    let mut failed: Option<Failure> = None;
+    for (up, protocol, addr, server) in listeners {
+        let what = format!(
+            "{} {addr} -> {}:{} (account {})",
+            proto_name(protocol),
+            mailoauth::text::safe_text(&server.host),
+            server.port,
+            up.name
+        );
+        let listen = match std::net::TcpListener::bind(addr) {
+            Ok(l) => {
+                drop(l);
+                Ok("address free".to_owned())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => match running_proxy(addr).await {
+                true => Ok("served by a running mailoauth proxy".to_owned()),
+                false => Err(Failure::usage(format!("{addr} is taken by another program"))),
+            },
+            Err(e) => Err(Failure::usage(format!("cannot listen on {addr}: {e}"))),
+        };
+        let upstream = match tokio::time::timeout(up.limits.upstream, up.login(&server)).await {
+            Ok(Ok(mut session)) => {
+                crate::check::goodbye(&mut session).await;
+                Ok("upstream login ok".to_owned())
+            }
+            Ok(Err(r)) => Err(r),
+            Err(_) => Err(Refusal {
+                why: format!("upstream did not complete the login within {} s", up.limits.upstream.as_secs()),
+                temporary: true,
+            }),
+        };
+        let (status, detail) = match (listen, upstream) {
+            (Ok(l), Ok(u)) => ("ok", format!("{l}; {u}")),
+            (l, u) => {
+                let mut parts = Vec::new();
+                match l {
+                    Ok(l) => parts.push(l),
+                    Err(f) => {
+                        parts.push(f.message.clone());
+                        failed.get_or_insert(f);
+                    }
+                }
+                match u {
+                    Ok(u) => parts.push(u),
+                    Err(r) => {
+                        let exit = if r.temporary { Exit::Network } else { Exit::Rejected };
+                        parts.push(r.why.clone());
+                        failed.get_or_insert(Failure::new(exit, r.why));
+                    }
+                }
+                ("FAIL", parts.join("; "))
+            }
+        };
+        crate::out_line(&format!("{status:<4} {what}: {detail}"));
+    }
+    match failed {
+        None => Ok(()),
+        Some(f) => Err(Failure::new(f.exit, format!("mailoauth proxy --check: {}", f.message))),
+    }
+}
+
+/// Whether a mailoauth proxy answers on `addr` (its greeting, within 2 s).
+async fn running_proxy(addr: SocketAddr) -> bool {
+    let probe = async {
+        let mut s = TcpStream::connect(addr).await.ok()?;
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).contains("mailoauth proxy ready"))
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Some(true)))
 }
 
 async fn serve(listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)>) -> CliResult {

@@ -428,6 +428,9 @@ wait_ready() {  # FILE
   for _ in $(seq 100); do grep -q "ready" "$1" && return 0; sleep 0.1; done
   fail "mailoauth proxy did not start: $(cat "$1")"
 }
+# `mailoauth proxy --check` with no proxy running: every address free, every upstream login works.
+mailoauth proxy --check >"$tmp/check.out" 2>"$tmp/check.err" || fail "proxy --check: $(cat "$tmp/check.out" "$tmp/check.err")"
+[ "$(grep -c '^ok   .*: address free; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check: $(cat "$tmp/check.out")"
 MAILOAUTH_PROXY_LOGIN_TIMEOUT=2 mailoauth -v proxy >"$tmp/proxy2.out" 2>"$tmp/proxy2.err" &
 proxy_pid=$!
 wait_ready "$tmp/proxy2.err"
@@ -446,6 +449,19 @@ grep -q "port = $CLOSED" "$tmp/down.toml" && grep -q "127.0.0.1:$QP" "$tmp/down.
 MAILOAUTH_PROXY_UPSTREAM_TIMEOUT=3 mailoauth --config "$tmp/down.toml" proxy >"$tmp/proxy3.out" 2>"$tmp/proxy3.err" &
 proxy3_pid=$!
 wait_ready "$tmp/proxy3.err"
+# --check while the proxies run: their addresses are served by a running proxy; the upstream-down
+# configuration fails (exit 4, network) with one line per listener saying which side and why.
+mailoauth proxy --check >"$tmp/check.out" 2>"$tmp/check.err" || fail "proxy --check (running): $(cat "$tmp/check.out" "$tmp/check.err")"
+[ "$(grep -c '^ok   .*: served by a running mailoauth proxy; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check (running): $(cat "$tmp/check.out")"
+set +e
+MAILOAUTH_PROXY_UPSTREAM_TIMEOUT=3 mailoauth --config "$tmp/down.toml" proxy --check >"$tmp/check.out" 2>"$tmp/check.err"
+code=$?
+set -e
+[ "$code" = 4 ] || fail "proxy --check with the upstream down: exit $code: $(cat "$tmp/check.out" "$tmp/check.err")"
+grep -q "^FAIL imap 127.0.0.1:$QI -> localhost:$CLOSED (account work): served by a running mailoauth proxy; upstream localhost: network error" "$tmp/check.out" \
+  && grep -q "^FAIL pop .*did not complete the login within 3 s" "$tmp/check.out" && grep -q "^ok   smtp " "$tmp/check.out" \
+  || fail "proxy --check with the upstream down: $(cat "$tmp/check.out")"
+log "ok mailoauth proxy --check: free addresses, running proxies, and an upstream down (exit 4)"
 python3 - "$PI" "$PS" "$QI" "$QP" "$USER_ADDR" "$LOCAL_PW" >"$tmp/faults.out" 2>&1 <<'PY' || fail "proxy faults and limits: $(cat "$tmp/faults.out") $(tail -5 "$tmp/proxy2.err")"
 import base64, imaplib, os, poplib, smtplib, socket, sys, threading, time
 pi, ps, qi, qp, user, pw = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
