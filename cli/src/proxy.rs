@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use mailoauth::net::{login, LoginOptions, MailServer, MailSession, Security, Timeouts, TlsOptions};
-use mailoauth::proto::{Front, FrontStep};
+use mailoauth::proto::{Front, FrontStep, FrontTls};
 use mailoauth::{MailErrorKind, Mechanism, Password, Protocol, PublicClient, SilentOptions};
 use ring::{hmac, pbkdf2, rand::SecureRandom};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{AccountConfig, Config, ProxyConfig};
 use crate::exit::{CliResult, Exit, Failure};
@@ -159,6 +160,9 @@ struct Upstream {
     mechanism: Mechanism,
     tls: TlsOptions,
     limits: Limits,
+    /// The listeners' local TLS, and its acceptor when there is one.
+    local_tls: FrontTls,
+    acceptor: Option<TlsAcceptor>,
 }
 
 impl Upstream {
@@ -253,6 +257,90 @@ fn proto_name(p: Protocol) -> &'static str {
     }
 }
 
+/// The files of the certificate the proxy makes on first start, in the state directory.
+const SELF_SIGNED_CERT: &str = "proxy-cert.pem";
+const SELF_SIGNED_KEY: &str = "proxy-key.pem";
+
+/// An account's local TLS: the mode, and the acceptor built from its certificate (the user's,
+/// or one made on first start and kept, the key 0600, in the state directory).
+fn local_tls(name: &str, proxy: &ProxyConfig) -> CliResult<(FrontTls, Option<TlsAcceptor>)> {
+    let mode = match proxy.tls.as_deref() {
+        None | Some("none") => return Ok((FrontTls::None, None)),
+        Some("starttls") => FrontTls::StartTls,
+        Some("implicit") => FrontTls::Implicit,
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "account {name}: proxy tls = {other:?} is not \"starttls\", \"implicit\" or \"none\""
+            )))
+        }
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| Failure::usage(format!("account {name}: cannot read {}: {e}", p.display())))
+    };
+    let (cert_path, cert_pem, key_pem) = match (&proxy.cert_file, &proxy.key_file) {
+        (Some(c), Some(k)) => (c.clone(), read(c)?, read(k)?),
+        (None, None) => {
+            let dir = crate::config::state_dir()?;
+            let (c, k) = (dir.join(SELF_SIGNED_CERT), dir.join(SELF_SIGNED_KEY));
+            if !(c.exists() && k.exists()) {
+                make_self_signed(&dir, &c, &k)?;
+            }
+            (c.clone(), read(&c)?, read(&k)?)
+        }
+        _ => return Err(Failure::usage(format!("account {name}: proxy cert_file and key_file go together"))),
+    };
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: String| Failure::usage(format!("account {name}: the local TLS {what}: {e}"));
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate", e.to_string()))?;
+    let first = certs.first().ok_or_else(|| bad("certificate", "no certificate in the file".to_owned()))?;
+    let fingerprint: Vec<String> = ring::digest::digest(&ring::digest::SHA256, first.as_ref())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| bad("key", e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("configuration", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("certificate and key", e.to_string()))?;
+    eprintln!(
+        "mailoauth proxy: account {name}: local TLS ({}) with the certificate {} (SHA-256 {})",
+        if mode == FrontTls::StartTls { "STARTTLS" } else { "implicit" },
+        cert_path.display(),
+        fingerprint.join(":")
+    );
+    Ok((mode, Some(TlsAcceptor::from(Arc::new(config)))))
+}
+
+/// A self-signed certificate for `localhost`, `127.0.0.1` and `::1` (rcgen), the key written
+/// owner-only.
+fn make_self_signed(dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> CliResult {
+    let e = |what: &str, e: String| Failure::usage(format!("cannot make the local TLS certificate ({what}): {e}"));
+    let pair = rcgen::KeyPair::generate().map_err(|x| e("key", x.to_string()))?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])
+            .map_err(|x| e("names", x.to_string()))?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "mailoauth proxy (localhost)");
+    let made = params.self_signed(&pair).map_err(|x| e("signature", x.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|x| e("state directory", x.to_string()))?;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    use std::io::Write as _;
+    open.open(key)
+        .and_then(|mut f| f.write_all(pair.serialize_pem().as_bytes()))
+        .map_err(|x| e(&key.display().to_string(), x.to_string()))?;
+    std::fs::write(cert, made.pem()).map_err(|x| e(&cert.display().to_string(), x.to_string()))?;
+    eprintln!("mailoauth proxy: made a self-signed certificate for the local TLS: {}", cert.display());
+    Ok(())
+}
+
 /// `mailoauth proxy password ACCOUNT`: sets the local password (a new random one printed
 /// once, or one line read from stdin), stored only as a salted PBKDF2 hash.
 pub(crate) fn set_password(cli: &Cli, a: &ProxyPasswordArgs) -> CliResult {
@@ -305,6 +393,7 @@ pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
         let scopes = account::scopes(cfg, &authority);
         let store = account::store(name, cfg, cli.store.as_deref())?;
         let client = account::client(cfg, authority, store);
+        let (local_tls, acceptor) = local_tls(name, proxy)?;
         let up = Arc::new(Upstream {
             name: name.clone(),
             cfg: cfg.clone(),
@@ -314,6 +403,8 @@ pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
             mechanism: commands::mechanism(None, Some(cfg))?,
             tls: TlsOptions { ca_files: cfg.ca_file.iter().cloned().collect(), ..Default::default() },
             limits,
+            local_tls,
+            acceptor,
         });
         for (protocol, listen) in
             [(Protocol::Imap, &proxy.imap), (Protocol::Smtp, &proxy.smtp), (Protocol::Pop3, &proxy.pop)]
@@ -325,9 +416,9 @@ pub(crate) fn run(cli: &Cli, a: &ProxyArgs) -> CliResult {
                     proto_name(protocol)
                 ))
             })?;
-            if !addr.ip().is_loopback() && !a.allow_remote {
+            if !addr.ip().is_loopback() && !a.allow_remote && local_tls == FrontTls::None {
                 return Err(Failure::usage(format!(
-                    "account {name}: {addr} is not a loopback address; the proxy listens without TLS, so other machines would see the local password (pass --allow-remote to accept this)"
+                    "account {name}: {addr} is not a loopback address; the proxy listens without TLS, so other machines would see the local password (set tls = \"starttls\" or \"implicit\", or pass --allow-remote to accept this)"
                 )));
             }
             listeners.push((up.clone(), protocol, addr, up.server(protocol)?));
@@ -436,8 +527,13 @@ async fn serve(listeners: Vec<(Arc<Upstream>, Protocol, SocketAddr, MailServer)>
             Security::StartTls => "STARTTLS",
             Security::Plain => "plain",
         };
+        let local = match up.local_tls {
+            FrontTls::None => "",
+            FrontTls::StartTls => " (STARTTLS)",
+            FrontTls::Implicit => " (TLS)",
+        };
         eprintln!(
-            "mailoauth proxy: {} {} -> {}:{} ({security}) for account {}",
+            "mailoauth proxy: {} {}{local} -> {}:{} ({security}) for account {}",
             proto_name(protocol),
             listener.local_addr().unwrap_or(addr),
             server.host,
@@ -503,26 +599,70 @@ async fn accept_loop(
     }
 }
 
+/// A stream a client session runs on.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// The client's connection: in the clear, or TLS (implicit, or after STARTTLS).
+enum Client {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Client {
+    fn io(&mut self) -> &mut dyn Io {
+        match self {
+            Client::Plain(s) => s,
+            Client::Tls(s) => s.as_mut(),
+        }
+    }
+}
+
+/// The server side of a TLS handshake, bounded in time.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    limit: Duration,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(format!("local TLS handshake: {e}")),
+        Err(_) => Err("local TLS handshake: no answer in time".to_owned()),
+    }
+}
+
 /// One client connection: the pre-login dialogue, the upstream login, the relay.
-async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut client: TcpStream) -> Result<(), String> {
-    let mut front = Front::new(protocol, "mailoauth");
+async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, tcp: TcpStream) -> Result<(), String> {
+    let mut front = Front::new(protocol, "mailoauth").with_tls(up.local_tls);
     let end = tokio::time::Instant::now() + up.limits.pre_login;
-    client.write_all(&front.greeting()).await.map_err(|e| e.to_string())?;
+    let mut client = match (&up.acceptor, up.local_tls) {
+        (Some(acceptor), FrontTls::Implicit) => Client::Tls(Box::new(handshake(acceptor, tcp, up.limits.read).await?)),
+        _ => Client::Plain(tcp),
+    };
+    client.io().write_all(&front.greeting()).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 8 * 1024];
     loop {
         match front.step() {
-            FrontStep::Reply(bytes) => client.write_all(&bytes).await.map_err(|e| e.to_string())?,
+            FrontStep::Reply(bytes) => client.io().write_all(&bytes).await.map_err(|e| e.to_string())?,
             FrontStep::Close(bytes) => {
-                let _ = client.write_all(&bytes).await;
-                let _ = client.shutdown().await;
+                let _ = client.io().write_all(&bytes).await;
+                let _ = client.io().shutdown().await;
                 return Ok(());
+            }
+            FrontStep::StartTls(bytes) => {
+                client.io().write_all(&bytes).await.map_err(|e| e.to_string())?;
+                let (Client::Plain(tcp), Some(acceptor)) = (client, &up.acceptor) else {
+                    return Err("STARTTLS without a plain connection and a certificate".to_owned());
+                };
+                client = Client::Tls(Box::new(handshake(acceptor, tcp, up.limits.read).await?));
+                front.tls_started();
             }
             FrontStep::NeedInput => {
                 let left = end.saturating_duration_since(tokio::time::Instant::now());
-                let n = match tokio::time::timeout(up.limits.read.min(left), client.read(&mut buf)).await {
+                let n = match tokio::time::timeout(up.limits.read.min(left), client.io().read(&mut buf)).await {
                     Err(_) => {
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(1), client.write_all(&front.timed_out())).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), client.io().write_all(&front.timed_out()))
+                            .await;
                         return Err("no login in time; closed".to_owned());
                     }
                     Ok(Err(e)) => return Err(e.to_string()),
@@ -540,6 +680,7 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
                     );
                     tokio::time::sleep(REFUSAL_DELAY).await;
                     client
+                        .io()
                         .write_all(&front.refused("wrong user name or local password"))
                         .await
                         .map_err(|e| e.to_string())?;
@@ -561,11 +702,11 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
                         verbose!("{} login {shown}: upstream {} ok", proto_name(protocol), server.host);
                         let reply = front.accepted(session.capabilities());
                         let (mut upstream, leftover) = session.into_parts();
-                        client.write_all(&reply).await.map_err(|e| e.to_string())?;
-                        client.write_all(&leftover).await.map_err(|e| e.to_string())?;
+                        client.io().write_all(&reply).await.map_err(|e| e.to_string())?;
+                        client.io().write_all(&leftover).await.map_err(|e| e.to_string())?;
                         let pipelined = front.take_leftover();
                         upstream.write_all(&pipelined).await.map_err(|e| e.to_string())?;
-                        return tokio::io::copy_bidirectional(&mut client, &mut upstream)
+                        return tokio::io::copy_bidirectional(client.io(), &mut upstream)
                             .await
                             .map(|_| ())
                             .map_err(|e| format!("relay: {e}"));
@@ -573,7 +714,7 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, mut cli
                     Err(Refusal { why, temporary }) => {
                         eprintln!("mailoauth proxy: {} login {shown}: {why}", proto_name(protocol));
                         let reply = if temporary { front.unavailable(&why) } else { front.refused(&why) };
-                        client.write_all(&reply).await.map_err(|e| e.to_string())?;
+                        client.io().write_all(&reply).await.map_err(|e| e.to_string())?;
                     }
                 }
             }
