@@ -641,7 +641,7 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, tcp: Tc
     };
     client.io().write_all(&front.greeting()).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 8 * 1024];
-    loop {
+    let mut upstream = loop {
         match front.step() {
             FrontStep::Reply(bytes) => client.io().write_all(&bytes).await.map_err(|e| e.to_string())?,
             FrontStep::Close(bytes) => {
@@ -706,10 +706,7 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, tcp: Tc
                         client.io().write_all(&leftover).await.map_err(|e| e.to_string())?;
                         let pipelined = front.take_leftover();
                         upstream.write_all(&pipelined).await.map_err(|e| e.to_string())?;
-                        return tokio::io::copy_bidirectional(client.io(), &mut upstream)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| format!("relay: {e}"));
+                        break upstream;
                     }
                     Err(Refusal { why, temporary }) => {
                         eprintln!("mailoauth proxy: {} login {shown}: {why}", proto_name(protocol));
@@ -719,7 +716,11 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, tcp: Tc
                 }
             }
         }
-    }
+    };
+    // The relay holds only the two streams: the pre-login buffers go now.
+    drop(buf);
+    drop(front);
+    tokio::io::copy_bidirectional(client.io(), &mut upstream).await.map(|_| ()).map_err(|e| format!("relay: {e}"))
 }
 
 #[cfg(test)]
