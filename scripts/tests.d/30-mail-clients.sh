@@ -441,6 +441,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held = []
 while True: held.append(s.accept())' "$SILENT" &
 silent_pid=$!
+for _ in $(seq 50); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$SILENT" 2>/dev/null && break; sleep 0.1; done
 sed -e "s/^port = $IMAPS\$/port = $CLOSED/; s/^port = $POP3S\$/port = $SILENT/" \
   -e "s/^imap = \"127.0.0.1:$PI\"/imap = \"127.0.0.1:$QI\"/; s/^pop = \"127.0.0.1:$PP\"/pop = \"127.0.0.1:$QP\"/" \
   -e "s/^smtp = \"127.0.0.1:$PS\"/smtp = \"127.0.0.1:$QS\"/" \
