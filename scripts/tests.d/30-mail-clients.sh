@@ -662,6 +662,11 @@ grep -q "made a self-signed certificate for the local TLS: $CERT" "$tmp/proxy4.e
 fp=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
 grep -qF "$CERT (SHA-256 $fp)" "$tmp/proxy4.err" && grep -qF "(SHA-256 $fp)" "$tmp/proxy3.err" \
   || fail "the proxies do not print the certificate's fingerprint $fp: $(cat "$tmp/proxy4.err" "$tmp/proxy3.err")"
+# --check recognises the running proxies, the implicit-TLS one through its own certificate.
+for c in starttls implicit; do
+  mailoauth --config "$tmp/$c.toml" proxy --check >"$tmp/check.out" 2>&1 || fail "proxy --check ($c): $(cat "$tmp/check.out")"
+  [ "$(grep -c '^ok   .*: served by a running mailoauth proxy; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check ($c): $(cat "$tmp/check.out")"
+done
 for url in "imap://127.0.0.1:$T1/INBOX;UID=1" "pop3://127.0.0.1:$T3/1" "imaps://127.0.0.1:$U1/INBOX;UID=1" "pop3s://127.0.0.1:$U3/1"; do
   curl -sS --ssl-reqd --cacert "$CERT" --user "$USER_ADDR:$LOCAL_PW" "$url" >"$tmp/p.tls" 2>"$tmp/p.err" \
     || fail "curl $url via the proxy's TLS: $(cat "$tmp/p.err") $(tail -3 "$tmp/proxy4.err" "$tmp/proxy3.err")"
