@@ -714,7 +714,7 @@ async fn session(up: &Upstream, protocol: Protocol, server: &MailServer, tcp: Tc
     let Some((mut client, mut upstream)) = Box::pin(log_in(up, protocol, server, tcp)).await? else {
         return Ok(());
     };
-    relay(client.io(), &mut upstream).await.map_err(|e| format!("relay: {e}"))
+    relay(client.io(), &mut upstream, up.limits.read).await.map_err(|e| format!("relay: {e}"))
 }
 
 /// The pre-login dialogue and the upstream login: the two streams to relay between, or `None`
@@ -817,7 +817,8 @@ async fn log_in(
 const RELAY_CHUNK: usize = 64 * 1024;
 
 /// The relay after the login: both directions at once; the end of one is passed on as a
-/// shutdown of the other's writer, and the relay ends when both have ended.
+/// shutdown of the other's writer, and the other then has `drain` to end too (a client that
+/// vanished without closing, after the server hung up, holds no session past that).
 ///
 /// Not tokio's `copy_bidirectional`: it holds an 8 KiB buffer per direction for the whole
 /// session and moves 8 KiB per read. Here a buffer exists only while bytes are in flight (an
@@ -825,15 +826,25 @@ const RELAY_CHUNK: usize = 64 * 1024;
 /// to 64 KiB. Measured with scripts/bench/proxy.sh on the 2-core machine (release): with
 /// copy_bidirectional a 50 MB FETCH ran at 74% of a direct connection's speed and a held
 /// session cost 54 KiB of resident memory; the figures with this relay are in cli/README.md.
-async fn relay<A, B>(a: A, b: B) -> std::io::Result<()>
+async fn relay<A, B>(a: A, b: B, drain: Duration) -> std::io::Result<()>
 where
     A: tokio::io::AsyncRead + tokio::io::AsyncWrite,
     B: tokio::io::AsyncRead + tokio::io::AsyncWrite,
 {
     let (mut a_read, mut a_write) = tokio::io::split(a);
     let (mut b_read, mut b_write) = tokio::io::split(b);
-    tokio::try_join!(pump(&mut a_read, &mut b_write), pump(&mut b_read, &mut a_write))?;
-    Ok(())
+    let mut up = std::pin::pin!(pump(&mut a_read, &mut b_write));
+    let mut down = std::pin::pin!(pump(&mut b_read, &mut a_write));
+    tokio::select! {
+        r = &mut up => {
+            r?;
+            tokio::time::timeout(drain, down).await.unwrap_or(Ok(()))
+        }
+        r = &mut down => {
+            r?;
+            tokio::time::timeout(drain, up).await.unwrap_or(Ok(()))
+        }
+    }
 }
 
 /// One direction: wait for bytes without a buffer, read what is there (up to [`RELAY_CHUNK`]),

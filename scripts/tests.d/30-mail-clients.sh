@@ -463,9 +463,10 @@ grep -q "^FAIL imap 127.0.0.1:$QI -> localhost:$CLOSED (account work): served by
   && grep -qE "^FAIL pop .*(did not complete the login within 3 s|timed out)" "$tmp/check.out" && grep -q "^ok   smtp " "$tmp/check.out" \
   || fail "proxy --check with the upstream down: $(cat "$tmp/check.out")"
 log "ok mailoauth proxy --check: free addresses, running proxies, and an upstream down (exit 4)"
-python3 - "$PI" "$PS" "$QI" "$QP" "$USER_ADDR" "$LOCAL_PW" >"$tmp/faults.out" 2>&1 <<'PY' || fail "proxy faults and limits: $(cat "$tmp/faults.out") $(tail -5 "$tmp/proxy2.err")"
+python3 - "$PI" "$PS" "$QI" "$QP" "$USER_ADDR" "$LOCAL_PW" "$tmp/proxy2.err" >"$tmp/faults.out" 2>&1 <<'PY' || fail "proxy faults and limits: $(cat "$tmp/faults.out") $(tail -5 "$tmp/proxy2.err")"
 import base64, imaplib, os, poplib, smtplib, socket, sys, threading, time
 pi, ps, qi, qp, user, pw = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+log = sys.argv[7]
 def say(*a): print(*a, flush=True)
 def timed(f):
     t0 = time.monotonic(); r = f(); return r, time.monotonic() - t0
@@ -598,6 +599,20 @@ for t in threads: t.start()
 for t in threads: t.join()
 assert len(ok) == N, (len(ok), errors[:5])
 say(f"{N} concurrent IMAP sessions via the proxy: all logged in, selected, fetched, in {time.monotonic() - t0:.1f} s")
+
+# The server hangs up (LOGOUT) and the client neither reads on nor closes: the proxy ends the
+# session within the read time-out (2 s here), so a vanished client holds nothing.
+s = socket.create_connection(("127.0.0.1", pi)); f = s.makefile("rb"); f.readline()
+s.sendall(f'a LOGIN "{user}" "{pw}"\r\n'.encode()); line = f.readline()
+while not line.startswith(b"a "): line = f.readline()
+assert line.startswith(b"a OK"), line
+s.sendall(b"b LOGOUT\r\n"); mine = f"imap 127.0.0.1:{s.getsockname()[1]}: closed"
+t0 = time.monotonic()
+while mine not in open(log).read() and time.monotonic() - t0 < 8: time.sleep(0.1)
+assert mine in open(log).read(), "the session outlived the server's hang-up"
+say(f"server hung up, client silent: the session ended after {time.monotonic() - t0:.1f} s")
+s.close()
+
 PY
 cat "$tmp/faults.out" >&2
 kill "$silent_pid"; wait "$silent_pid" 2>/dev/null || true
@@ -605,7 +620,7 @@ kill -TERM "$proxy3_pid"; wait "$proxy3_pid" || fail "the upstream-down proxy di
 expect_sent "smtplib via the proxy (5 MB, long AUTH line)" "five megabytes by smtplib via the proxy"
 expect_sent "pipelined SMTP via the proxy" "pipelined via the proxy"
 if grep -q "CHUNKING" "$tmp/faults.out"; then expect_sent "BDAT via the proxy" "sent with BDAT via the proxy"; fi
-log "ok mailoauth proxy faults: upstream down and silent refused in time, half-open and garbage clients closed, disconnects mid-literal survived, IDLE, 5 MB APPEND/FETCH, long AUTH line, 5 MB DATA, pipelining, 200 concurrent sessions"
+log "ok mailoauth proxy faults: upstream down and silent refused in time, half-open and garbage clients closed, disconnects mid-literal survived, IDLE, 5 MB APPEND/FETCH, long AUTH line, 5 MB DATA, pipelining, 200 concurrent sessions, a session ended after the server hung up"
 
 # neomutt with a plain password: its SMTP puts the SASL response on the AUTH line (what Dovecot
 # refuses from it with a token, above) and reaches the sink through the proxy; its IMAP reads
@@ -683,7 +698,7 @@ expect_sent "curl smtps via the proxy" "sent by curl via the proxy's implicit TL
 # A login before STARTTLS is refused; bytes pipelined after STARTTLS end the connection; imaplib
 # with starttls() verifies the certificate and logs in.
 python3 - "$T1" "$T2" "$CERT" "$USER_ADDR" "$LOCAL_PW" <<'PY' || fail "STARTTLS rules via the proxy"
-import imaplib, socket, ssl, sys
+import imaplib, socket, ssl, sys, time
 t1, t2, cert, user, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def talk(port, data):
     s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5); greeting = s.recv(1000)
@@ -704,10 +719,23 @@ m.starttls(ssl_context=ssl.create_default_context(cafile=cert))
 m.login(user, pw)
 assert m.select("INBOX")[0] == "OK"
 m.logout()
+
+# The session cap (default time-outs here): 512 connections at once, the next one is told BYE;
+# then logins work again.
+t0 = time.monotonic()
+conns = [socket.create_connection(("127.0.0.1", t1)) for _ in range(512)]
+for c in conns: c.settimeout(5); assert c.recv(100).startswith(b"* OK"), "no greeting"
+opened = time.monotonic() - t0
+c = socket.create_connection(("127.0.0.1", t1)); c.settimeout(3); out = c.recv(1000); closed = c.recv(1000) == b""
+assert closed and b"BYE too many sessions" in out, (out, closed, opened, time.monotonic() - t0)
+for c in conns: c.close()
+time.sleep(0.5)
+m = imaplib.IMAP4("127.0.0.1", t1); m.starttls(ssl_context=ssl.create_default_context(cafile=cert)); m.login(user, pw); m.logout()
+print("session cap: the 513th connection told BYE, logins work after")
 PY
 kill -TERM "$proxy_pid" "$proxy3_pid"
 wait "$proxy_pid" && wait "$proxy3_pid" || fail "the TLS proxies did not stop cleanly"
 proxy_pid="" proxy3_pid=""
-log "ok mailoauth proxy local TLS: curl --ssl-reqd over IMAP/POP3/SMTP STARTTLS and imaps/pop3s/smtps with the self-signed certificate (key 0600, fingerprint printed); login before STARTTLS refused; pipelined bytes after STARTTLS refused; imaplib starttls"
+log "ok mailoauth proxy local TLS: curl --ssl-reqd over IMAP/POP3/SMTP STARTTLS and imaps/pop3s/smtps with the self-signed certificate (key 0600, fingerprint printed); login before STARTTLS refused; pipelined bytes after STARTTLS refused; imaplib starttls; the session cap"
 
 log "all recipes ran, in $(($(date +%s) - started)) s"
