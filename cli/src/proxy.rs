@@ -655,11 +655,7 @@ async fn accept_loop(
         };
         let _ = client.set_nodelay(true);
         let Ok(permit) = sessions.clone().try_acquire_owned() else {
-            let busy: &[u8] = match protocol {
-                Protocol::Imap => b"* BYE too many sessions\r\n",
-                Protocol::Pop3 => b"-ERR [SYS/TEMP] too many sessions\r\n",
-                Protocol::Smtp => b"421 4.3.2 too many sessions\r\n",
-            };
+            let busy = Front::busy(protocol);
             let _ = tokio::time::timeout(Duration::from_secs(1), client.write_all(busy)).await;
             continue;
         };

@@ -238,6 +238,15 @@ impl Front {
         FrontStep::StartTls(go_ahead.into_bytes())
     }
 
+    /// What a listener that holds too many sessions says before closing a new connection.
+    pub fn busy(protocol: Protocol) -> &'static [u8] {
+        match protocol {
+            Protocol::Imap => b"* BYE too many sessions\r\n",
+            Protocol::Pop3 => b"-ERR [SYS/TEMP] too many sessions\r\n",
+            Protocol::Smtp => b"421 4.3.2 too many sessions\r\n",
+        }
+    }
+
     /// The greeting to send first.
     pub fn greeting(&self) -> Vec<u8> {
         match self.protocol {
