@@ -9,9 +9,11 @@
 # account section holds the access token from `mailoauth login`, encrypted the way emailproxy
 # caches tokens (scripts/bench/proxy_bench.py seed), so it logs in with a cached token as it
 # does after its first browser sign-in.
-# Not part of the test command (about 2-3 minutes: emailproxy's logins are slow). Needs PyPI once
-# (emailproxy into a venv). Usage:
+# Not part of the test command (about a minute, and it needs PyPI once: emailproxy into a venv).
+# Usage:
 #   scripts/bench/proxy.sh [LOGIN_RUNS] [SESSIONS]      (default 30 logins each, 100 sessions)
+# BENCH_VENV (default target/bench-proxy-venv) and MAILOAUTH_BIN (default: cargo's release build)
+# override where emailproxy and mailoauth come from.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
