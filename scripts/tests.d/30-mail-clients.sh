@@ -31,9 +31,10 @@ tmp="$(mktemp -d)"
 emu_pid="" tk_pid=""
 cleanup() {
   tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
-  for p in ${proxy_pid:-} ${proxy3_pid:-} ${silent_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  [ -n "$tk_pid" ] && kill "$tk_pid" 2>/dev/null && wait "$tk_pid" 2>/dev/null
-  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  # (a killed process's status would end this function under set -e: hence the `|| true`s)
+  for p in ${proxy_pid:-} ${proxy3_pid:-} ${silent_pid:-} $tk_pid $emu_pid; do
+    { kill "$p" && wait "$p"; } 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
