@@ -153,7 +153,7 @@ async fn probe(session: &mut MailSession) -> Result<Option<String>, String> {
     }
 }
 
-async fn goodbye(session: &mut MailSession) {
+pub(crate) async fn goodbye(session: &mut MailSession) {
     let cmd = match session.protocol() {
         Protocol::Imap => "z LOGOUT",
         Protocol::Smtp | Protocol::Pop3 => "QUIT",

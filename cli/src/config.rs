@@ -139,6 +139,15 @@ pub(crate) struct ProxyConfig {
     /// Written by `mailoauth proxy password` (salted PBKDF2-HMAC-SHA256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) password_hash: Option<String>,
+    /// Local TLS: `"starttls"` (offered, required before a login) or `"implicit"`; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tls: Option<String>,
+    /// The local TLS certificate chain and key (PEM); without them the proxy makes a self-signed
+    /// one on first start and keeps it in the state directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cert_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) key_file: Option<PathBuf>,
 }
 
 /// The whole file.

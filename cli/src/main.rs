@@ -93,6 +93,11 @@ pub(crate) struct ProxyArgs {
     /// Accept listen addresses that are not loopback (the local password then crosses the network).
     #[arg(long)]
     allow_remote: bool,
+    /// Test each listener and exit: its address can be bound (or a running proxy serves it), and
+    /// the upstream side works (token, TLS, XOAUTH2 login, logout). One line per listener; the
+    /// exit code is non-zero when any fails.
+    #[arg(long)]
+    check: bool,
     #[command(subcommand)]
     action: Option<ProxyAction>,
 }

@@ -31,8 +31,10 @@ tmp="$(mktemp -d)"
 emu_pid="" tk_pid=""
 cleanup() {
   tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
-  [ -n "$tk_pid" ] && kill "$tk_pid" 2>/dev/null && wait "$tk_pid" 2>/dev/null
-  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  # (a killed process's status would end this function under set -e: hence the `|| true`s)
+  for p in ${proxy_pid:-} ${proxy3_pid:-} ${silent_pid:-} $tk_pid $emu_pid; do
+    { kill "$p" && wait "$p"; } 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -81,7 +83,8 @@ for m in json.load(sys.stdin)["messages"]:
             print(line.split(":", 1)[1].strip())'
 }
 expect_sent() {  # CLIENT SUBJECT
-  sink_subjects | grep -qxF "$2" || fail "$1: \"$2\" did not reach the SMTP sink (it has: $(sink_subjects | tr '\n' ';'))"
+  sink_subjects >"$tmp/subjects"
+  grep -qxF "$2" "$tmp/subjects" || fail "$1: \"$2\" did not reach the SMTP sink (it has: $(sink_subjects | tr '\n' ';'))"
   log "ok $1: \"$2\" reached the sink"
 }
 emu_post() {  # PATH JSON
@@ -417,5 +420,323 @@ wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(ta
 grep -q "stopped" "$tmp/proxy.err" || fail "mailoauth proxy: no 'stopped' line"
 mailoauth login work 2>/dev/null || fail "mailoauth login again after the proxy tests"
 log "ok mailoauth proxy: curl (IMAP, POP3, SMTP), imaplib, smtplib, poplib and msmtp with a local password; a wrong password delayed; a refused token refreshed once; a revoked sign-in explained; SIGTERM"
+
+# ---- mailoauth proxy: faults and limits ------------------------------------------------------
+# The same listeners with a 2 s pre-login time-out; a second proxy (its own configuration, the same
+# account and tokens) whose upstream IMAP port is closed and whose upstream POP3 server accepts
+# the connection and never answers, with a 3 s upstream time-out.
+wait_ready() {  # FILE
+  for _ in $(seq 100); do grep -q "ready" "$1" && return 0; sleep 0.1; done
+  fail "mailoauth proxy did not start: $(cat "$1")"
+}
+# `mailoauth proxy --check` with no proxy running: every address free, every upstream login works.
+mailoauth proxy --check >"$tmp/check.out" 2>"$tmp/check.err" || fail "proxy --check: $(cat "$tmp/check.out" "$tmp/check.err")"
+[ "$(grep -c '^ok   .*: address free; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check: $(cat "$tmp/check.out")"
+MAILOAUTH_PROXY_LOGIN_TIMEOUT=2 mailoauth -v proxy >"$tmp/proxy2.out" 2>"$tmp/proxy2.err" &
+proxy_pid=$!
+wait_ready "$tmp/proxy2.err"
+CLOSED=$(free_port) SILENT=$(free_port) QI=$(free_port) QP=$(free_port) QS=$(free_port)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held = []
+while True: held.append(s.accept())' "$SILENT" &
+silent_pid=$!
+for _ in $(seq 50); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$SILENT" 2>/dev/null && break; sleep 0.1; done
+sed -e "s/^port = $IMAPS\$/port = $CLOSED/; s/^port = $POP3S\$/port = $SILENT/" \
+  -e "s/^imap = \"127.0.0.1:$PI\"/imap = \"127.0.0.1:$QI\"/; s/^pop = \"127.0.0.1:$PP\"/pop = \"127.0.0.1:$QP\"/" \
+  -e "s/^smtp = \"127.0.0.1:$PS\"/smtp = \"127.0.0.1:$QS\"/" \
+  "$XDG_CONFIG_HOME/mailoauth/config.toml" >"$tmp/down.toml"
+grep -q "port = $CLOSED" "$tmp/down.toml" && grep -q "127.0.0.1:$QP" "$tmp/down.toml" || fail "the upstream-down configuration: $(cat "$tmp/down.toml")"
+MAILOAUTH_PROXY_UPSTREAM_TIMEOUT=3 mailoauth --config "$tmp/down.toml" proxy >"$tmp/proxy3.out" 2>"$tmp/proxy3.err" &
+proxy3_pid=$!
+wait_ready "$tmp/proxy3.err"
+# --check while the proxies run: their addresses are served by a running proxy; the upstream-down
+# configuration fails (exit 4, network) with one line per listener saying which side and why.
+mailoauth proxy --check >"$tmp/check.out" 2>"$tmp/check.err" || fail "proxy --check (running): $(cat "$tmp/check.out" "$tmp/check.err")"
+[ "$(grep -c '^ok   .*: served by a running mailoauth proxy; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check (running): $(cat "$tmp/check.out")"
+set +e
+MAILOAUTH_PROXY_UPSTREAM_TIMEOUT=3 mailoauth --config "$tmp/down.toml" proxy --check >"$tmp/check.out" 2>"$tmp/check.err"
+code=$?
+set -e
+[ "$code" = 4 ] || fail "proxy --check with the upstream down: exit $code: $(cat "$tmp/check.out" "$tmp/check.err")"
+grep -q "^FAIL imap 127.0.0.1:$QI -> localhost:$CLOSED (account work): served by a running mailoauth proxy; upstream localhost: network error" "$tmp/check.out" \
+  && grep -qE "^FAIL pop .*(did not complete the login within 3 s|timed out)" "$tmp/check.out" && grep -q "^ok   smtp " "$tmp/check.out" \
+  || fail "proxy --check with the upstream down: $(cat "$tmp/check.out")"
+log "ok mailoauth proxy --check: free addresses, running proxies, and an upstream down (exit 4)"
+python3 - "$PI" "$PS" "$QI" "$QP" "$USER_ADDR" "$LOCAL_PW" "$tmp/proxy2.err" >"$tmp/faults.out" 2>&1 <<'PY' || fail "proxy faults and limits: $(cat "$tmp/faults.out") $(tail -5 "$tmp/proxy2.err")"
+import base64, imaplib, os, poplib, smtplib, socket, sys, threading, time
+pi, ps, qi, qp, user, pw = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+log = sys.argv[7]
+def say(*a): print(*a, flush=True)
+def timed(f):
+    t0 = time.monotonic(); r = f(); return r, time.monotonic() - t0
+def read_all(s, limit):
+    s.settimeout(limit); out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b: return out, True
+            out += b
+    except socket.timeout:
+        return out, False
+
+# Upstream down: the port is closed -> NO [UNAVAILABLE] at once, not a hang.
+def down_imap():
+    try:
+        imaplib.IMAP4("127.0.0.1", qi).login(user, pw); return "logged in"
+    except imaplib.IMAP4.error as e:
+        return str(e)
+err, dt = timed(down_imap)
+assert "UNAVAILABLE" in err and "upstream" in err, err
+assert dt < 5, dt
+say(f"upstream IMAP port closed: refused in {dt:.2f} s: {err[:100]}")
+# Upstream silent (accepts, never answers): -ERR [SYS/TEMP] after the 3 s upstream time-out.
+def down_pop():
+    p = poplib.POP3("127.0.0.1", qp, timeout=20); p.user(user)
+    try:
+        p.pass_(pw); return "logged in"
+    except poplib.error_proto as e:
+        return str(e)
+err, dt = timed(down_pop)
+assert "SYS/TEMP" in err, err
+assert 2.5 < dt < 8, dt
+say(f"upstream POP3 silent: refused in {dt:.2f} s: {err[:100]}")
+
+# Half-open: a client that says nothing is told and closed after the 2 s pre-login time-out.
+s = socket.create_connection(("127.0.0.1", pi)); (out, closed), dt = timed(lambda: read_all(s, 6))
+assert closed and b"BYE no login in time" in out and 1.5 < dt < 4, (out, closed, dt)
+# ... and so is one that stops in the middle of a line.
+s = socket.create_connection(("127.0.0.1", pi)); s.sendall(b"a LOGIN al"); (out, closed), dt = timed(lambda: read_all(s, 6))
+assert closed and dt < 4, (out, closed, dt)
+# Garbage: an endless line, and unknown commands, end the connection.
+s = socket.create_connection(("127.0.0.1", pi)); s.sendall(os.urandom(20000).replace(b"\n", b"x"))
+out, closed = read_all(s, 5)
+assert closed and b"BYE command line too long" in out, out[-200:]
+s = socket.create_connection(("127.0.0.1", ps)); s.sendall(b"\x16\x03\x01 garbage\r\n" * 10)
+out, closed = read_all(s, 5)
+assert closed and b"421 4.7.0 too many bad commands" in out, out
+say("half-open, partial line, endless line, garbage: closed")
+
+# A client disconnects in the middle of a literal: before the login (LOGIN's literal) and after
+# it (an APPEND literal, relayed); the proxy stays up and serves the next client.
+s = socket.create_connection(("127.0.0.1", pi)); s.recv(1000); s.sendall(b"a LOGIN u {5}\r\n")
+assert s.recv(1000).startswith(b"+"), "no continuation"
+s.sendall(b"ab"); s.close()
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw); m.select("INBOX")
+m.send(b"b APPEND INBOX {100000}\r\n"); assert m.readline().startswith(b"+")
+m.send(b"x" * 1000); m.sock.close()
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw)
+assert m.noop()[0] == "OK"; m.logout()
+say("disconnects in LOGIN's literal and in an APPEND literal: the next client is served")
+
+# IDLE relayed: a message appended by another session shows up as EXISTS.
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw); m.select("INBOX")
+m.send(b"i1 IDLE\r\n"); assert m.readline().startswith(b"+"), "IDLE not accepted"
+o = imaplib.IMAP4("127.0.0.1", pi); o.login(user, pw)
+o.append("INBOX", None, None, b"Subject: during IDLE\r\n\r\nhi\r\n"); o.logout()
+m.sock.settimeout(10); line = m.readline()
+while b"EXISTS" not in line: line = m.readline()
+m.send(b"DONE\r\n"); line = m.readline()
+while line.startswith(b"* "): line = m.readline()
+assert line.startswith(b"i1 OK"), line
+m.logout()
+say("IDLE: EXISTS relayed, DONE answered")
+
+# A 5 MB message: APPEND through the proxy, FETCH it back, the same bytes.
+body = b"".join(base64.b64encode(os.urandom(57)) + b"\r\n" for _ in range(5 * 1024 * 1024 // 78))
+big = b"From: bob@example.org\r\nSubject: five megabytes\r\n\r\n" + body
+m = imaplib.IMAP4("127.0.0.1", pi); m.login(user, pw)
+(typ, _), dt_up = timed(lambda: m.append("INBOX", None, None, big)); assert typ == "OK", typ
+m.select("INBOX"); typ, data = m.search(None, "SUBJECT", '"five megabytes"'); n = data[0].split()[-1]
+(typ, data), dt_down = timed(lambda: m.fetch(n, "(BODY.PEEK[])"))
+assert typ == "OK" and data[0][1] == big, (typ, len(data[0][1]), len(big))
+m.logout()
+say(f"5 MB APPEND {dt_up:.2f} s, FETCH {dt_down:.2f} s, same bytes")
+
+# SMTP: a long inline AUTH line (a 2.7 KB authorization identity), a 5 MB DATA, pipelining,
+# and BDAT after an EHLO relayed to the server.
+s = smtplib.SMTP("127.0.0.1", ps); s.ehlo()
+ir = base64.b64encode(b"z" * 2000 + b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+assert len(ir) > 2600
+code, msg = s.docmd("AUTH", "PLAIN " + ir); assert code == 235, (code, msg)
+s.sendmail(user, ["bob@example.org"], b"From: " + user.encode() + b"\r\nSubject: five megabytes by smtplib via the proxy\r\n\r\n" + body)
+s.quit()
+c = socket.create_connection(("127.0.0.1", ps)); f = c.makefile("rb")
+def reply():
+    lines = [f.readline()]
+    while lines[-1][3:4] == b"-": lines.append(f.readline())
+    return b"".join(lines)
+reply(); c.sendall(b"EHLO me\r\nAUTH PLAIN " + base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()) + b"\r\n")
+assert reply().startswith(b"250"); r = reply(); assert r.startswith(b"235"), r
+c.sendall(b"MAIL FROM:<" + user.encode() + b">\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+r = [reply(), reply(), reply()]; assert [x[:3] for x in r] == [b"250", b"250", b"354"], r
+c.sendall(b"Subject: pipelined via the proxy\r\n\r\nhi\r\n.\r\n"); r = reply(); assert r.startswith(b"250"), r
+c.sendall(b"EHLO me\r\n"); ehlo = reply(); assert ehlo.startswith(b"250"), ehlo
+say("EHLO after the login (the server's):", ehlo.replace(b"\r\n", b" ").decode())
+if b"CHUNKING" in ehlo:
+    msg = b"Subject: sent with BDAT via the proxy\r\n\r\nhi\r\n"
+    c.sendall(b"MAIL FROM:<" + user.encode() + b">\r\nRCPT TO:<bob@example.org>\r\n")
+    r = [reply(), reply()]; assert [x[:3] for x in r] == [b"250", b"250"], r
+    c.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg); r = reply(); assert r.startswith(b"250"), r
+    say("BDAT: accepted")
+c.sendall(b"QUIT\r\n"); reply(); c.close()
+
+# 200 IMAP sessions at once, each logged in through the proxy, SELECT and FETCH, all held open
+# together before they log out.
+N = 200; barrier = threading.Barrier(N, timeout=120); ok = []; errors = []
+def one(i):
+    try:
+        m = imaplib.IMAP4("127.0.0.1", pi, timeout=120); m.login(user, pw)
+        typ, data = m.select("INBOX"); assert typ == "OK", (typ, data)
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and b"seeded for the readers" in data[0][1], data
+        barrier.wait(); m.logout(); ok.append(i)
+    except Exception as e:
+        errors.append(f"{i}: {e!r}"); barrier.abort()
+threads = [threading.Thread(target=one, args=(i,)) for i in range(N)]
+t0 = time.monotonic()
+for t in threads: t.start()
+for t in threads: t.join()
+assert len(ok) == N, (len(ok), errors[:5])
+say(f"{N} concurrent IMAP sessions via the proxy: all logged in, selected, fetched, in {time.monotonic() - t0:.1f} s")
+
+# The server hangs up (LOGOUT) and the client neither reads on nor closes: the proxy ends the
+# session within the read time-out (2 s here), so a vanished client holds nothing.
+s = socket.create_connection(("127.0.0.1", pi)); f = s.makefile("rb"); f.readline()
+s.sendall(f'a LOGIN "{user}" "{pw}"\r\n'.encode()); line = f.readline()
+while not line.startswith(b"a "): line = f.readline()
+assert line.startswith(b"a OK"), line
+s.sendall(b"b LOGOUT\r\n"); mine = f"imap 127.0.0.1:{s.getsockname()[1]}: closed"
+t0 = time.monotonic()
+while mine not in open(log).read() and time.monotonic() - t0 < 8: time.sleep(0.1)
+assert mine in open(log).read(), "the session outlived the server's hang-up"
+say(f"server hung up, client silent: the session ended after {time.monotonic() - t0:.1f} s")
+s.close()
+
+PY
+cat "$tmp/faults.out" >&2
+kill "$silent_pid"; wait "$silent_pid" 2>/dev/null || true
+kill -TERM "$proxy3_pid"; wait "$proxy3_pid" || fail "the upstream-down proxy did not stop cleanly"
+expect_sent "smtplib via the proxy (5 MB, long AUTH line)" "five megabytes by smtplib via the proxy"
+expect_sent "pipelined SMTP via the proxy" "pipelined via the proxy"
+if grep -q "CHUNKING" "$tmp/faults.out"; then expect_sent "BDAT via the proxy" "sent with BDAT via the proxy"; fi
+log "ok mailoauth proxy faults: upstream down and silent refused in time, half-open and garbage clients closed, disconnects mid-literal survived, IDLE, 5 MB APPEND/FETCH, long AUTH line, 5 MB DATA, pipelining, 200 concurrent sessions, a session ended after the server hung up"
+
+# neomutt with a plain password: its SMTP puts the SASL response on the AUTH line (what Dovecot
+# refuses from it with a token, above) and reaches the sink through the proxy; its IMAP reads
+# INBOX through the proxy.
+mkdir -p "$tmp/neomutt-proxy"
+cat >"$tmp/neomutt-proxy/neomuttrc" <<EOF
+set from = "$USER_ADDR"
+set realname = "Alice"
+set smtp_url = "smtp://alice%40contoso.example@127.0.0.1:$PS/"
+set smtp_pass = "$LOCAL_PW"
+set folder = "imap://alice%40contoso.example@127.0.0.1:$PI/"
+set imap_pass = "$LOCAL_PW"
+set spoolfile = "+INBOX"
+set ssl_starttls = no
+set ssl_force_tls = no
+set record = ""
+set header_cache = ""
+set message_cachedir = ""
+EOF
+chmod 600 "$tmp/neomutt-proxy/neomuttrc"
+echo body | neomutt -n -F "$tmp/neomutt-proxy/neomuttrc" -s "sent by neomutt via the proxy" bob@example.org \
+  >"$tmp/neomutt-proxy.out" 2>&1 || fail "neomutt smtp via the proxy: $(cat "$tmp/neomutt-proxy.out") $(tail -3 "$tmp/proxy2.err")"
+expect_sent "neomutt (smtp_url, password) via the proxy" "sent by neomutt via the proxy"
+tmux_run neomutt-proxy "neomutt -n -F $tmp/neomutt-proxy/neomuttrc"
+tmux_wait neomutt-proxy "seeded for the readers" 20
+tmux_kill neomutt-proxy
+log "ok neomutt via the proxy: INBOX over IMAP with a password"
+
+kill -TERM "$proxy_pid"
+wait "$proxy_pid" || fail "mailoauth proxy did not exit cleanly on SIGTERM: $(tail -3 "$tmp/proxy2.err")"
+proxy_pid=""
+
+# ---- mailoauth proxy: local TLS --------------------------------------------------------------
+# The same account with tls = "starttls" (offered, required before a login) and, in a second
+# proxy, tls = "implicit"; the first start makes a self-signed certificate in the state directory.
+T1=$(free_port) T2=$(free_port) T3=$(free_port) U1=$(free_port) U2=$(free_port) U3=$(free_port)
+tls_config() {  # MODE IMAP SMTP POP
+  sed -e "s/^imap = \"127.0.0.1:$PI\"/imap = \"127.0.0.1:$2\"/; s/^smtp = \"127.0.0.1:$PS\"/smtp = \"127.0.0.1:$3\"/" \
+    -e "s/^pop = \"127.0.0.1:$PP\"/pop = \"127.0.0.1:$4\"/; /^\[accounts.work.proxy\]\$/a tls = \"$1\"" \
+    "$XDG_CONFIG_HOME/mailoauth/config.toml"
+}
+tls_config starttls "$T1" "$T2" "$T3" >"$tmp/starttls.toml"
+tls_config implicit "$U1" "$U2" "$U3" >"$tmp/implicit.toml"
+grep -q '^tls = "implicit"' "$tmp/implicit.toml" || fail "the implicit TLS configuration: $(cat "$tmp/implicit.toml")"
+mailoauth --config "$tmp/starttls.toml" proxy >"$tmp/proxy4.out" 2>"$tmp/proxy4.err" &
+proxy_pid=$!
+wait_ready "$tmp/proxy4.err"
+mailoauth --config "$tmp/implicit.toml" proxy >"$tmp/proxy3.out" 2>"$tmp/proxy3.err" &
+proxy3_pid=$!
+wait_ready "$tmp/proxy3.err"
+CERT="$XDG_STATE_HOME/mailoauth/proxy-cert.pem"
+grep -q "made a self-signed certificate for the local TLS: $CERT" "$tmp/proxy4.err" || fail "no certificate made: $(cat "$tmp/proxy4.err")"
+[ "$(stat -c %a "$XDG_STATE_HOME/mailoauth/proxy-key.pem")" = 600 ] || fail "the local TLS key is not 0600"
+fp=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+grep -qF "$CERT (SHA-256 $fp)" "$tmp/proxy4.err" && grep -qF "(SHA-256 $fp)" "$tmp/proxy3.err" \
+  || fail "the proxies do not print the certificate's fingerprint $fp: $(cat "$tmp/proxy4.err" "$tmp/proxy3.err")"
+# --check recognises the running proxies, the implicit-TLS one through its own certificate.
+for c in starttls implicit; do
+  mailoauth --config "$tmp/$c.toml" proxy --check >"$tmp/check.out" 2>&1 || fail "proxy --check ($c): $(cat "$tmp/check.out")"
+  [ "$(grep -c '^ok   .*: served by a running mailoauth proxy; upstream login ok$' "$tmp/check.out")" = 3 ] || fail "proxy --check ($c): $(cat "$tmp/check.out")"
+done
+for url in "imap://127.0.0.1:$T1/INBOX;UID=1" "pop3://127.0.0.1:$T3/1" "imaps://127.0.0.1:$U1/INBOX;UID=1" "pop3s://127.0.0.1:$U3/1"; do
+  curl -sS --ssl-reqd --cacert "$CERT" --user "$USER_ADDR:$LOCAL_PW" "$url" >"$tmp/p.tls" 2>"$tmp/p.err" \
+    || fail "curl $url via the proxy's TLS: $(cat "$tmp/p.err") $(tail -3 "$tmp/proxy4.err" "$tmp/proxy3.err")"
+  grep -q "Subject: seeded for the readers" "$tmp/p.tls" || fail "curl $url via the proxy's TLS: $(head -5 "$tmp/p.tls")"
+done
+message "sent by curl via the proxy's STARTTLS" >"$tmp/p.msg"
+curl -sS --ssl-reqd --cacert "$CERT" --user "$USER_ADDR:$LOCAL_PW" "smtp://127.0.0.1:$T2" --mail-from "$USER_ADDR" \
+  --mail-rcpt bob@example.org -T "$tmp/p.msg" 2>"$tmp/p.err" || fail "curl smtp STARTTLS via the proxy: $(cat "$tmp/p.err")"
+expect_sent "curl smtp STARTTLS via the proxy" "sent by curl via the proxy's STARTTLS"
+message "sent by curl via the proxy's implicit TLS" >"$tmp/p.msg"
+curl -sS --cacert "$CERT" --user "$USER_ADDR:$LOCAL_PW" "smtps://127.0.0.1:$U2" --mail-from "$USER_ADDR" \
+  --mail-rcpt bob@example.org -T "$tmp/p.msg" 2>"$tmp/p.err" || fail "curl smtps via the proxy: $(cat "$tmp/p.err")"
+expect_sent "curl smtps via the proxy" "sent by curl via the proxy's implicit TLS"
+# A login before STARTTLS is refused; bytes pipelined after STARTTLS end the connection; imaplib
+# with starttls() verifies the certificate and logs in.
+python3 - "$T1" "$T2" "$CERT" "$USER_ADDR" "$LOCAL_PW" <<'PY' || fail "STARTTLS rules via the proxy"
+import imaplib, socket, ssl, sys, time
+t1, t2, cert, user, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+def talk(port, data):
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5); greeting = s.recv(1000)
+    s.sendall(data); out = b""
+    while True:
+        b = s.recv(1000)
+        if not b: return greeting, out
+        out += b
+        if out.endswith(b"\r\n") and data.count(b"\r\n") == 1 and not out.startswith(b"+"): return greeting, out
+greeting, out = talk(t1, b"a LOGIN u p\r\n")
+assert b"LOGINDISABLED" in greeting and out.startswith(b"a NO [PRIVACYREQUIRED]"), (greeting, out)
+_, out = talk(t1, b"a STARTTLS\r\nb LOGIN u p\r\n")
+assert b"* BYE bytes after STARTTLS" in out, out
+_, out = talk(t2, b"STARTTLS\r\nEHLO injected\r\n")
+assert out.startswith(b"421 4.7.0 bytes after STARTTLS"), out
+m = imaplib.IMAP4("127.0.0.1", t1)
+m.starttls(ssl_context=ssl.create_default_context(cafile=cert))
+m.login(user, pw)
+assert m.select("INBOX")[0] == "OK"
+m.logout()
+
+# The session cap (default time-outs here): 512 connections at once, the next one is told BYE;
+# then logins work again.
+t0 = time.monotonic()
+conns = [socket.create_connection(("127.0.0.1", t1)) for _ in range(512)]
+for c in conns: c.settimeout(5); assert c.recv(100).startswith(b"* OK"), "no greeting"
+opened = time.monotonic() - t0
+c = socket.create_connection(("127.0.0.1", t1)); c.settimeout(3); out = c.recv(1000); closed = c.recv(1000) == b""
+assert closed and b"BYE too many sessions" in out, (out, closed, opened, time.monotonic() - t0)
+for c in conns: c.close()
+time.sleep(0.5)
+m = imaplib.IMAP4("127.0.0.1", t1); m.starttls(ssl_context=ssl.create_default_context(cafile=cert)); m.login(user, pw); m.logout()
+print("session cap: the 513th connection told BYE, logins work after")
+PY
+kill -TERM "$proxy_pid" "$proxy3_pid"
+wait "$proxy_pid" && wait "$proxy3_pid" || fail "the TLS proxies did not stop cleanly"
+proxy_pid="" proxy3_pid=""
+log "ok mailoauth proxy local TLS: curl --ssl-reqd over IMAP/POP3/SMTP STARTTLS and imaps/pop3s/smtps with the self-signed certificate (key 0600, fingerprint printed); login before STARTTLS refused; pipelined bytes after STARTTLS refused; imaplib starttls; the session cap"
 
 log "all recipes ran, in $(($(date +%s) - started)) s"

@@ -393,6 +393,8 @@ submission_relay_port = {sink_port}\n\
 submission_relay_trusted = yes\n\
 submission_relay_ssl = no\n\
 pop3_uidl_format = %08Xu%08Xv\n\
+mail_max_userip_connections = 1000\n\
+default_process_limit = 1000\n\
 {rootless}\
 {extra}\n",
             oauth2 = oauth2_conf.display(),

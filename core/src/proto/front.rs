@@ -5,6 +5,12 @@
 //! upstream with OAuth through the [`super::Login`] machines, answers with
 //! [`Front::accepted`] or [`Front::refused`], and from then on relays bytes both ways.
 //!
+//! Local TLS ([`FrontTls`]): with STARTTLS the front offers it (IMAP `STARTTLS`, POP3 `STLS`,
+//! SMTP `STARTTLS`), refuses any login before it, and answers a STARTTLS command followed by
+//! pipelined bytes by closing the connection (bytes sent in the clear before the handshake could
+//! have been injected: CVE-2011-0411); the host does the handshake when told
+//! ([`FrontStep::StartTls`]) and calls [`Front::tls_started`].
+//!
 //! Bounded: a command line is at most [`MAX_FRONT_LINE`] bytes (an IMAP literal in `LOGIN`
 //! counts), and after [`MAX_BAD_COMMANDS`] refused commands the connection is closed. Nothing
 //! the client sends before its login reaches the upstream server.
@@ -20,6 +26,18 @@ pub const MAX_FRONT_LINE: usize = 8 * 1024;
 
 /// Refused or unknown commands before the connection is closed.
 pub const MAX_BAD_COMMANDS: u32 = 8;
+
+/// The local TLS of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrontTls {
+    /// No TLS (a loopback listener): logins in the clear.
+    #[default]
+    None,
+    /// STARTTLS offered, and required before any login.
+    StartTls,
+    /// TLS from the first byte: the host did the handshake before the greeting.
+    Implicit,
+}
 
 /// What the host does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +56,10 @@ pub enum FrontStep {
     },
     /// Send these bytes and close the connection.
     Close(Vec<u8>),
+    /// Send these bytes (the go-ahead to STARTTLS), then do the TLS handshake as the server,
+    /// then call [`Front::tls_started`] and [`Front::step`] again. Nothing was pipelined after
+    /// the command (the front closes the connection if something was).
+    StartTls(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +101,8 @@ pub struct Front {
     lines: LineBuffer,
     state: State,
     bad: u32,
+    tls: FrontTls,
+    secure: bool,
 }
 
 fn b64(s: &str) -> String {
@@ -100,6 +124,16 @@ fn decode_plain(line: &str) -> Option<(String, Password)> {
 fn decode_text(line: &str) -> Option<String> {
     let raw = base64::engine::general_purpose::STANDARD.decode(line.trim()).ok()?;
     String::from_utf8(raw).ok()
+}
+
+/// A reason shown to the client: made safe, one line, no brackets (IMAP response codes).
+fn one_line(reason: &str) -> String {
+    crate::text::safe_text(reason)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(400)
+        .collect::<String>()
+        .replace(['[', ']'], "")
 }
 
 /// Reads IMAP `astring`s (atoms and quoted strings) from `s`.
@@ -135,13 +169,90 @@ impl Front {
     pub fn new(protocol: Protocol, name: &str) -> Front {
         let name: String =
             name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(64).collect();
-        Front { protocol, name, lines: LineBuffer::new(MAX_FRONT_LINE), state: State::Commands, bad: 0 }
+        Front {
+            protocol,
+            name,
+            lines: LineBuffer::new(MAX_FRONT_LINE),
+            state: State::Commands,
+            bad: 0,
+            tls: FrontTls::None,
+            secure: false,
+        }
+    }
+
+    /// The same front with local TLS: STARTTLS offered (and required before a login), or the
+    /// connection already in TLS.
+    pub fn with_tls(mut self, tls: FrontTls) -> Front {
+        self.tls = tls;
+        self.secure = tls == FrontTls::Implicit;
+        self
+    }
+
+    /// The host finished the TLS handshake after [`FrontStep::StartTls`]: logins are allowed
+    /// now, and the client starts over (SMTP: with a new `EHLO`).
+    pub fn tls_started(&mut self) {
+        self.secure = true;
+        self.state = State::Commands;
+    }
+
+    /// Whether the connection is encrypted (implicit TLS, or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        self.secure
+    }
+
+    /// STARTTLS is offered and not done yet: no login before it.
+    fn needs_tls(&self) -> bool {
+        self.tls == FrontTls::StartTls && !self.secure
+    }
+
+    fn imap_capabilities(&self) -> &'static str {
+        if self.needs_tls() {
+            "IMAP4rev1 STARTTLS LOGINDISABLED"
+        } else {
+            "IMAP4rev1 AUTH=PLAIN"
+        }
+    }
+
+    /// A STARTTLS command was read: go ahead, unless bytes follow it already.
+    fn start_tls(&mut self, go_ahead: String) -> FrontStep {
+        if !self.needs_tls() {
+            let no = match self.protocol {
+                Protocol::Imap => {
+                    go_ahead.split(' ').next().unwrap_or("").to_owned() + " BAD STARTTLS is not offered here\r\n"
+                }
+                Protocol::Pop3 => "-ERR STLS is not offered here\r\n".to_owned(),
+                Protocol::Smtp => "454 4.7.0 TLS not available\r\n".to_owned(),
+            };
+            return self.bad(no);
+        }
+        if !self.lines.is_empty() {
+            self.state = State::Closed;
+            let bye: &[u8] = match self.protocol {
+                Protocol::Imap => b"* BYE bytes after STARTTLS, before the TLS handshake: refused\r\n",
+                Protocol::Pop3 => b"-ERR bytes after STLS, before the TLS handshake: refused\r\n",
+                Protocol::Smtp => b"421 4.7.0 bytes after STARTTLS, before the TLS handshake: refused\r\n",
+            };
+            return FrontStep::Close(bye.to_vec());
+        }
+        self.state = State::Commands;
+        FrontStep::StartTls(go_ahead.into_bytes())
+    }
+
+    /// What a listener that holds too many sessions says before closing a new connection.
+    pub fn busy(protocol: Protocol) -> &'static [u8] {
+        match protocol {
+            Protocol::Imap => b"* BYE too many sessions\r\n",
+            Protocol::Pop3 => b"-ERR [SYS/TEMP] too many sessions\r\n",
+            Protocol::Smtp => b"421 4.3.2 too many sessions\r\n",
+        }
     }
 
     /// The greeting to send first.
     pub fn greeting(&self) -> Vec<u8> {
         match self.protocol {
-            Protocol::Imap => b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailoauth proxy ready\r\n".to_vec(),
+            Protocol::Imap => {
+                format!("* OK [CAPABILITY {}] mailoauth proxy ready\r\n", self.imap_capabilities()).into_bytes()
+            }
             Protocol::Pop3 => b"+OK mailoauth proxy ready\r\n".to_vec(),
             Protocol::Smtp => format!("220 {} ESMTP mailoauth proxy ready\r\n", self.name).into_bytes(),
         }
@@ -248,17 +359,39 @@ impl Front {
             State::Verdict { tag } => tag,
             _ => String::new(),
         };
-        let reason: String = crate::text::safe_text(reason)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(400)
-            .collect::<String>()
-            .replace(['[', ']'], "");
+        let reason = one_line(reason);
         self.bad += 1;
         match self.protocol {
             Protocol::Imap => format!("{tag} NO [AUTHENTICATIONFAILED] {reason}\r\n").into_bytes(),
             Protocol::Pop3 => format!("-ERR [AUTH] {reason}\r\n").into_bytes(),
             Protocol::Smtp => format!("535 5.7.8 {reason}\r\n").into_bytes(),
+        }
+    }
+
+    /// The upstream side failed for a reason that may pass (server down, time-out): like
+    /// [`Front::refused`], but the reply says "try later" (IMAP `NO [UNAVAILABLE]`, POP3
+    /// `-ERR [SYS/TEMP]`, SMTP `454`), so clients do not take it for a wrong password.
+    pub fn unavailable(&mut self, reason: &str) -> Vec<u8> {
+        let tag = match std::mem::replace(&mut self.state, State::Commands) {
+            State::Verdict { tag } => tag,
+            _ => String::new(),
+        };
+        let reason = one_line(reason);
+        self.bad += 1;
+        match self.protocol {
+            Protocol::Imap => format!("{tag} NO [UNAVAILABLE] {reason}\r\n").into_bytes(),
+            Protocol::Pop3 => format!("-ERR [SYS/TEMP] {reason}\r\n").into_bytes(),
+            Protocol::Smtp => format!("454 4.7.0 {reason}\r\n").into_bytes(),
+        }
+    }
+
+    /// The client said nothing (or not enough) in time: the last words before the host closes.
+    pub fn timed_out(&mut self) -> Vec<u8> {
+        self.state = State::Closed;
+        match self.protocol {
+            Protocol::Imap => b"* BYE no login in time\r\n".to_vec(),
+            Protocol::Pop3 => b"-ERR no login in time\r\n".to_vec(),
+            Protocol::Smtp => b"421 4.4.2 no login in time\r\n".to_vec(),
         }
     }
 
@@ -313,7 +446,11 @@ impl Front {
         let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
         match verb.to_ascii_uppercase().as_str() {
             "CAPABILITY" => {
-                self.reply(format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK CAPABILITY completed\r\n"))
+                let caps = self.imap_capabilities();
+                self.reply(format!("* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n"))
+            }
+            "LOGIN" | "AUTHENTICATE" if self.needs_tls() => {
+                self.bad(format!("{tag} NO [PRIVACYREQUIRED] STARTTLS first\r\n"))
             }
             "NOOP" => self.reply(format!("{tag} OK NOOP completed\r\n")),
             "ID" => self.reply(format!("* ID NIL\r\n{tag} OK ID completed\r\n")),
@@ -354,7 +491,7 @@ impl Front {
                     }
                 }
             }
-            "STARTTLS" => self.bad(format!("{tag} BAD STARTTLS is not offered here\r\n")),
+            "STARTTLS" => self.start_tls(format!("{tag} OK Begin TLS negotiation now\r\n")),
             _ => self.bad(format!("{tag} BAD log in first (LOGIN or AUTHENTICATE PLAIN)\r\n")),
         }
     }
@@ -362,7 +499,10 @@ impl Front {
     fn pop3(&mut self, line: String) -> FrontStep {
         let (verb, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         match verb.to_ascii_uppercase().as_str() {
+            "CAPA" if self.needs_tls() => self.reply("+OK\r\nSTLS\r\n.\r\n"),
             "CAPA" => self.reply("+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"),
+            "STLS" => self.start_tls("+OK Begin TLS negotiation\r\n".to_owned()),
+            "USER" | "AUTH" | "APOP" if self.needs_tls() => self.bad("-ERR [AUTH] STLS first\r\n".to_owned()),
             "NOOP" => self.reply("+OK\r\n"),
             "QUIT" => {
                 self.state = State::Closed;
@@ -402,7 +542,11 @@ impl Front {
         let (verb, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         let name = self.name.clone();
         match verb.to_ascii_uppercase().as_str() {
+            "EHLO" if self.needs_tls() => {
+                self.reply(format!("250-{name}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 STARTTLS\r\n"))
+            }
             "EHLO" => self.reply(format!("250-{name}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n")),
+            "AUTH" if self.needs_tls() => self.bad("530 5.7.0 Must issue a STARTTLS command first\r\n".to_owned()),
             "HELO" => self.reply(format!("250 {name}\r\n")),
             "NOOP" => self.reply("250 2.0.0 OK\r\n"),
             "RSET" => self.reply("250 2.0.0 OK\r\n"),
@@ -428,7 +572,7 @@ impl Front {
                     _ => self.bad("504 5.5.4 only AUTH PLAIN and AUTH LOGIN are offered\r\n".to_owned()),
                 }
             }
-            "STARTTLS" => self.bad("454 4.7.0 TLS not available\r\n".to_owned()),
+            "STARTTLS" => self.start_tls("220 2.0.0 Ready to start TLS\r\n".to_owned()),
             "MAIL" | "RCPT" | "DATA" | "BDAT" => self.bad("530 5.7.0 Authentication required\r\n".to_owned()),
             _ => self.bad("502 5.5.1 log in first (AUTH PLAIN or AUTH LOGIN)\r\n".to_owned()),
         }
@@ -474,7 +618,7 @@ mod tests {
         loop {
             match front.step() {
                 FrontStep::NeedInput => return out,
-                step @ (FrontStep::Login { .. } | FrontStep::Close(_)) => {
+                step @ (FrontStep::Login { .. } | FrontStep::Close(_) | FrontStep::StartTls(_)) => {
                     out.push(step);
                     return out;
                 }
@@ -547,6 +691,78 @@ mod tests {
         let steps = run(&mut f, &format!("AUTH PLAIN {}\r\n", b64("\0frank\0pw")));
         assert_eq!(login_of(&steps[0]), ("frank".into(), "pw".into()));
         assert!(f.refused("no \u{1b}[2J").starts_with(b"535 5.7.8 no "));
+    }
+
+    #[test]
+    fn starttls_required_before_login_and_pipelined_bytes_refused() {
+        // IMAP: LOGINDISABLED before TLS, LOGIN refused, STARTTLS goes ahead, then AUTH=PLAIN.
+        let mut f = Front::new(Protocol::Imap, "proxy").with_tls(FrontTls::StartTls);
+        assert!(String::from_utf8_lossy(&f.greeting()).contains("STARTTLS LOGINDISABLED"));
+        let steps = run(&mut f, "a LOGIN u p\r\n");
+        assert_eq!(text(&steps[0]), "a NO [PRIVACYREQUIRED] STARTTLS first\r\n");
+        let steps = run(&mut f, "b STARTTLS\r\n");
+        assert_eq!(steps, vec![FrontStep::StartTls(b"b OK Begin TLS negotiation now\r\n".to_vec())]);
+        assert!(!f.is_tls());
+        f.tls_started();
+        assert!(f.is_tls());
+        let steps = run(&mut f, "c CAPABILITY\r\nd LOGIN u p\r\n");
+        assert!(text(&steps[0]).contains("AUTH=PLAIN") && !text(&steps[0]).contains("STARTTLS"));
+        assert_eq!(login_of(&steps[1]), ("u".into(), "p".into()));
+        // A second STARTTLS is refused.
+        let mut f = Front::new(Protocol::Imap, "proxy").with_tls(FrontTls::StartTls);
+        run(&mut f, "a STARTTLS\r\n");
+        f.tls_started();
+        assert!(text(&run(&mut f, "b STARTTLS\r\n")[0]).starts_with("b BAD"));
+
+        // Bytes pipelined after STARTTLS (an injection in the clear): the connection is closed.
+        for (p, input) in [
+            (Protocol::Imap, "a STARTTLS\r\nb LOGIN u p\r\n"),
+            (Protocol::Pop3, "STLS\r\nUSER u\r\n"),
+            (Protocol::Smtp, "STARTTLS\r\nAUTH PLAIN AHUAcA==\r\n"),
+        ] {
+            let mut f = Front::new(p, "proxy").with_tls(FrontTls::StartTls);
+            let steps = run(&mut f, input);
+            assert!(
+                matches!(steps.last(), Some(FrontStep::Close(b)) if String::from_utf8_lossy(b).contains("refused")),
+                "{p:?}: {steps:?}"
+            );
+        }
+
+        // POP3 and SMTP: STLS / STARTTLS offered, logins refused before.
+        let mut f = Front::new(Protocol::Pop3, "proxy").with_tls(FrontTls::StartTls);
+        let steps = run(&mut f, "CAPA\r\nUSER u\r\nSTLS\r\n");
+        assert_eq!(text(&steps[0]), "+OK\r\nSTLS\r\n.\r\n");
+        assert!(text(&steps[1]).starts_with("-ERR [AUTH]"));
+        assert!(matches!(&steps[2], FrontStep::StartTls(b) if b.starts_with(b"+OK")));
+        let mut f = Front::new(Protocol::Smtp, "proxy").with_tls(FrontTls::StartTls);
+        let steps = run(&mut f, &format!("EHLO me\r\nAUTH PLAIN {}\r\nSTARTTLS\r\n", b64("\0u\0p")));
+        assert!(text(&steps[0]).contains("250 STARTTLS") && !text(&steps[0]).contains("AUTH"));
+        assert!(text(&steps[1]).starts_with("530"));
+        assert!(matches!(&steps[2], FrontStep::StartTls(b) if b.starts_with(b"220")));
+        f.tls_started();
+        let steps = run(&mut f, "EHLO me\r\n");
+        assert!(text(&steps[0]).contains("AUTH PLAIN LOGIN") && !text(&steps[0]).contains("STARTTLS"));
+
+        // Implicit TLS: logins at once, no STARTTLS.
+        let mut f = Front::new(Protocol::Smtp, "proxy").with_tls(FrontTls::Implicit);
+        assert!(f.is_tls());
+        assert!(text(&run(&mut f, "STARTTLS\r\n")[0]).starts_with("454"));
+        assert_eq!(login_of(&run(&mut f, &format!("AUTH PLAIN {}\r\n", b64("\0u\0p")))[0]).0, "u");
+    }
+
+    #[test]
+    fn unavailable_upstream_and_time_out_replies() {
+        let mut f = Front::new(Protocol::Imap, "proxy");
+        login_of(&run(&mut f, "x1 LOGIN u p\r\n")[0]);
+        assert_eq!(f.unavailable("down [now]"), b"x1 NO [UNAVAILABLE] down now\r\n");
+        assert_eq!(f.timed_out(), b"* BYE no login in time\r\n");
+        let mut f = Front::new(Protocol::Pop3, "proxy");
+        login_of(&run(&mut f, "USER u\r\nPASS p\r\n")[1]);
+        assert_eq!(f.unavailable("down"), b"-ERR [SYS/TEMP] down\r\n");
+        let mut f = Front::new(Protocol::Smtp, "proxy");
+        login_of(&run(&mut f, &format!("AUTH PLAIN {}\r\n", b64("\0u\0p")))[0]);
+        assert_eq!(f.unavailable("down"), b"454 4.7.0 down\r\n");
+        assert_eq!(f.timed_out(), b"421 4.4.2 no login in time\r\n");
     }
 
     #[test]

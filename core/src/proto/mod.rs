@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{mail_hint, MailAuthError, MailErrorKind};
 pub use exchange::{offered_mechanisms, SaslExchange, SaslLine, SaslStep};
 pub use failure::{auth_failure, initial_response_fits};
-pub use front::{Front, FrontStep, MAX_BAD_COMMANDS, MAX_FRONT_LINE};
+pub use front::{Front, FrontStep, FrontTls, MAX_BAD_COMMANDS, MAX_FRONT_LINE};
 pub use imap::ImapLogin;
 pub use line::{LineBuffer, LineError};
 pub use pop3::Pop3Login;
