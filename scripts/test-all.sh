@@ -36,6 +36,7 @@ cargo build --workspace --bins --all-features --locked
 export MAILOAUTH_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export MAILOAUTH_EMULATOR_BIN="$MAILOAUTH_TARGET_DIR/debug/mailoauth-emulator"
 export MAILOAUTH_TESTKIT_BIN="$MAILOAUTH_TARGET_DIR/debug/mailoauth-testkit"
+export MAILOAUTH_CLI_BIN="$MAILOAUTH_TARGET_DIR/debug/mailoauth"
 
 # Each language adds its suite as scripts/tests.d/NN-name.sh (run in order; any failure fails the run).
 for f in scripts/tests.d/*.sh; do
