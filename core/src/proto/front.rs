@@ -355,33 +355,29 @@ impl Front {
     /// The login was refused (wrong local password, or the upstream login failed): the reply,
     /// carrying `reason` (made safe, one line). The client may try again.
     pub fn refused(&mut self, reason: &str) -> Vec<u8> {
-        let tag = match std::mem::replace(&mut self.state, State::Commands) {
-            State::Verdict { tag } => tag,
-            _ => String::new(),
-        };
-        let reason = one_line(reason);
-        self.bad += 1;
-        match self.protocol {
-            Protocol::Imap => format!("{tag} NO [AUTHENTICATIONFAILED] {reason}\r\n").into_bytes(),
-            Protocol::Pop3 => format!("-ERR [AUTH] {reason}\r\n").into_bytes(),
-            Protocol::Smtp => format!("535 5.7.8 {reason}\r\n").into_bytes(),
-        }
+        self.refusal(["NO [AUTHENTICATIONFAILED]", "-ERR [AUTH]", "535 5.7.8"], reason)
     }
 
     /// The upstream side failed for a reason that may pass (server down, time-out): like
     /// [`Front::refused`], but the reply says "try later" (IMAP `NO [UNAVAILABLE]`, POP3
     /// `-ERR [SYS/TEMP]`, SMTP `454`), so clients do not take it for a wrong password.
     pub fn unavailable(&mut self, reason: &str) -> Vec<u8> {
+        self.refusal(["NO [UNAVAILABLE]", "-ERR [SYS/TEMP]", "454 4.7.0"], reason)
+    }
+
+    /// A refused login's reply (`heads`: IMAP after the tag, POP3, SMTP); the client may retry.
+    fn refusal(&mut self, heads: [&str; 3], reason: &str) -> Vec<u8> {
         let tag = match std::mem::replace(&mut self.state, State::Commands) {
             State::Verdict { tag } => tag,
             _ => String::new(),
         };
         let reason = one_line(reason);
         self.bad += 1;
+        let [imap, pop3, smtp] = heads;
         match self.protocol {
-            Protocol::Imap => format!("{tag} NO [UNAVAILABLE] {reason}\r\n").into_bytes(),
-            Protocol::Pop3 => format!("-ERR [SYS/TEMP] {reason}\r\n").into_bytes(),
-            Protocol::Smtp => format!("454 4.7.0 {reason}\r\n").into_bytes(),
+            Protocol::Imap => format!("{tag} {imap} {reason}\r\n").into_bytes(),
+            Protocol::Pop3 => format!("{pop3} {reason}\r\n").into_bytes(),
+            Protocol::Smtp => format!("{smtp} {reason}\r\n").into_bytes(),
         }
     }
 
