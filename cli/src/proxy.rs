@@ -65,6 +65,8 @@ impl Limits {
         })
     }
 }
+/// Idle time before TCP keepalive probes a client connection.
+const CLIENT_KEEPALIVE: Duration = Duration::from_secs(60);
 /// Sessions held at once (each listener of the process counts).
 pub(crate) const MAX_SESSIONS: usize = 512;
 
@@ -654,6 +656,10 @@ async fn accept_loop(
             continue;
         };
         let _ = client.set_nodelay(true);
+        // A client that vanishes without a FIN (a laptop put to sleep, a dropped Wi-Fi) is
+        // found by TCP keepalive, so its relayed session does not wait for the server to end it.
+        let keepalive = socket2::TcpKeepalive::new().with_time(CLIENT_KEEPALIVE);
+        let _ = socket2::SockRef::from(&client).set_tcp_keepalive(&keepalive);
         let Ok(permit) = sessions.clone().try_acquire_owned() else {
             let busy = Front::busy(protocol);
             let _ = tokio::time::timeout(Duration::from_secs(1), client.write_all(busy)).await;

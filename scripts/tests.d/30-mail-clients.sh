@@ -390,6 +390,14 @@ printf 'account proxy\nhost 127.0.0.1\nport %s\nauth plain\ntls off\nfrom %s\nus
 chmod 600 "$tmp/msmtprc-proxy"
 message "sent by msmtp via the proxy" | msmtp -C "$tmp/msmtprc-proxy" -a proxy bob@example.org || fail "msmtp via the proxy"
 expect_sent "msmtp via the proxy" "sent by msmtp via the proxy"
+# The proxy's client connections have TCP keepalive on (a vanished client is found).
+python3 -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.recv(100); time.sleep(2)' "$PI" &
+held=$!
+sleep 0.5
+ss -tno state established "( sport = :$PI )" | grep -q "timer:(keepalive" \
+  || fail "the proxy's client connection has no TCP keepalive: $(ss -tno state established "( sport = :$PI )")"
+wait "$held"
+log "ok the proxy's client connections have TCP keepalive"
 
 # A wrong local password: refused after the delay, and nothing reaches the upstream server.
 t0=$(date +%s%N)
