@@ -10,27 +10,7 @@ import FoundationNetworking
 import MailOAuth
 import XCTest
 
-final class IdentityTests: XCTestCase {
-    var emulator: Emulator!
-    var client: PublicClient!
-
-    override func setUp() async throws {
-        emulator = try Emulator.shared()
-        try await emulator.reset()
-        client = try PublicClient(clientId: Demo.publicClientId, options: ClientOptions(authority: emulator.authority))
-    }
-
-    override func tearDown() async throws {
-        try await emulator?.reset()
-    }
-
-    private func signIn(_ client: PublicClient? = nil) async throws -> Token {
-        let target: PublicClient = client ?? self.client!
-        let flow = try await target.startDeviceFlow(scopes: [Demo.imapScope])
-        try await emulator.approve(flow.userCode())
-        return try await flow.wait()
-    }
-
+final class IdentityTests: EmulatorTestCase {
     // MARK: device code
 
     func testDeviceFlowObjectShowsTheCodeThenWaitReturnsTheToken() async throws {

@@ -9,26 +9,7 @@ import FoundationNetworking
 import MailOAuth
 import XCTest
 
-final class MoreIdentityTests: XCTestCase {
-    var emulator: Emulator!
-    var client: PublicClient!
-
-    override func setUp() async throws {
-        emulator = try Emulator.shared()
-        try await emulator.reset()
-        client = try PublicClient(clientId: Demo.publicClientId, options: ClientOptions(authority: emulator.authority))
-    }
-
-    override func tearDown() async throws {
-        try await emulator?.reset()
-    }
-
-    private func signIn(_ client: PublicClient) async throws -> Token {
-        let flow = try await client.startDeviceFlow(scopes: [Demo.imapScope])
-        try await emulator.approve(flow.userCode())
-        return try await flow.wait()
-    }
-
+final class MoreIdentityTests: EmulatorTestCase {
     func testRefreshTokenFromElsewhereIsRedeemedAndCached() async throws {
         let token = try await signIn(client)
         let other = try PublicClient(clientId: Demo.publicClientId, options: ClientOptions(authority: emulator.authority))

@@ -277,3 +277,28 @@ func expectError<T>(
     }
     return nil
 }
+
+/// The shared set-up of the identity tests: the emulator reset before and after each test, a
+/// public client on it, and a device-code sign-in the emulator approves.
+class EmulatorTestCase: XCTestCase {
+    var emulator: Emulator!
+    var client: PublicClient!
+
+    override func setUp() async throws {
+        emulator = try Emulator.shared()
+        try await emulator.reset()
+        client = try PublicClient(clientId: Demo.publicClientId, options: ClientOptions(authority: emulator.authority))
+    }
+
+    override func tearDown() async throws {
+        try await emulator?.reset()
+    }
+
+    /// Signs in `client` (default: the test's client) with the device code, approved at once.
+    func signIn(_ client: PublicClient? = nil) async throws -> Token {
+        let target: PublicClient = client ?? self.client!
+        let flow = try await target.startDeviceFlow(scopes: [Demo.imapScope])
+        try await emulator.approve(flow.userCode())
+        return try await flow.wait()
+    }
+}
