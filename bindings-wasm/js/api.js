@@ -65,12 +65,12 @@ function redirectParams(url) {
 export class PublicClient {
   #inner;
   #requests;
-  #io;
+  #fetch;
 
   constructor(options) {
     this.#inner = new wasm.WasmPublicClient(clientOptions(options), options.cache ?? undefined);
     this.#requests = options.requestStore ?? defaultRequestStore();
-    this.#io = { fetch: options.fetch, timeoutMs: options.timeoutMs };
+    this.#fetch = options.fetch;
   }
 
   get clientId() {
@@ -94,12 +94,12 @@ export class PublicClient {
    * `util.inspect` show it as `[redacted]`.
    */
   async startDeviceFlow(scopes) {
-    return redactDeviceCode(await drive(this.#inner.startDeviceFlow(scopes), this.#io));
+    return redactDeviceCode(await drive(this.#inner.startDeviceFlow(scopes), this.#fetch));
   }
 
   /** Waits for the user to finish a device-code flow (cancel with an AbortSignal). */
   waitDeviceFlow(flow, { signal } = {}) {
-    return drive(this.#inner.waitDeviceFlow(flow), this.#io, signal);
+    return drive(this.#inner.waitDeviceFlow(flow), this.#fetch, signal);
   }
 
   /**
@@ -122,7 +122,7 @@ export class PublicClient {
     const saved = state ? this.#requests.get(state) : null;
     if (!saved) return null;
     this.#requests.delete(state);
-    return drive(this.#inner.redeemRedirect(JSON.parse(saved), url), this.#io);
+    return drive(this.#inner.redeemRedirect(JSON.parse(saved), url), this.#fetch);
   }
 
   /**
@@ -157,14 +157,14 @@ export class PublicClient {
 
   /** Redeems a refresh token; the rotated one is kept (in the cache too). */
   async refresh(refreshToken, scopes) {
-    return drive(this.#inner.refresh(refreshToken, scopes), this.#io);
+    return drive(this.#inner.refresh(refreshToken, scopes), this.#fetch);
   }
 
   /** A token without user interaction: cached, else refreshed, else `interaction_required`.
    * `forceRefresh`: never the token that was cached when the call started (a server refused it);
    * callers forcing at the same moment still share one refresh. */
   async acquireTokenSilent(scopes, { account, forceRefresh, signal } = {}) {
-    return drive(this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined), this.#io, signal);
+    return drive(this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined), this.#fetch, signal);
   }
 
   /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
@@ -178,7 +178,7 @@ export class PublicClient {
    */
   async acquireTokenByUsernamePassword(username, password, scopes) {
     if (!this.#inner.acquireTokenByUsernamePassword) throw nodeOnly('acquireTokenByUsernamePassword');
-    return drive(this.#inner.acquireTokenByUsernamePassword(username, password, scopes), this.#io);
+    return drive(this.#inner.acquireTokenByUsernamePassword(username, password, scopes), this.#fetch);
   }
 
   /** The accounts in the cache for this client and authority. */
@@ -188,13 +188,13 @@ export class PublicClient {
 
   /** Forgets an account's tokens; resolves to whether there were any. */
   async removeAccount(account) {
-    return drive(this.#inner.removeAccount(typeof account === 'string' ? account : account.username), this.#io);
+    return drive(this.#inner.removeAccount(typeof account === 'string' ? account : account.username), this.#fetch);
   }
 
   /** Stores a refresh token obtained elsewhere for `account`, for the next silent call. */
   async importRefreshToken(account, refreshToken) {
     const flow = this.#inner.importRefreshToken(typeof account === 'string' ? { username: account } : account, refreshToken);
-    return drive(flow, this.#io);
+    return drive(flow, this.#fetch);
   }
 
   /** The scopes a sign-in asks for: normalized, plus the OpenID scopes. */

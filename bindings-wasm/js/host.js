@@ -23,19 +23,19 @@ function orAbort(promise, signal) {
 }
 
 /**
- * Runs a flow of the core to its end: `{fetch, timeoutMs}` are the client's options, `signal`
- * an AbortSignal that cancels it (at the next request or wait).
+ * Runs a flow of the core to its end: `fetch` is the client's option (else the global one),
+ * `signal` an AbortSignal that cancels it (at the next request or wait).
  * @internal
  */
-export async function drive(flow, { fetch, timeoutMs } = {}, signal) {
+export async function drive(flow, fetch, signal) {
   try {
     let step = flow.resume('start');
     for (;;) {
       if (step.send) {
-        const { method, url, headers, body, maxBytes } = step.send;
+        const { method, url, headers, body, maxBytes, timeoutMs } = step.send;
         let answer;
         try {
-          answer = await orAbort(httpSend(fetch, method, url, headers, body, timeoutMs > 0 ? timeoutMs : 30_000, maxBytes), signal);
+          answer = await orAbort(httpSend(fetch, method, url, headers, body, timeoutMs, maxBytes), signal);
         } catch (e) {
           if (e instanceof Error) throw e; // the caller's abort
           step = flow.resume('error', e);

@@ -49,14 +49,14 @@ export function checkAccessToken(accessToken, protocol, user) {
  * (`nodeCertificate()`): app-only tokens. */
 export class ConfidentialClient {
   #inner;
-  #io;
+  #fetch;
   constructor(options) {
     this.#inner = new wasm.WasmConfidentialClient(clientOptions(options));
-    this.#io = { fetch: options.fetch, timeoutMs: options.timeoutMs };
+    this.#fetch = options.fetch;
   }
   /** Client credentials grant, e.g. `[appOnlyScope()]`. */
   async acquireTokenForClient(scopes) {
-    return drive(this.#inner.acquireTokenForClient(scopes), this.#io);
+    return drive(this.#inner.acquireTokenForClient(scopes), this.#fetch);
   }
 }
 

@@ -13,6 +13,7 @@ export function clientOptions(o) {
     clientId: o.clientId,
     clientSecret: o.clientSecret,
     certificate: o.certificate,
+    timeoutMs: o.timeoutMs,
     refreshMarginSecs: o.refreshMarginSecs,
   };
 }

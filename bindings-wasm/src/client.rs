@@ -57,6 +57,8 @@ impl JsFlow for Ready {
 #[wasm_bindgen]
 pub struct WasmFlow {
     inner: Box<dyn JsFlow>,
+    /// The time-out of each request (the client's `timeoutMs`, else the core's default).
+    timeout_ms: f64,
 }
 
 impl std::fmt::Debug for WasmFlow {
@@ -65,8 +67,15 @@ impl std::fmt::Debug for WasmFlow {
     }
 }
 
-fn flow<F: Flow + 'static>(flow: F, out: fn(F::Output) -> JsValue) -> WasmFlow {
-    WasmFlow { inner: Box::new(Mapped { flow, out }) }
+fn flow<F: Flow + 'static>(flow: F, out: fn(F::Output) -> JsValue, timeout_ms: f64) -> WasmFlow {
+    WasmFlow { inner: Box::new(Mapped { flow, out }), timeout_ms }
+}
+
+/// `timeoutMs` from the options, else the core's time-out of one HTTP request.
+fn timeout_ms(options: &Value) -> f64 {
+    convert::uint_field(options, "timeoutMs")
+        .filter(|t| *t > 0)
+        .unwrap_or(mailoauth::identity::DEFAULT_HTTP_TIMEOUT.as_millis() as u64) as f64
 }
 
 fn set(o: &js_sys::Object, k: &str, v: &JsValue) {
@@ -97,7 +106,7 @@ fn response(v: &JsValue) -> HttpResponse {
 impl WasmFlow {
     /// `kind`: `start`, `response` (`value`: `{status, headers, body}`), `error` (`value`:
     /// `{message, timedOut}`, no answer at all) or `woke`. Returns `{send: {method, url, headers,
-    /// body, maxBytes}}`, `{wait: ms}` or `{done: result}`; throws the flow's typed error.
+    /// body, maxBytes, timeoutMs}}`, `{wait: ms}` or `{done: result}`; throws the flow's typed error.
     pub fn resume(&mut self, kind: &str, value: JsValue) -> Result<JsValue, JsValue> {
         let event = match kind {
             "start" => Event::Start,
@@ -128,6 +137,7 @@ impl WasmFlow {
                     set(&send, "body", &js_sys::Uint8Array::from(r.body.as_slice()));
                 }
                 set(&send, "maxBytes", &JsValue::from_f64(mailoauth::identity::MAX_RESPONSE_BYTES as f64));
+                set(&send, "timeoutMs", &JsValue::from_f64(self.timeout_ms));
                 set(&out, "send", &send);
             }
             Step::Wait(w) => set(&out, "wait", &JsValue::from_f64(w.as_millis() as f64)),
@@ -153,14 +163,15 @@ fn token_out(t: mailoauth::Token) -> JsValue {
 pub struct WasmPublicClient {
     app: PublicApp,
     cache: Option<Arc<TokenCache>>,
+    timeout_ms: f64,
 }
 
 impl WasmPublicClient {
     /// `grant`, stored in the cache if there is one.
     fn stored<F: Flow<Output = mailoauth::Token> + 'static>(&self, grant: F) -> WasmFlow {
         match &self.cache {
-            Some(cache) => flow(Stored::new(grant, cache.clone(), &self.app), token_out),
-            None => flow(grant, token_out),
+            Some(cache) => flow(Stored::new(grant, cache.clone(), &self.app), token_out, self.timeout_ms),
+            None => flow(grant, token_out, self.timeout_ms),
         }
     }
 
@@ -173,7 +184,7 @@ impl WasmPublicClient {
 
 #[wasm_bindgen]
 impl WasmPublicClient {
-    /// `options`: `{clientId, provider?, authority?, tenant?, cloud?, refreshMarginSecs?}`;
+    /// `options`: `{clientId, provider?, authority?, tenant?, cloud?, timeoutMs?, refreshMarginSecs?}`;
     /// `store`: a token store object (`load`/`save`), or nothing for no cache.
     #[wasm_bindgen(constructor)]
     #[allow(clippy::arc_with_non_send_sync)] // wasm is single-threaded; the core's traits are not Send there
@@ -189,7 +200,7 @@ impl WasmPublicClient {
             }
             Some(Arc::new(cache))
         };
-        Ok(WasmPublicClient { app, cache })
+        Ok(WasmPublicClient { app, cache, timeout_ms: timeout_ms(&o) })
     }
 
     /// The client id.
@@ -230,7 +241,7 @@ impl WasmPublicClient {
     #[wasm_bindgen(js_name = startDeviceFlow)]
     pub fn start_device_flow(&self, scopes: JsValue) -> Result<WasmFlow, JsValue> {
         let start = self.app.device_code(&string_list(&scopes)?).map_err(identity_error)?;
-        Ok(flow(start, |f| convert::device_flow_js(&f)))
+        Ok(flow(start, |f| convert::device_flow_js(&f), self.timeout_ms))
     }
 
     /// Polls until the user signs in, declines or the code expires.
@@ -259,7 +270,7 @@ impl WasmPublicClient {
         let options = SilentOptions::new().force_refresh(force_refresh.unwrap_or(false));
         let silent = SilentFlow::new(cache, &self.app, &string_list(&scopes)?, account.as_deref(), options)
             .map_err(identity_error)?;
-        Ok(flow(silent, token_out))
+        Ok(flow(silent, token_out, self.timeout_ms))
     }
 
     /// When silent acquisition will refresh a token with this `expiresAt` / `refreshAt` (Unix
@@ -295,8 +306,12 @@ impl WasmPublicClient {
     #[wasm_bindgen(js_name = removeAccount)]
     pub fn remove_account(&self, account: String) -> WasmFlow {
         match &self.cache {
-            Some(c) => flow(CacheChange::<bool>::remove_account(c.clone(), &self.app, &account), JsValue::from_bool),
-            None => WasmFlow { inner: Box::new(Ready(Some(Ok(JsValue::FALSE)))) },
+            Some(c) => flow(
+                CacheChange::<bool>::remove_account(c.clone(), &self.app, &account),
+                JsValue::from_bool,
+                self.timeout_ms,
+            ),
+            None => WasmFlow { inner: Box::new(Ready(Some(Ok(JsValue::FALSE)))), timeout_ms: self.timeout_ms },
         }
     }
 
@@ -313,7 +328,7 @@ impl WasmPublicClient {
             RefreshToken::new(refresh_token),
             now_secs(),
         );
-        Ok(flow(change, |()| JsValue::UNDEFINED))
+        Ok(flow(change, |()| JsValue::UNDEFINED, self.timeout_ms))
     }
 }
 
@@ -328,7 +343,7 @@ mod confidential {
     use mailoauth::Authority;
     use wasm_bindgen::prelude::*;
 
-    use super::{client_id, flow, token_out, WasmFlow};
+    use super::{client_id, flow, timeout_ms, token_out, WasmFlow};
     use crate::convert::{self, from_js, identity_error, string_list, type_error};
 
     /// A certificate whose key signs in JS (`nodeCertificate()` uses node:crypto): `{der:
@@ -389,11 +404,12 @@ mod confidential {
         client_id: String,
         authority: Authority,
         credential: ClientCredential,
+        timeout_ms: f64,
     }
 
     #[wasm_bindgen]
     impl WasmConfidentialClient {
-        /// `options`: `{clientId, clientSecret | certificate, provider?, authority?, tenant?, cloud?}`.
+        /// `options`: `{clientId, clientSecret | certificate, provider?, authority?, tenant?, cloud?, timeoutMs?}`.
         #[wasm_bindgen(constructor)]
         #[allow(clippy::arc_with_non_send_sync)] // wasm is single-threaded
         pub fn new(options: JsValue) -> Result<WasmConfidentialClient, JsValue> {
@@ -408,7 +424,7 @@ mod confidential {
             };
             let secret = convert::str_field(&o, "clientSecret").map(ClientSecret::new);
             let credential = ClientCredential::exactly_one(secret, signer).map_err(convert::identity_error)?;
-            Ok(WasmConfidentialClient { client_id: client_id(&o)?, authority, credential })
+            Ok(WasmConfidentialClient { client_id: client_id(&o)?, authority, credential, timeout_ms: timeout_ms(&o) })
         }
 
         /// App-only token (client credentials grant), e.g. for `https://outlook.office365.com/.default`.
@@ -423,7 +439,7 @@ mod confidential {
                 crate::host::now_secs(),
             )
             .map_err(identity_error)?;
-            Ok(flow(grant, token_out))
+            Ok(flow(grant, token_out, self.timeout_ms))
         }
     }
 }
