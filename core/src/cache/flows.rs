@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    account_key, entry_matches, resource_scopes, CacheData, SilentOptions, StoreError, StoreErrorKind, TokenCache,
+    account_key, entry_matches, resource_scopes, Acceptable, CacheData, SilentOptions, StoreError, StoreErrorKind,
+    TokenCache, TokenId,
 };
 use crate::identity::flow::{Event, Flow, Step, TokenGrant};
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, PublicApp, RefreshToken, Token};
@@ -242,9 +243,8 @@ pub struct SilentFlow {
     wanted: Vec<String>,
     account: Option<String>,
     options: SilentOptions,
-    /// The access token a caller would have been given at the start (forced refreshes must
-    /// not return it).
-    seen: Option<String>,
+    /// What the cache may serve, decided at the first look.
+    accept: Option<Acceptable>,
     key: Option<String>,
     claimed: bool,
     wait: LockWait,
@@ -294,16 +294,12 @@ impl SilentFlow {
             wanted: resource_scopes(&requested),
             account: account.map(str::to_owned),
             options,
-            seen: None,
+            accept: None,
             key: None,
             claimed: false,
             wait: LockWait::default(),
             state: Silent::Lookup,
         })
-    }
-
-    fn margin(&self) -> Duration {
-        self.cache.margin.max(self.options.min_validity.unwrap_or_default())
     }
 
     fn done(&mut self, result: Result<Token, IdentityError>) -> Step<Token> {
@@ -322,27 +318,12 @@ impl SilentFlow {
         };
         let env = self.app.authority().base_url().to_owned();
         let client_id = self.app.client_id().to_owned();
-        let exacting = self.options.force_refresh || self.options.min_validity.is_some();
-        if first && exacting {
-            self.seen = data
-                .valid_token(&env, &client_id, self.account.as_deref(), &self.wanted, now, Duration::ZERO)
-                .map(|t| t.access_token.expose_secret().to_owned());
-        }
-        if !self.options.force_refresh {
-            if let Some(t) =
-                data.valid_token(&env, &client_id, self.account.as_deref(), &self.wanted, now, self.margin())
-            {
-                return self.done(Ok(t));
-            }
-        }
-        if !first && exacting {
-            // Another flow refreshed meanwhile: its token is a fresh one.
-            let fresh = data
-                .valid_token(&env, &client_id, self.account.as_deref(), &self.wanted, now, self.cache.margin)
-                .filter(|t| self.seen.as_deref() != Some(t.access_token.expose_secret()));
-            if let Some(t) = fresh {
-                return self.done(Ok(t));
-            }
+        let id = TokenId { env: &env, client_id: &client_id, account: self.account.as_deref(), wanted: &self.wanted };
+        let (cache, options) = (&self.cache, self.options);
+        let accept = self.accept.get_or_insert_with(|| Acceptable::new(cache, options, &data, &id, now));
+        let usable = if first { accept.at_first(&data, &id, now) } else { accept.after_wait(&data, &id, now) };
+        if let Some(t) = usable {
+            return self.done(Ok(t));
         }
         let entry = match TokenCache::one_entry(&data, &env, &client_id, self.account.as_deref()) {
             Ok(e) => e,

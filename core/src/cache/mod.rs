@@ -179,6 +179,70 @@ pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
     out
 }
 
+/// What silent acquisition accepts from the cache, decided once for the async path
+/// ([`TokenCache::acquire_silent`]) and the sans-IO one ([`SilentFlow`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Acceptable {
+    options: SilentOptions,
+    /// The cache's margin, and the margin asked for (the larger of it and `min_validity`).
+    cache_margin: Duration,
+    margin: Duration,
+    /// The access token a caller would have been given when it asked: with `force_refresh` it
+    /// is the one to replace, and any other token that shows up meanwhile is a fresh one.
+    seen: Option<String>,
+}
+
+impl Acceptable {
+    /// The rules for `options` against `data` as first read at `now`.
+    pub(crate) fn new(
+        cache: &TokenCache,
+        options: SilentOptions,
+        data: &CacheData,
+        id: &TokenId<'_>,
+        now: i64,
+    ) -> Self {
+        let exacting = options.force_refresh || options.min_validity.is_some();
+        let seen = exacting
+            .then(|| id.valid(data, now, Duration::ZERO))
+            .flatten()
+            .map(|t| t.access_token.expose_secret().to_owned());
+        let margin = cache.margin.max(options.min_validity.unwrap_or_default());
+        Acceptable { options, cache_margin: cache.margin, margin, seen }
+    }
+
+    /// At the first look: a token valid for the margin, unless a refresh is forced.
+    pub(crate) fn at_first(&self, data: &CacheData, id: &TokenId<'_>, now: i64) -> Option<Token> {
+        (!self.options.force_refresh).then(|| id.valid(data, now, self.margin)).flatten()
+    }
+
+    /// After waiting for another refresh: also a token valid for the cache's margin that is not
+    /// the one seen at first (another caller's refresh stored it).
+    pub(crate) fn after_wait(&self, data: &CacheData, id: &TokenId<'_>, now: i64) -> Option<Token> {
+        if let Some(t) = self.at_first(data, id, now) {
+            return Some(t);
+        }
+        let exacting = self.options.force_refresh || self.options.min_validity.is_some();
+        exacting
+            .then(|| id.valid(data, now, self.cache_margin))
+            .flatten()
+            .filter(|t| self.seen.as_deref() != Some(t.access_token.expose_secret()))
+    }
+}
+
+/// Which token: instance, client, account (or the only one), resource scopes.
+pub(crate) struct TokenId<'a> {
+    pub(crate) env: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) account: Option<&'a str>,
+    pub(crate) wanted: &'a [String],
+}
+
+impl TokenId<'_> {
+    fn valid(&self, data: &CacheData, now: i64, margin: Duration) -> Option<Token> {
+        data.valid_token(self.env, self.client_id, self.account, self.wanted, now, margin)
+    }
+}
+
 impl TokenCache {
     /// A cache over `store`.
     pub fn new(store: Arc<dyn TokenStore>) -> TokenCache {
@@ -471,44 +535,24 @@ impl TokenCache {
         let env = authority.base_url();
         let wanted = resource_scopes(requested);
         let margin = self.margin.max(options.min_validity.unwrap_or_default());
-        let exacting = options.force_refresh || options.min_validity.is_some();
         if !options.force_refresh {
             if let Some(t) = self.memory_hit(env, client_id, account, &wanted, platform.now(), margin) {
                 return Ok(t);
             }
         }
         let data = self.peek(platform.as_ref()).await?;
-        // The token a caller would have been given when it asked: with `force_refresh` it is
-        // the one to replace, and any other token that shows up meanwhile is a fresh one.
-        let seen = if exacting {
-            data.valid_token(env, client_id, account, &wanted, platform.now(), Duration::ZERO)
-                .map(|t| t.access_token.expose_secret().to_owned())
-        } else {
-            None
-        };
-        if !options.force_refresh {
-            if let Some(t) = data.valid_token(env, client_id, account, &wanted, platform.now(), margin) {
-                return Ok(t);
-            }
+        let first = TokenId { env, client_id, account, wanted: &wanted };
+        let accept = Acceptable::new(self, options, &data, &first, platform.now());
+        if let Some(t) = accept.at_first(&data, &first, platform.now()) {
+            return Ok(t);
         }
         let entry = Self::one_entry(&data, env, client_id, account)?;
         let username = entry.account.username.clone();
         let key = account_key(&entry);
         // Another thread or process may refresh meanwhile: its token is taken.
-        let fresh = |t: &Token| seen.as_deref() != Some(t.access_token.expose_secret());
         let usable = |data: &CacheData| -> Option<Token> {
-            let now = platform.now();
-            if !options.force_refresh {
-                if let Some(t) = data.valid_token(env, client_id, Some(&username), &wanted, now, margin) {
-                    return Some(t);
-                }
-            }
-            if exacting {
-                return data
-                    .valid_token(env, client_id, Some(&username), &wanted, now, self.margin)
-                    .filter(|t| fresh(t));
-            }
-            None
+            let id = TokenId { env, client_id, account: Some(&username), wanted: &wanted };
+            accept.after_wait(data, &id, platform.now())
         };
 
         let flight = self.flight(&key);
