@@ -102,11 +102,7 @@ struct Target<'a> {
 impl Target<'_> {
     fn server(&self, protocol: Protocol) -> CliResult<MailServer> {
         let a = self.args;
-        let saved: Option<&ServerConfig> = self.account.and_then(|c| match protocol {
-            Protocol::Imap => c.imap.as_ref(),
-            Protocol::Smtp => c.smtp.as_ref(),
-            Protocol::Pop3 => c.pop.as_ref(),
-        });
+        let saved: Option<&ServerConfig> = self.account.and_then(|c| c.server(protocol));
         let flag = if a.tls {
             Some(Security::Tls)
         } else if a.starttls {
@@ -116,10 +112,8 @@ impl Target<'_> {
         } else {
             None
         };
-        let saved_security = match saved.and_then(|s| s.security.as_deref()) {
-            Some(s) => Some(Security::parse(s).ok_or_else(|| {
-                Failure::usage(format!("security {s:?} in the account is not tls, starttls or plain"))
-            })?),
+        let saved_security = match saved {
+            Some(s) => s.security()?,
             None => None,
         };
         let host = a.host.clone().or_else(|| saved.and_then(|s| s.host.clone()));
@@ -127,7 +121,7 @@ impl Target<'_> {
         let security = flag.or(if a.host.is_some() { None } else { saved_security });
         let server = MailServer::for_authority(protocol, self.authority, host.as_deref(), port, security);
         // The token would cross the network in the clear: loopback test servers only.
-        if server.security == Security::Plain && !mailoauth::identity::is_loopback_host(&server.host) {
+        if server.is_plain_to_remote() {
             return Err(Failure::usage(format!(
                 "no TLS (--plain or security = \"plain\") is only allowed for a loopback host, not {}: the token would cross the network in the clear; use --tls or --starttls",
                 server.host

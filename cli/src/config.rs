@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use mailoauth::net::Security;
+use mailoauth::Protocol;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{CliResult, Failure};
@@ -68,6 +70,18 @@ pub(crate) struct ServerConfig {
     pub(crate) security: Option<String>,
 }
 
+impl ServerConfig {
+    /// The `security` it names, if any (`tls`, `starttls` or `plain`).
+    pub(crate) fn security(&self) -> CliResult<Option<Security>> {
+        match self.security.as_deref() {
+            None => Ok(None),
+            Some(s) => Security::parse(s)
+                .map(Some)
+                .ok_or_else(|| Failure::usage(format!("security {s:?} in the account is not tls, starttls or plain"))),
+        }
+    }
+}
+
 /// One account.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +138,17 @@ pub(crate) struct AccountConfig {
     /// `mailoauth proxy`: local listeners for clients that only know passwords.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) proxy: Option<ProxyConfig>,
+}
+
+impl AccountConfig {
+    /// The saved server of `protocol`, if the account has one.
+    pub(crate) fn server(&self, protocol: Protocol) -> Option<&ServerConfig> {
+        match protocol {
+            Protocol::Imap => self.imap.as_ref(),
+            Protocol::Smtp => self.smtp.as_ref(),
+            Protocol::Pop3 => self.pop.as_ref(),
+        }
+    }
 }
 
 /// An account's `mailoauth proxy` listeners (each `IP:PORT`) and local password hash.

@@ -171,16 +171,9 @@ struct Upstream {
 
 impl Upstream {
     fn server(&self, protocol: Protocol) -> CliResult<MailServer> {
-        let saved = match protocol {
-            Protocol::Imap => self.cfg.imap.as_ref(),
-            Protocol::Smtp => self.cfg.smtp.as_ref(),
-            Protocol::Pop3 => self.cfg.pop.as_ref(),
-        };
-        let security = match saved.and_then(|s| s.security.as_deref()) {
-            Some(s) => Some(
-                Security::parse(s)
-                    .ok_or_else(|| Failure::usage(format!("security {s:?} is not tls, starttls or plain")))?,
-            ),
+        let saved = self.cfg.server(protocol);
+        let security = match saved {
+            Some(s) => s.security()?,
             None => None,
         };
         let server = MailServer::for_authority(
@@ -190,7 +183,7 @@ impl Upstream {
             saved.and_then(|s| s.port),
             security,
         );
-        if server.security == Security::Plain && !mailoauth::identity::is_loopback_host(&server.host) {
+        if server.is_plain_to_remote() {
             return Err(Failure::usage(format!(
                 "account {}: no TLS to {} would send the token in the clear; only loopback servers may be plain",
                 self.name, server.host

@@ -54,6 +54,13 @@ impl MailServer {
         MailServer { protocol, host: host.into(), port, security }
     }
 
+    /// Whether a login here would send the token in the clear to another machine: no TLS, to a
+    /// host that is not loopback. Front ends that let a user ask for plaintext (the CLI's
+    /// `--plain`, a `security = "plain"` account, the proxy's upstream) refuse it.
+    pub fn is_plain_to_remote(&self) -> bool {
+        self.security == Security::Plain && !crate::identity::is_loopback_host(&self.host)
+    }
+
     /// The provider's server for `protocol` (Exchange Online's or Gmail's, per cloud), with
     /// its usual TLS mode (IMAP and POP3 implicit TLS, SMTP STARTTLS), unless `host`, `port`
     /// or `security` are given. A port of 465/993/995 implies implicit TLS, 587/143/110
@@ -128,6 +135,17 @@ impl MailServer {
 mod tests {
     use super::*;
     use crate::json::{self, Value};
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        let plain = |host: &str| MailServer::new(Protocol::Imap, host, 143, Security::Plain);
+        assert!(plain("outlook.office365.com").is_plain_to_remote());
+        assert!(plain("10.0.0.1").is_plain_to_remote());
+        for host in ["localhost", "127.0.0.1", "::1"] {
+            assert!(!plain(host).is_plain_to_remote(), "{host}");
+        }
+        assert!(!MailServer::new(Protocol::Imap, "outlook.office365.com", 143, Security::StartTls).is_plain_to_remote());
+    }
 
     /// Every case of the parity table every language reads.
     #[test]
