@@ -2,9 +2,10 @@
 // the Rust core (compiled to wasm); what lives here is host glue: options, the pending
 // authorization requests between a redirect and its return, AbortSignals.
 
-import { wasm } from './wasm.js';
+import { call } from './wasm.js';
 import { drive } from './host.js';
-import { IdentityError, redacted } from './errors.js';
+import { registerStore, unregisterStore } from './bridge.js';
+import { IdentityError, redacted, redactToken } from './errors.js';
 import { authorityOptions, clientOptions } from './options.js';
 
 export { MailoauthError, IdentityError, MailAuthError, StoreError } from './errors.js';
@@ -12,27 +13,27 @@ export { MemoryStore, LocalStorageStore, IndexedDbStore } from './stores.js';
 
 /** The base64 SASL XOAUTH2 string for `user` and `accessToken`. */
 export function xoauth2(user, accessToken) {
-  return wasm.xoauth2(user, accessToken);
+  return call('xoauth2', { user, token: accessToken });
 }
 
 /** The base64 SASL OAUTHBEARER string (RFC 7628); `host` and `port` are optional. */
 export function oauthbearer(user, accessToken, host, port) {
-  return wasm.oauthbearer(user, accessToken, host ?? undefined, port ?? undefined);
+  return call('oauthbearer', { user, token: accessToken, host, port });
 }
 
 /** Delegated mail scopes for `protocols` at the authority named by `options`. */
 export function mailScopes(protocols = ['imap', 'smtp'], options = {}) {
-  return wasm.mailScopes(authorityOptions(options), protocols, options.refresh ?? true);
+  return call('mailScopes', { ...authorityOptions(options), protocols, refresh: options.refresh ?? true });
 }
 
 /** The app-only scope of the authority's mail resource (`https://outlook.office365.com/.default`). */
 export function appOnlyScope(options = {}) {
-  return wasm.appOnlyScope(authorityOptions(options));
+  return call('appOnlyScope', authorityOptions(options));
 }
 
 /** The mail servers of the authority's cloud. */
 export function mailHosts(options = {}) {
-  return wasm.mailHosts(authorityOptions(options));
+  return call('mailHosts', authorityOptions(options));
 }
 
 /** Pending authorization requests by state: sessionStorage in a browser, memory elsewhere. */
@@ -62,23 +63,46 @@ function redirectParams(url) {
  * store: `MemoryStore`, `LocalStorageStore`, `IndexedDbStore`, Node's `FileStore`, or your
  * own `{load, save}`), which enables `acquireTokenSilent`.
  */
+// A dropped client's core object and store go when the JS object is collected.
+const clients = new FinalizationRegistry(({ client, store }) => {
+  call('dropClient', { client });
+  if (store) unregisterStore(store);
+});
+
 export class PublicClient {
-  #inner;
+  #id;
+  #info;
   #requests;
   #fetch;
 
   constructor(options) {
-    this.#inner = new wasm.WasmPublicClient(clientOptions(options), options.cache ?? undefined);
+    const store = options?.cache ? registerStore(options.cache) : undefined;
+    try {
+      this.#info = call('client', { options: clientOptions(options), store });
+    } catch (e) {
+      if (store) unregisterStore(store);
+      throw e;
+    }
+    this.#id = this.#info.client;
+    clients.register(this, { client: this.#id, store });
     this.#requests = options.requestStore ?? defaultRequestStore();
     this.#fetch = options.fetch;
   }
 
+  #call(op, args = {}) {
+    return call(op, { ...args, client: this.#id });
+  }
+
+  #drive(op, args, signal) {
+    return drive(this.#call(op, args), this.#fetch, signal);
+  }
+
   get clientId() {
-    return this.#inner.clientId;
+    return this.#info.clientId;
   }
 
   get authority() {
-    return this.#inner.authority;
+    return this.#info.authority;
   }
 
   /** Device-code sign-in: `onMessage(flow)` shows `flow.message` to the user. */
@@ -94,12 +118,12 @@ export class PublicClient {
    * `util.inspect` show it as `[redacted]`.
    */
   async startDeviceFlow(scopes) {
-    return redactDeviceCode(await drive(this.#inner.startDeviceFlow(scopes), this.#fetch));
+    return redacted(await this.#drive('startDeviceFlow', { scopes }), ['deviceCode']);
   }
 
   /** Waits for the user to finish a device-code flow (cancel with an AbortSignal). */
-  waitDeviceFlow(flow, { signal } = {}) {
-    return drive(this.#inner.waitDeviceFlow(flow), this.#fetch, signal);
+  async waitDeviceFlow(flow, { signal } = {}) {
+    return redactToken(await this.#drive('waitDeviceFlow', { deviceFlow: { ...flow } }, signal));
   }
 
   /**
@@ -108,7 +132,8 @@ export class PublicClient {
    */
   getAuthorizationUrl(scopes, { redirectUri, loginHint, prompt, domainHint, claims } = {}) {
     if (!redirectUri) throw new TypeError('redirectUri is required');
-    const request = this.#inner.authorizationUrl(scopes, redirectUri, { loginHint, prompt, domainHint, claims });
+    const options = { loginHint, prompt, domainHint, claims };
+    const request = this.#call('authorizationUrl', { scopes, redirectUri, options });
     this.#requests.set(request.state, JSON.stringify(request));
     return request.url;
   }
@@ -122,7 +147,7 @@ export class PublicClient {
     const saved = state ? this.#requests.get(state) : null;
     if (!saved) return null;
     this.#requests.delete(state);
-    return drive(this.#inner.redeemRedirect(JSON.parse(saved), url), this.#fetch);
+    return redactToken(await this.#drive('redeemRedirect', { request: JSON.parse(saved), url }));
   }
 
   /**
@@ -157,19 +182,19 @@ export class PublicClient {
 
   /** Redeems a refresh token; the rotated one is kept (in the cache too). */
   async refresh(refreshToken, scopes) {
-    return drive(this.#inner.refresh(refreshToken, scopes), this.#fetch);
+    return redactToken(await this.#drive('refresh', { refreshToken, scopes }));
   }
 
   /** A token without user interaction: cached, else refreshed, else `interaction_required`.
    * `forceRefresh`: never the token that was cached when the call started (a server refused it);
    * callers forcing at the same moment still share one refresh. */
   async acquireTokenSilent(scopes, { account, forceRefresh, signal } = {}) {
-    return drive(this.#inner.acquireTokenSilent(scopes, account ?? undefined, forceRefresh ?? undefined), this.#fetch, signal);
+    return redactToken(await this.#drive('silent', { scopes, account, forceRefresh }, signal));
   }
 
   /** When `acquireTokenSilent` will refresh `token` (Unix seconds), by the cache's rules. */
   renewAt(token) {
-    return Number(this.#inner.renewAt(BigInt(token.expiresAt), token.refreshAt == null ? undefined : BigInt(token.refreshAt)));
+    return this.#call('renewAt', { expiresAt: Number(token.expiresAt), refreshAt: token.refreshAt == null ? undefined : Number(token.refreshAt) });
   }
 
   /**
@@ -177,39 +202,26 @@ export class PublicClient {
    * only: the browser build does not carry it.
    */
   async acquireTokenByUsernamePassword(username, password, scopes) {
-    if (!this.#inner.acquireTokenByUsernamePassword) throw nodeOnly('acquireTokenByUsernamePassword');
-    return drive(this.#inner.acquireTokenByUsernamePassword(username, password, scopes), this.#fetch);
+    return redactToken(await this.#drive('usernamePassword', { username, password, scopes }));
   }
 
   /** The accounts in the cache for this client and authority. */
   accounts() {
-    return this.#inner.accounts();
+    return this.#call('accounts');
   }
 
   /** Forgets an account's tokens; resolves to whether there were any. */
   async removeAccount(account) {
-    return drive(this.#inner.removeAccount(typeof account === 'string' ? account : account.username), this.#fetch);
+    return this.#drive('removeAccount', { account: typeof account === 'string' ? account : account.username });
   }
 
   /** Stores a refresh token obtained elsewhere for `account`, for the next silent call. */
   async importRefreshToken(account, refreshToken) {
-    const flow = this.#inner.importRefreshToken(typeof account === 'string' ? { username: account } : account, refreshToken);
-    return drive(flow, this.#fetch);
+    await this.#drive('importRefreshToken', { account: typeof account === 'string' ? { username: account } : account, refreshToken });
   }
 
   /** The scopes a sign-in asks for: normalized, plus the OpenID scopes. */
   userScopes(scopes) {
-    return this.#inner.userScopes(scopes);
+    return this.#call('userScopes', { scopes });
   }
 }
-
-/** The error for what only the Node build has. */
-function nodeOnly(what) {
-  const message = `${what} is only in the Node build of mailoauth (import it from Node, or from 'mailoauth/node')`;
-  return new IdentityError({ kind: 'configuration', message, display: `configuration error: ${message}` });
-}
-
-function redactDeviceCode(flow) {
-  return redacted(flow, ['deviceCode']);
-}
-

@@ -90,17 +90,19 @@ export function redacted(obj, fields) {
   return obj;
 }
 
-/** @internal used by the wasm glue: a token, its secrets hidden from console.log. */
-export function tokenFromJson(text) {
-  return redacted(JSON.parse(text), ['accessToken', 'refreshToken', 'idToken']);
+/** @internal A token, its secrets hidden from console.log. */
+export function redactToken(token) {
+  return token && redacted(token, ['accessToken', 'refreshToken', 'idToken']);
 }
 
-/** @internal used by the wasm glue */
-export function identityErrorFromJson(text) {
-  return new IdentityError(JSON.parse(text));
+/** @internal The error the core's details name (`type`: IdentityError, MailAuthError, TypeError). */
+export function errorFromDetails(d) {
+  if (d.type === 'TypeError') return new TypeError(d.message);
+  if (d.type === 'MailAuthError') return new MailAuthError(d);
+  return new IdentityError(d);
 }
 
-/** @internal used by the wasm glue */
-export function mailAuthErrorFromJson(text) {
-  return new MailAuthError(JSON.parse(text));
+/** @internal used by the Node build's glue */
+export function errorFromJson(text) {
+  return errorFromDetails(JSON.parse(text));
 }

@@ -3,6 +3,7 @@
 // request, which retry, how long to wait, what an answer means) is the core's.
 
 import { IdentityError } from './errors.js';
+import { call } from './wasm.js';
 
 function cancelled(signal) {
   const r = signal?.reason;
@@ -23,13 +24,13 @@ function orAbort(promise, signal) {
 }
 
 /**
- * Runs a flow of the core to its end: `fetch` is the client's option (else the global one),
- * `signal` an AbortSignal that cancels it (at the next request or wait).
+ * Runs flow number `flow` of the core to its end: `fetch` is the client's option (else the
+ * global one), `signal` an AbortSignal that cancels it (at the next request or wait).
  * @internal
  */
 export async function drive(flow, fetch, signal) {
   try {
-    let step = flow.resume('start');
+    let step = call('resume', { flow, kind: 'start' });
     for (;;) {
       if (step.send) {
         const { method, url, headers, body, maxBytes, timeoutMs } = step.send;
@@ -38,19 +39,19 @@ export async function drive(flow, fetch, signal) {
           answer = await orAbort(httpSend(fetch, method, url, headers, body, timeoutMs, maxBytes), signal);
         } catch (e) {
           if (e instanceof Error) throw e; // the caller's abort
-          step = flow.resume('error', e);
+          step = call('resume', { flow, kind: 'error', message: e.message, timedOut: e.timedOut });
           continue;
         }
-        step = flow.resume('response', answer);
+        step = call('resume', { flow, kind: 'response', status: answer.status, headers: answer.headers }, answer.body);
       } else if ('wait' in step) {
         await orAbort(sleepMs(step.wait), signal);
-        step = flow.resume('woke');
+        step = call('resume', { flow, kind: 'woke' });
       } else {
         return step.done;
       }
     }
   } finally {
-    flow.free();
+    call('dropFlow', { flow });
   }
 }
 

@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as module from '../dist/mailoauth_wasm_node.js';
 import { clientOptions } from './options.js';
-import { MailAuthError } from './errors.js';
+import { MailAuthError, redactToken } from './errors.js';
 import { useWasm, wasm } from './wasm.js';
 import { drive } from './host.js';
 
@@ -56,7 +56,7 @@ export class ConfidentialClient {
   }
   /** Client credentials grant, e.g. `[appOnlyScope()]`. */
   async acquireTokenForClient(scopes) {
-    return drive(this.#inner.acquireTokenForClient(scopes), this.#fetch);
+    return redactToken(await drive(this.#inner.acquireTokenForClient(scopes), this.#fetch));
   }
 }
 

@@ -1,57 +1,44 @@
-//! Values and errors across the boundary. Results are built as the core's JSON values
-//! ([`mailoauth::json`]) with camelCase names and handed to `JSON.parse`; inputs
-//! arrive as plain objects and are read the same way (`JSON.stringify`). This costs far less
-//! wasm than a generated binding per type.
+//! Values and errors across the boundary, as the core's JSON values ([`mailoauth::json`])
+//! with camelCase names. Every call of the package goes through one exported function
+//! ([`crate::dispatch`]): arguments arrive as JSON text (`JSON.stringify`), results and typed
+//! error details leave as JSON text (`JSON.parse`), and `js/wasm.js` throws the error class
+//! the details name. This costs far less wasm than a generated binding per type and method.
+//! The Node build's extra exports (mail logins, diagnostics) convert through [`js`].
 
 #[cfg(feature = "node")]
 use mailoauth::identity::TokenWarning;
 use mailoauth::identity::{Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token};
 use mailoauth::json::{self, Array, Number, Object, Value};
+#[cfg(feature = "node")]
+use mailoauth::ErrorChallenge;
 use mailoauth::{Authority, IdentityError, Protocol};
-#[cfg(feature = "node")]
-use mailoauth::{ErrorChallenge, MailAuthError};
-use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(raw_module = "../js/errors.js")]
-extern "C" {
-    /// `new IdentityError(details)` from the package's `js/errors.js`.
-    #[wasm_bindgen(js_name = identityErrorFromJson)]
-    fn identity_error_from_json(details: &str) -> JsValue;
-    /// A token object from the package's `js/errors.js`: its secrets hidden from console.log.
-    #[wasm_bindgen(js_name = tokenFromJson)]
-    fn token_from_json(token: &str) -> JsValue;
-    /// `new MailAuthError(details)` from the package's `js/errors.js`.
-    #[cfg(feature = "node")]
-    #[wasm_bindgen(js_name = mailAuthErrorFromJson)]
-    fn mail_auth_error_from_json(details: &str) -> JsValue;
+/// Why a call failed: the core's typed error, or unusable input (a JS `TypeError`).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Identity(IdentityError),
+    Type(String),
 }
 
-/// A JS value from JSON (`JSON.parse`).
-pub(crate) fn to_js(v: &Value) -> JsValue {
-    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
-}
-
-/// A JS value as JSON (`JSON.stringify`); `undefined`/`null` become `Value::Null`.
-pub(crate) fn from_js(v: &JsValue) -> Result<Value, JsValue> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Value::Null);
+impl From<IdentityError> for Failure {
+    fn from(e: IdentityError) -> Failure {
+        Failure::Identity(e)
     }
-    let text = js_sys::JSON::stringify(v).map_err(|_| type_error("the value cannot be converted to JSON"))?;
-    let text: String = text.into();
-    json::parse(text.as_bytes()).ok_or_else(|| type_error("unreadable value"))
 }
 
-/// A `TypeError` for unusable input from JS.
-pub(crate) fn type_error(message: &str) -> JsValue {
-    js_sys::TypeError::new(message).into()
+impl Failure {
+    /// `{type, ...}`: what `js/errors.js`'s `errorFromDetails` builds the JS error from.
+    pub(crate) fn details(&self) -> Value {
+        match self {
+            Failure::Identity(e) => identity_error_json(e),
+            Failure::Type(m) => obj(vec![("type", s("TypeError")), ("message", s(m))]),
+        }
+    }
 }
 
-#[cfg(feature = "node")]
-/// An `Error` with a `name`.
-pub(crate) fn plain_error(name: &str, message: &str) -> JsValue {
-    let e = js_sys::Error::new(message);
-    e.set_name(name);
-    e.into()
+/// A [`Failure::Type`].
+pub(crate) fn type_failure(message: &str) -> Failure {
+    Failure::Type(message.to_owned())
 }
 
 // ---- building values ----------------------------------------------------------------------
@@ -140,26 +127,25 @@ fn strings(v: &Value, name: &str) -> Vec<String> {
 }
 
 /// The authority from `{provider, authority, tenant, cloud}` (all optional).
-pub(crate) fn authority(options: &JsValue) -> Result<Authority, JsValue> {
-    let o = from_js(options)?;
+pub(crate) fn authority(o: &Value) -> Result<Authority, IdentityError> {
     Authority::from_options(
-        str_field(&o, "provider"),
-        str_field(&o, "authority"),
-        str_field(&o, "tenant"),
-        str_field(&o, "cloud"),
+        str_field(o, "provider"),
+        str_field(o, "authority"),
+        str_field(o, "tenant"),
+        str_field(o, "cloud"),
     )
-    .map_err(identity_error)
 }
 
 /// `imap`, `smtp` or `pop3` (`pop` too), any case.
-pub(crate) fn protocol(name: &str) -> Result<Protocol, JsValue> {
+pub(crate) fn protocol(name: &str) -> Result<Protocol, Failure> {
     Protocol::parse(name)
-        .ok_or_else(|| type_error(&format!("unknown protocol \"{name}\" (expected imap, smtp or pop3)")))
+        .ok_or_else(|| Failure::Type(format!("unknown protocol \"{name}\" (expected imap, smtp or pop3)")))
 }
 
-/// The JS error for an [`IdentityError`]: `IdentityError` with every field and the hint.
-pub(crate) fn identity_error(e: IdentityError) -> JsValue {
-    let details = obj(vec![
+/// The details of an [`IdentityError`] (`type: IdentityError`) with every field and the hint.
+pub(crate) fn identity_error_json(e: &IdentityError) -> Value {
+    obj(vec![
+        ("type", s("IdentityError")),
         ("kind", s(e.kind.name())),
         ("group", s(e.kind.group().name())),
         ("message", s(&e.message)),
@@ -176,27 +162,7 @@ pub(crate) fn identity_error(e: IdentityError) -> JsValue {
         ("hint", s(e.hint())),
         ("temporary", Value::Bool(e.is_temporary())),
         ("display", s(&e.to_string())),
-    ]);
-    identity_error_from_json(&json::to_string(&details))
-}
-
-#[cfg(feature = "node")]
-/// The JS error for a [`MailAuthError`]: `MailAuthError` with stage, server line, challenge.
-pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
-    let details = obj(vec![
-        ("kind", s(e.kind.name())),
-        ("group", s(e.kind.group().name())),
-        ("hint", s(e.hint())),
-        ("protocol", s(e.protocol.name())),
-        ("stage", s(e.stage.name())),
-        ("message", s(&e.message)),
-        ("serverLine", os(e.server_line.as_deref())),
-        ("challenge", e.challenge.as_deref().map_or(Value::Null, challenge_json)),
-        ("enhancedStatus", os(e.enhanced_status().map(|(a, b, c)| format!("{a}.{b}.{c}")).as_deref())),
-        ("temporary", Value::Bool(e.is_temporary())),
-        ("display", s(&e.to_string())),
-    ]);
-    mail_auth_error_from_json(&json::to_string(&details))
+    ])
 }
 
 #[cfg(feature = "node")]
@@ -269,8 +235,8 @@ pub(crate) fn account_from_json(v: &Value) -> Account {
 
 /// A token as a JS object. It carries the access and refresh tokens: the caller asked for
 /// them (`console.log` shows them as `[redacted]`). `expiresAt` and `refreshAt` are Unix seconds.
-pub(crate) fn token_js(t: &Token) -> JsValue {
-    token_from_json(&json::to_string(&obj(vec![
+pub(crate) fn token_json(t: &Token) -> Value {
+    obj(vec![
         ("accessToken", s(t.access_token.expose_secret())),
         ("expiresAt", int(t.expires_at)),
         ("refreshAt", oint(t.refresh_at)),
@@ -278,11 +244,11 @@ pub(crate) fn token_js(t: &Token) -> JsValue {
         ("refreshToken", os(t.refresh_token.as_ref().map(|r| r.expose_secret()))),
         ("idToken", os(t.id_token.as_deref())),
         ("account", t.account.as_ref().map_or(Value::Null, account_json)),
-    ])))
+    ])
 }
 
-pub(crate) fn device_flow_js(f: &DeviceCodeFlow) -> JsValue {
-    to_js(&obj(vec![
+pub(crate) fn device_flow_json(f: &DeviceCodeFlow) -> Value {
+    obj(vec![
         ("userCode", s(&f.user_code)),
         ("verificationUri", s(&f.verification_uri)),
         ("message", s(&f.message)),
@@ -290,73 +256,144 @@ pub(crate) fn device_flow_js(f: &DeviceCodeFlow) -> JsValue {
         ("interval", int(i64::try_from(f.interval).unwrap_or(i64::MAX))),
         ("scopes", strs(&f.scopes)),
         ("deviceCode", s(&f.device_code)),
-    ]))
+    ])
 }
 
-pub(crate) fn device_flow_from_js(v: &JsValue) -> Result<DeviceCodeFlow, JsValue> {
-    let o = from_js(v)?;
-    let (Some(device_code), Some(user_code)) = (opt_string(&o, "deviceCode"), opt_string(&o, "userCode")) else {
-        return Err(type_error("not a device-code flow (deviceCode and userCode are missing)"));
+pub(crate) fn device_flow_from(o: &Value) -> Result<DeviceCodeFlow, Failure> {
+    let (Some(device_code), Some(user_code)) = (opt_string(o, "deviceCode"), opt_string(o, "userCode")) else {
+        return Err(type_failure("not a device-code flow (deviceCode and userCode are missing)"));
     };
     Ok(DeviceCodeFlow {
         user_code,
-        verification_uri: opt_string(&o, "verificationUri").unwrap_or_default(),
-        message: opt_string(&o, "message").unwrap_or_default(),
-        expires_at: int_field(&o, "expiresAt").unwrap_or(0),
-        interval: uint_field(&o, "interval").unwrap_or(5),
-        scopes: strings(&o, "scopes"),
+        verification_uri: opt_string(o, "verificationUri").unwrap_or_default(),
+        message: opt_string(o, "message").unwrap_or_default(),
+        expires_at: int_field(o, "expiresAt").unwrap_or(0),
+        interval: uint_field(o, "interval").unwrap_or(5),
+        scopes: strings(o, "scopes"),
         device_code,
     })
 }
 
-pub(crate) fn auth_request_js(r: &AuthorizationRequest) -> JsValue {
-    to_js(&obj(vec![
+pub(crate) fn auth_request_json(r: &AuthorizationRequest) -> Value {
+    obj(vec![
         ("url", s(&r.url)),
         ("state", s(&r.state)),
         ("redirectUri", s(&r.redirect_uri)),
         ("scopes", strs(&r.scopes)),
         ("codeVerifier", s(&r.code_verifier)),
-    ]))
+    ])
 }
 
-pub(crate) fn auth_request_from_js(v: &JsValue) -> Result<AuthorizationRequest, JsValue> {
-    let o = from_js(v)?;
+pub(crate) fn auth_request_from(o: &Value) -> Result<AuthorizationRequest, Failure> {
     let (Some(state), Some(code_verifier), Some(redirect_uri)) =
-        (opt_string(&o, "state"), opt_string(&o, "codeVerifier"), opt_string(&o, "redirectUri"))
+        (opt_string(o, "state"), opt_string(o, "codeVerifier"), opt_string(o, "redirectUri"))
     else {
-        return Err(type_error("not an authorization request (state, codeVerifier or redirectUri missing)"));
+        return Err(type_failure("not an authorization request (state, codeVerifier or redirectUri missing)"));
     };
     Ok(AuthorizationRequest {
-        url: opt_string(&o, "url").unwrap_or_default(),
+        url: opt_string(o, "url").unwrap_or_default(),
         state,
         redirect_uri,
-        scopes: strings(&o, "scopes"),
+        scopes: strings(o, "scopes"),
         code_verifier,
     })
 }
 
-pub(crate) fn auth_options_from_js(v: &JsValue) -> Result<AuthorizationOptions, JsValue> {
-    let o = from_js(v)?;
-    Ok(AuthorizationOptions {
-        login_hint: opt_string(&o, "loginHint"),
-        prompt: opt_string(&o, "prompt"),
-        domain_hint: opt_string(&o, "domainHint"),
-        claims: opt_string(&o, "claims"),
-    })
+pub(crate) fn auth_options_from(o: &Value) -> AuthorizationOptions {
+    AuthorizationOptions {
+        login_hint: opt_string(o, "loginHint"),
+        prompt: opt_string(o, "prompt"),
+        domain_hint: opt_string(o, "domainHint"),
+        claims: opt_string(o, "claims"),
+    }
 }
 
-/// A list of strings from JS (an array, or one string).
-pub(crate) fn string_list(v: &JsValue) -> Result<Vec<String>, JsValue> {
-    match from_js(v)? {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s]),
-        Value::Array(a) => a
-            .into_iter()
+/// A list of strings (an array, or one string; absent: none).
+pub(crate) fn string_list(v: Option<&Value>) -> Result<Vec<String>, Failure> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(a)) => a
+            .iter()
             .map(|x| match x {
-                Value::String(s) => Ok(s),
-                _ => Err(type_error("expected a list of strings")),
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(type_failure("expected a list of strings")),
             })
             .collect(),
-        _ => Err(type_error("expected a list of strings")),
+        _ => Err(type_failure("expected a list of strings")),
+    }
+}
+
+/// JS values for the Node build's own exports (mail logins, diagnostics, the confidential
+/// client): through `JSON.stringify` / `JSON.parse`, errors as the classes of `js/errors.js`.
+#[cfg(feature = "node")]
+pub(crate) mod js {
+    use mailoauth::json::{self, Value};
+    use mailoauth::{IdentityError, MailAuthError};
+    use wasm_bindgen::prelude::*;
+
+    use super::{challenge_json, obj, os, s, Failure};
+
+    #[wasm_bindgen(raw_module = "../js/errors.js")]
+    extern "C" {
+        /// The JS error of `errorFromDetails(details)` from the package's `js/errors.js`.
+        #[wasm_bindgen(js_name = errorFromJson)]
+        fn error_from_json(details: &str) -> JsValue;
+    }
+
+    /// A JS value from JSON (`JSON.parse`).
+    pub(crate) fn to_js(v: &Value) -> JsValue {
+        js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
+    }
+
+    /// A JS value as JSON (`JSON.stringify`); `undefined`/`null` become `Value::Null`.
+    pub(crate) fn from_js(v: &JsValue) -> Result<Value, JsValue> {
+        if v.is_undefined() || v.is_null() {
+            return Ok(Value::Null);
+        }
+        let text = js_sys::JSON::stringify(v).map_err(|_| type_error("the value cannot be converted to JSON"))?;
+        let text: String = text.into();
+        json::parse(text.as_bytes()).ok_or_else(|| type_error("unreadable value"))
+    }
+
+    /// A `TypeError` for unusable input from JS.
+    pub(crate) fn type_error(message: &str) -> JsValue {
+        js_sys::TypeError::new(message).into()
+    }
+
+    /// An `Error` with a `name`.
+    pub(crate) fn plain_error(name: &str, message: &str) -> JsValue {
+        let e = js_sys::Error::new(message);
+        e.set_name(name);
+        e.into()
+    }
+
+    /// The JS error of a [`Failure`].
+    pub(crate) fn failure(f: Failure) -> JsValue {
+        error_from_json(&json::to_string(&f.details()))
+    }
+
+    /// The JS `IdentityError` of an [`IdentityError`].
+    pub(crate) fn identity_error(e: IdentityError) -> JsValue {
+        failure(Failure::Identity(e))
+    }
+
+    /// The JS error for a [`MailAuthError`]: `MailAuthError` with stage, server line, challenge.
+    pub(crate) fn mail_error(e: &MailAuthError) -> JsValue {
+        let details = obj(vec![
+            ("type", s("MailAuthError")),
+            ("kind", s(e.kind.name())),
+            ("group", s(e.kind.group().name())),
+            ("hint", s(e.hint())),
+            ("protocol", s(e.protocol.name())),
+            ("stage", s(e.stage.name())),
+            ("message", s(&e.message)),
+            ("serverLine", os(e.server_line.as_deref())),
+            ("challenge", e.challenge.as_deref().map_or(Value::Null, challenge_json)),
+            ("enhancedStatus", os(e.enhanced_status().map(|(a, b, c)| format!("{a}.{b}.{c}")).as_deref())),
+            ("temporary", Value::Bool(e.is_temporary())),
+            ("display", s(&e.to_string())),
+        ]);
+        error_from_json(&json::to_string(&details))
     }
 }

@@ -6,114 +6,129 @@
 //! package ships memory, `localStorage`, IndexedDB (an in-memory mirror persisted
 //! asynchronously) and Node file stores (`js/stores.js`, `js/node.js`); users can pass their
 //! own.
+//!
+//! The object stays in JS: `js/bridge.js` holds it under a number and runs one method per
+//! `storeCall(number, method, arg)`, answering JSON: `{"ok": value}`, `{"missing": true}` (no
+//! such method) or `{"err": {kind, message}}` (the method threw). A lock it hands out is a
+//! number too, released with the `release` method.
 
 use mailoauth::cache::{LockGuard, StoreError, StoreErrorKind, StoreLock, TokenStore};
+use mailoauth::json::{self, Value};
 use wasm_bindgen::prelude::*;
 
+use crate::convert::{field, str_field};
+
+#[wasm_bindgen(raw_module = "../js/bridge.js")]
+extern "C" {
+    /// Runs `method` of the store numbered `store` (see the module's docs).
+    #[wasm_bindgen(js_name = storeCall)]
+    fn store_call(store: u32, method: &str, arg: &str) -> String;
+}
+
 pub(crate) struct JsStore {
-    obj: JsValue,
+    id: u32,
+}
+
+/// A method's answer.
+enum Answer {
+    Value(Value),
+    Missing,
 }
 
 impl JsStore {
-    pub(crate) fn new(obj: JsValue) -> JsStore {
-        JsStore { obj }
+    pub(crate) fn new(id: u32) -> JsStore {
+        JsStore { id }
     }
 
-    fn method(&self, name: &str) -> Option<js_sys::Function> {
-        js_sys::Reflect::get(&self.obj, &JsValue::from_str(name)).ok()?.dyn_into::<js_sys::Function>().ok()
+    fn call(&self, method: &str, arg: &str) -> Result<Answer, StoreError> {
+        answer(method, &store_call(self.id, method, arg))
     }
 
-    fn call(&self, name: &str, args: &[JsValue]) -> Result<JsValue, StoreError> {
-        let Some(f) = self.method(name) else {
-            return Err(StoreError::new(StoreErrorKind::Io, format!("the token store has no {name}() method")));
-        };
-        let result = match args {
-            [] => f.call0(&self.obj),
-            [a] => f.call1(&self.obj, a),
-            _ => f.apply(&self.obj, &args.iter().collect()),
-        };
-        result.map_err(|e| store_error(name, &e))
-    }
-}
-
-/// A JS exception from a store method as a [`StoreError`] (its `kind` property, if it is one
-/// of the store error kinds, else `io`).
-fn store_error(method: &str, e: &JsValue) -> StoreError {
-    let get = |n: &str| js_sys::Reflect::get(e, &JsValue::from_str(n)).ok().and_then(|v| v.as_string());
-    let kind = get("kind").as_deref().and_then(StoreErrorKind::from_name).unwrap_or(StoreErrorKind::Io);
-    let message = get("message").or_else(|| e.as_string()).unwrap_or_else(|| "failed".to_owned());
-    StoreError::new(kind, format!("{method}: {message}"))
-}
-
-/// A lock handed out by the JS store: `release()` is called on drop.
-struct JsLock(JsValue);
-
-impl LockGuard for JsLock {}
-
-impl Drop for JsLock {
-    fn drop(&mut self) {
-        if let Ok(f) = js_sys::Reflect::get(&self.0, &JsValue::from_str("release")) {
-            if let Ok(f) = f.dyn_into::<js_sys::Function>() {
-                let _ = f.call0(&self.0);
+    /// A method every store has.
+    fn required(&self, method: &str, arg: &str) -> Result<Value, StoreError> {
+        match self.call(method, arg)? {
+            Answer::Value(v) => Ok(v),
+            Answer::Missing => {
+                Err(StoreError::new(StoreErrorKind::Io, format!("the token store has no {method}() method")))
             }
         }
     }
 }
 
-/// A lock method's answer: a lock object, or `null`/`undefined`/`false` when it is held.
-fn granted(v: JsValue) -> Option<StoreLock> {
-    if v.is_null() || v.is_undefined() || v.as_bool() == Some(false) {
-        return None;
+fn answer(method: &str, text: &str) -> Result<Answer, StoreError> {
+    let reply = json::parse(text.as_bytes()).unwrap_or(Value::Null);
+    if let Some(e) = field(&reply, "err") {
+        let kind = str_field(e, "kind").and_then(StoreErrorKind::from_name).unwrap_or(StoreErrorKind::Io);
+        let message = str_field(e, "message").unwrap_or("failed");
+        return Err(StoreError::new(kind, format!("{method}: {message}")));
     }
-    Some(StoreLock::new(JsLock(v)))
+    if field(&reply, "missing").is_some() {
+        return Ok(Answer::Missing);
+    }
+    Ok(Answer::Value(field(&reply, "ok").cloned().unwrap_or(Value::Null)))
+}
+
+/// A lock handed out by the JS store: `release()` is called on drop.
+struct JsLock {
+    store: u32,
+    lock: String,
+}
+
+impl LockGuard for JsLock {}
+
+impl Drop for JsLock {
+    fn drop(&mut self) {
+        store_call(self.store, "release", &self.lock);
+    }
 }
 
 impl TokenStore for JsStore {
     fn load(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        let v = self.call("load", &[])?;
-        if v.is_null() || v.is_undefined() {
-            return Ok(None);
+        match self.required("load", "")? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.into_bytes())),
+            _ => {
+                Err(StoreError::new(StoreErrorKind::Io, "the token store's load() must return a string, bytes or null"))
+            }
         }
-        if let Some(s) = v.as_string() {
-            return Ok(Some(s.into_bytes()));
-        }
-        if v.is_instance_of::<js_sys::Uint8Array>() {
-            return Ok(Some(js_sys::Uint8Array::from(v).to_vec()));
-        }
-        Err(StoreError::new(StoreErrorKind::Io, "the token store's load() must return a string, bytes or null"))
     }
 
     fn save(&self, data: &[u8]) -> Result<(), StoreError> {
-        let text = String::from_utf8_lossy(data);
-        self.call("save", &[JsValue::from_str(&text)]).map(|_| ())
+        self.required("save", &String::from_utf8_lossy(data)).map(|_| ())
     }
 
     fn try_lock(&self) -> Result<Option<StoreLock>, StoreError> {
-        if self.method("tryLock").is_none() {
-            return Ok(Some(StoreLock::none()));
+        match self.call("tryLock", "")? {
+            Answer::Missing => Ok(Some(StoreLock::none())),
+            Answer::Value(v) => Ok(granted(self.id, &v)),
         }
-        Ok(granted(self.call("tryLock", &[])?))
     }
 
     fn has_account_locks(&self) -> bool {
-        self.method("tryLockAccount").is_some()
+        matches!(self.call("has", "tryLockAccount"), Ok(Answer::Value(Value::Bool(true))))
     }
 
     fn try_lock_account(&self, key: &str) -> Result<Option<StoreLock>, StoreError> {
-        Ok(granted(self.call("tryLockAccount", &[JsValue::from_str(key)])?))
+        Ok(granted(self.id, &self.required("tryLockAccount", key)?))
     }
 
     fn quarantine(&self) -> Result<Option<String>, StoreError> {
-        if self.method("quarantine").is_none() {
-            return Ok(None);
-        }
-        Ok(self.call("quarantine", &[])?.as_string())
+        Ok(match self.call("quarantine", "")? {
+            Answer::Value(Value::String(s)) => Some(s),
+            _ => None,
+        })
     }
 
     fn describe(&self) -> String {
-        self.method("describe")
-            .and_then(|f| f.call0(&self.obj).ok())
-            .and_then(|v| v.as_string())
-            .unwrap_or_else(|| "custom token store".to_owned())
+        match self.call("describe", "") {
+            Ok(Answer::Value(Value::String(s))) => s,
+            _ => "custom token store".to_owned(),
+        }
     }
+}
+
+/// A lock method's answer: the number of a lock, or `null` when it is held.
+fn granted(store: u32, v: &Value) -> Option<StoreLock> {
+    let lock = json::as_u64(v)?;
+    Some(StoreLock::new(JsLock { store, lock: lock.to_string() }))
 }

@@ -5,7 +5,8 @@ use mailoauth::proto::{Action, Login, LoginConfig, SaslIr};
 use mailoauth::{MailAuthError, MailErrorKind, Mechanism};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{self, bool_field, from_js, mail_error, obj, str_field, type_error, uint_field};
+use crate::convert::js::{from_js, mail_error, to_js, type_error};
+use crate::convert::{self, bool_field, obj, str_field, uint_field};
 
 /// One IMAP, SMTP or POP3 login.
 #[wasm_bindgen]
@@ -21,7 +22,7 @@ impl LoginMachine {
     /// clientName?, maxLine?}`.
     #[wasm_bindgen(constructor)]
     pub fn new(protocol: &str, config: JsValue) -> Result<LoginMachine, JsValue> {
-        let protocol = convert::protocol(protocol)?;
+        let protocol = convert::protocol(protocol).map_err(convert::js::failure)?;
         let o = from_js(&config)?;
         let s = |n: &str| str_field(&o, n);
         let (Some(user), Some(token)) = (s("user"), s("token")) else {
@@ -96,7 +97,7 @@ impl LoginMachine {
     /// leftover: Uint8Array}` (`leftover`: what the server sent after the final login line).
     pub fn outcome(&mut self) -> JsValue {
         let Some(o) = self.inner.take_outcome() else { return JsValue::NULL };
-        let v = convert::to_js(&obj(vec![
+        let v = to_js(&obj(vec![
             ("greeting", convert::s(&o.greeting)),
             ("capabilities", convert::strs(&o.capabilities)),
             ("finalLine", convert::s(&o.final_line)),
@@ -136,7 +137,7 @@ impl JsSaslExchange {
         host: Option<String>,
         port: Option<u16>,
     ) -> Result<JsSaslExchange, JsValue> {
-        let protocol = convert::protocol(protocol)?;
+        let protocol = convert::protocol(protocol).map_err(convert::js::failure)?;
         let mechanism = mechanism.parse::<Mechanism>().map_err(|e| type_error(&e.to_string()))?;
         Ok(JsSaslExchange {
             inner: mailoauth::proto::SaslExchange::new(protocol, mechanism, user, token, host.as_deref(), port),
@@ -169,6 +170,6 @@ impl JsSaslExchange {
         if let Some(l) = &line {
             fields.push(("line", convert::s(l)));
         }
-        Ok(convert::to_js(&obj(fields)))
+        Ok(to_js(&obj(fields)))
     }
 }
