@@ -78,7 +78,7 @@ impl std::fmt::Debug for CachedAccessToken {
 }
 
 // Reading: what the serde derives accept (unknown fields ignored, `null` or a missing field
-// is `None` for an `Option`, `access_tokens` may be missing), with miniserde's `Value`.
+// is `None` for an `Option`, `access_tokens` may be missing), with the core's JSON `Value`.
 
 fn missing(k: &str) -> String {
     format!("missing field `{k}`")
@@ -183,7 +183,7 @@ fn read_entry(o: &Object) -> Result<CacheEntry, String> {
 // Writing: serde_json's pretty layout (two-space indent), fields in declaration order,
 // `None` as `null` except the fields the derives skip (`refresh_token`, `refresh_at`).
 
-/// A JSON value to write; object keys keep their order (miniserde's `Object` sorts them).
+/// A JSON value to write; object keys keep their order (the JSON `Object` sorts them).
 enum Json<'a> {
     Null,
     Str(&'a str),
@@ -210,7 +210,7 @@ impl Json<'_> {
         }
         match self {
             Json::Null => out.push_str("null"),
-            Json::Str(s) => out.push_str(&miniserde::json::to_string(*s)),
+            Json::Str(s) => crate::json::write_str(s, out),
             Json::Int(n) => out.push_str(&n.to_string()),
             Json::List(items) => {
                 out.push('[');
@@ -227,7 +227,7 @@ impl Json<'_> {
                 out.push('{');
                 for (i, (k, v)) in fields.iter().enumerate() {
                     item(out, i, depth + 1);
-                    out.push_str(&miniserde::json::to_string(*k));
+                    crate::json::write_str(k, out);
                     out.push_str(": ");
                     v.write(depth + 1, out);
                 }

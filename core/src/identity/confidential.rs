@@ -51,9 +51,9 @@ pub fn client_assertion(
     audience: &str,
     now: i64,
 ) -> Result<String, IdentityError> {
+    use crate::json::{Number, Object, Value};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    use miniserde::json::{Number, Object, Value};
     use sha1::Digest as _;
     let der = signer.certificate_der();
     let (alg, x5t_name, x5t) = match signer.algorithm() {
@@ -74,8 +74,8 @@ pub fn client_assertion(
     }
     let signing_input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(miniserde::json::to_string(&header)),
-        URL_SAFE_NO_PAD.encode(miniserde::json::to_string(&claims))
+        URL_SAFE_NO_PAD.encode(crate::json::to_string(&Value::Object(header))),
+        URL_SAFE_NO_PAD.encode(crate::json::to_string(&Value::Object(claims)))
     );
     let sig = signer.sign(signing_input.as_bytes()).map_err(|e| {
         IdentityError::new(IdentityErrorKind::Configuration, format!("signing the client assertion failed: {e}"))

@@ -276,7 +276,7 @@ pub(crate) fn error_from_response(resp: &HttpResponse) -> Option<IdentityError> 
     let safe = |s: Option<String>| s.map(safe_string);
     let claims = raw.claims.map(|c| match c {
         Value::String(s) => s,
-        other => miniserde::json::to_string(&other),
+        other => json::to_string(&other),
     });
     Some(IdentityError::from(super::error::IdentityErrorDetails {
         kind,
