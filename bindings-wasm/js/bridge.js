@@ -53,3 +53,8 @@ export function storeCall(id, method, arg) {
     return JSON.stringify({ err: { kind: typeof e?.kind === 'string' ? e.kind : null, message: String(e?.message ?? e) } });
   }
 }
+
+/** @internal Called by the wasm: the core's random values (PKCE verifier, state, ids). */
+export function fillRandom(buf) {
+  globalThis.crypto.getRandomValues(buf);
+}
