@@ -35,7 +35,33 @@ export class IdentityError extends MailoauthError {
     this.httpStatus = details.httpStatus ?? null;
     this.hint = details.hint ?? '';
     this.temporary = Boolean(details.temporary);
+    // The browser build has no AADSTS hint texts: `withHint` loads them (see below).
+    if (details.hintTexts === false && this.codes.length) {
+      Object.defineProperty(this, PENDING, { value: details.summary ?? '', enumerable: false });
+    }
   }
+}
+
+const PENDING = Symbol('mailoauth.pendingHint');
+
+/**
+ * @internal The error, with the hint of its first AADSTS code that has one when this build left
+ * the hint texts out (the browser's): they are loaded on demand, once, from
+ * dist/aadsts-hints.js (generated from the core's table). Any other error as it is.
+ */
+export async function withHint(e) {
+  if (!(e instanceof IdentityError) || e[PENDING] === undefined) return e;
+  try {
+    const { default: hints } = await import('../dist/aadsts-hints.js');
+    const code = e.codes.find((c) => hints[c]);
+    if (code !== undefined) {
+      e.hint = hints[code];
+      e.message = `${e[PENDING]}. Hint: ${e.hint}`;
+    }
+  } catch {
+    // not loadable (offline): the kind's hint stays
+  }
+  return e;
 }
 
 /**

@@ -2,7 +2,7 @@
 // its requests with fetch and sleeping its waits with setTimeout. Every decision (which
 // request, which retry, how long to wait, what an answer means) is the core's.
 
-import { IdentityError } from './errors.js';
+import { IdentityError, withHint } from './errors.js';
 import { call } from './wasm.js';
 
 function cancelled(signal) {
@@ -50,6 +50,8 @@ export async function drive(flow, fetch, signal) {
         return step.done;
       }
     }
+  } catch (e) {
+    throw await withHint(e);
   } finally {
     call('dropFlow', { flow });
   }

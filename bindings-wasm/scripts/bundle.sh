@@ -17,8 +17,11 @@ cd "$here"
 out=dist/browser
 rm -rf "$out"
 mkdir -p "$out"
+# --splitting: what js/errors.js imports on demand (dist/aadsts-hints.js, the AADSTS hint texts)
+# becomes its own file, fetched only when an error carries an AADSTS code.
 node_modules/.bin/esbuild js/index.js --bundle --format=esm --platform=browser --target=es2022 \
-  --minify --log-level=warning --outfile="$out/mailoauth.min.js"
+  --minify --log-level=warning --splitting --outdir="$out" --entry-names=mailoauth.min --chunk-names='[name]-[hash]'
+ls "$out"/aadsts-hints-*.js >/dev/null 2>&1 || { echo "no on-demand hints chunk in $out" >&2; exit 1; }
 cp dist/mailoauth_wasm_bg.wasm "$out/mailoauth_wasm_bg.wasm"
 
 # The bundle must still locate the wasm relative to itself (an esbuild upgrade that started

@@ -162,6 +162,10 @@ pub(crate) fn identity_error_json(e: &IdentityError) -> Value {
         ("hint", s(e.hint())),
         ("temporary", Value::Bool(e.is_temporary())),
         ("display", s(&e.to_string())),
+        // Without the hint texts (the browser build) the JS adds the hint of the first AADSTS
+        // code that has one, loaded on demand, to the summary.
+        ("summary", s(&e.summary())),
+        ("hintTexts", Value::Bool(mailoauth::identity::HINT_TEXTS)),
     ])
 }
 

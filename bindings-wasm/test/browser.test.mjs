@@ -14,12 +14,15 @@ import { extname, join, normalize } from 'node:path';
 import tls from 'node:tls';
 import { chromium } from 'playwright-core';
 import { startEmulator, ALICE, ALICE_PASSWORD } from './helpers.mjs';
+import AADSTS_HINTS from '../dist/aadsts-hints.js';
 
 const PKG = new URL('..', import.meta.url).pathname;
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8' };
 const BUNDLE = '/pkg/dist/browser/mailoauth.min.js';
 /** entry (the page's `entry` cookie) -> the module the page imports */
 const ENTRIES = { bundle: BUNDLE, source: '/pkg/js/index.js' };
+/** entry -> the files it loads at once (the bundle's exactly; the modules' at least) */
+const ENTRY_FILES = { bundle: [BUNDLE, '/pkg/dist/browser/mailoauth_wasm_bg.wasm'], source: ['/pkg/js/index.js', '/pkg/dist/mailoauth_wasm.js'] };
 
 /** test/browser/app.html, importing the given entry module instead of the bundle. */
 function appHtml(entry) {
@@ -173,10 +176,29 @@ for (const entry of Object.keys(ENTRIES)) {
       const silent = await page.evaluate('window.silent()');
       assert.equal(silent.accessToken, result.accessToken);
 
+      // nothing but the library itself was needed so far (the hint texts are not)
+      assert.deepEqual(errors, []);
+      assertLoaded(entry, loaded);
+
       // a refresh with a bad token: a real IdentityError subclass crosses into page code
       const shape = await page.evaluate('window.errorShape()');
-      assert.deepEqual({ ...shape, hint: undefined }, { isIdentityError: true, name: 'IdentityError', kind: 'invalid_grant', codes: shape.codes, hint: undefined });
+      assert.deepEqual(
+        { ...shape, hint: undefined, message: undefined },
+        { isIdentityError: true, name: 'IdentityError', kind: 'invalid_grant', codes: shape.codes, hint: undefined, message: undefined },
+      );
       assert.ok(shape.codes.length > 0 && shape.hint.length > 0, JSON.stringify(shape));
+      assert.ok(shape.message.endsWith(`. Hint: ${shape.hint}`), shape.message);
+      // an AADSTS code with its own hint (refresh token expired after inactivity): the text
+      // the browser build loads on demand, in the error's hint and message
+      await emu.control('/_emulator/faults', { endpoint: 'token', grant_type: 'refresh_token', kind: 'aadsts', code: 700082, times: 1 });
+      const expired = await page.evaluate('window.errorShape()');
+      assert.deepEqual(expired.codes, [700082]);
+      assert.ok(AADSTS_HINTS[700082], 'the core has a hint for AADSTS700082');
+      assert.equal(expired.hint, AADSTS_HINTS[700082]);
+      assert.ok(expired.message.endsWith(`. Hint: ${AADSTS_HINTS[700082]}`) && expired.message.includes('(AADSTS700082'), expired.message);
+      const hintsFile = [...loaded].filter((p) => !ENTRY_FILES[entry].some((f) => p === f) && /aadsts-hints/.test(p));
+      assert.equal(hintsFile.length, 1, `the hint texts were fetched once on demand: ${[...loaded].join(' ')}`);
+      for (const p of hintsFile) loaded.delete(p);
       assert.deepEqual(errors, []);
       assertLoaded(entry, loaded);
     } finally {

@@ -4,7 +4,8 @@
 # (dist/browser/mailoauth.min.js: the package's browser JS + wasm-bindgen's glue) and the
 # optimized wasm next to it (dist/browser/mailoauth_wasm_bg.wasm), each raw and gzip -9, and
 # their sum. Measured in the same run as @azure/msal-browser's minified bundle
-# (lib/msal-browser.min.js, installed as a pinned dev dependency); the ratio and the
+# (lib/msal-browser.min.js, installed as a pinned dev dependency). The AADSTS hint texts,
+# fetched only when an error carries an AADSTS code, are printed apart. The ratio and the
 # 65536 B gzip budget are computed from the minified sum. For information, the unminified
 # sum (the wasm + the glue + the package's browser modules, as a page without a build step
 # importing js/index.js loads them) is printed too.
@@ -33,6 +34,10 @@ for f in "${min_files[@]}"; do
   row "$f" "$r" "$g"
 done
 row "mailoauth browser bundle (sum)" "$min_raw" "$min_gz"
+# informational: fetched only when an error carries an AADSTS code (the hint texts)
+for f in dist/browser/aadsts-hints-*.js; do
+  row "(on demand) ${f#dist/browser/}" "$(wc -c <"$f")" "$(gz "$f")"
+done
 
 msal=node_modules/@azure/msal-browser/lib/msal-browser.min.js
 mr=$(wc -c <"$msal"); mg=$(gz "$msal")

@@ -105,3 +105,14 @@ pub fn check_access_token(access_token: &str, protocol: &str, sasl_user: &str) -
     let warnings = mailoauth::identity::check_access_token(access_token, protocol, sasl_user, now);
     Ok(js::to_js(&mailoauth::json::Value::Array(warnings.iter().map(convert::warning_json).collect())))
 }
+
+/// The AADSTS hint table, `{code: hint}`: what the browser build loads on demand
+/// (`dist/aadsts-hints.js`, written by scripts/build.sh from this).
+#[wasm_bindgen(js_name = aadstsHints)]
+pub fn aadsts_hints() -> JsValue {
+    let mut o = mailoauth::json::Object::new();
+    for (code, hint) in mailoauth::identity::AADSTS_HINTS {
+        o.insert(code.to_string(), convert::s(hint));
+    }
+    js::to_js(&mailoauth::json::Value::Object(o))
+}

@@ -157,18 +157,27 @@ impl IdentityError {
     }
 }
 
+impl IdentityError {
+    /// What [`Display`](fmt::Display) shows before `. Hint: ` and the [`hint`](Self::hint): the
+    /// kind, the message, the first AADSTS code and the correlation id. (The browser's JS adds a
+    /// hint it loads on demand to this; see [`aadsts_hint`].)
+    pub fn summary(&self) -> String {
+        // The message can quote the server: printed safe even if a caller built it by hand.
+        let mut out = format!("{}: {}", self.kind, crate::text::safe_text(&self.message));
+        if let Some(code) = self.codes.first() {
+            out.push_str(&format!(" (AADSTS{code}"));
+            if let Some(c) = &self.correlation_id {
+                out.push_str(&format!(", correlation id {}", crate::text::safe_text(c)));
+            }
+            out.push(')');
+        }
+        out
+    }
+}
+
 impl fmt::Display for IdentityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The message can quote the server: printed safe even if a caller built it by hand.
-        write!(f, "{}: {}", self.kind, crate::text::safe_text(&self.message))?;
-        if let Some(code) = self.codes.first() {
-            write!(f, " (AADSTS{code}")?;
-            if let Some(c) = &self.correlation_id {
-                write!(f, ", correlation id {}", crate::text::safe_text(c))?;
-            }
-            write!(f, ")")?;
-        }
-        write!(f, ". Hint: {}", self.hint())
+        write!(f, "{}. Hint: {}", self.summary(), self.hint())
     }
 }
 
@@ -202,50 +211,68 @@ pub fn kind_hint(kind: IdentityErrorKind) -> &'static str {
     }
 }
 
-/// Hints for the AADSTS codes mail apps meet (protocol facts §2.7 and the grant sections).
+/// Hints for the AADSTS codes mail apps meet (protocol facts §2.7 and the grant sections), by
+/// code. Without the `hint-texts` feature (the browser's wasm) the texts are left out: the JS
+/// package loads them on demand (`dist/aadsts-hints.js`, generated from this table by the Node
+/// build's `aadstsHints()`) when an error carries AADSTS codes.
+#[cfg(feature = "hint-texts")]
+pub const AADSTS_HINTS: &[(u32, &str)] = &[
+    (50076, "MFA is required: sign in with the browser or device-code flow (not username/password)"),
+    (50079, "the user must register for MFA: sign in interactively once in a browser"),
+    (50078, "the MFA registration or claim expired: sign in interactively again"),
+    (65001, "no consent for the app: sign in interactively to consent, or have an admin grant tenant-wide consent (see `mailoauth doctor`)"),
+    (700016, "the client id is not registered in this tenant: check --client-id and --tenant, or have an admin add the app to the tenant"),
+    (7000218, "the app expects a client secret or certificate: for public flows enable 'Allow public client flows' and add a Mobile and desktop platform in the app registration"),
+    (700025, "this is a public client: do not send a client secret, or register the app as a confidential (web) client"),
+    (7000215, "the client secret is wrong: copy the secret's Value (not its ID) from Certificates & secrets"),
+    (7000222, "the client secret expired: create a new one under Certificates & secrets"),
+    (700027, "the client assertion signature does not match: upload the certificate used for signing to the app registration"),
+    (50126, "wrong username or password (ROPC)"),
+    (53003, "blocked by Conditional Access: ask the tenant admin to allow this app, device or location"),
+    (70000, "the grant is invalid: sign in again"),
+    (70008, "the refresh token expired or was revoked: sign in again"),
+    (700082, "the refresh token expired after inactivity: sign in again"),
+    (700084, "the refresh token of a single-page app expired after 24 hours: sign in again"),
+    (50173, "the grant was revoked (password change or admin action): sign in again"),
+    (50089, "the sign-in flow expired: sign in again"),
+    (70043, "a Conditional Access sign-in frequency policy requires a fresh sign-in: sign in again"),
+    (90002, "tenant not found: check --tenant (GUID or domain) and the cloud (--cloud global|usgov|china)"),
+    (50020, "the account does not belong to this tenant: use the user's own tenant, or invite the user as a guest"),
+    (50034, "the user does not exist in this directory: check the username and the tenant"),
+    (50053, "the account is locked after too many sign-in attempts: wait and retry, or contact the admin"),
+    (50055, "the password expired: change it, then sign in again"),
+    (50057, "the account is disabled: contact the tenant admin"),
+    (50058, "no signed-in session for a silent request: sign in interactively"),
+    (500011, "the resource (Office 365 Exchange Online) is not in the tenant: check the scope and that the tenant has Exchange Online"),
+    (50011, "the redirect URI is not registered: add http://localhost (Mobile and desktop platform) to the app registration"),
+    (50194, "a single-tenant app cannot use /common: use --tenant with the tenant GUID or domain"),
+    (700005, "the code was issued for another tenant: redeem it against the same tenant as the authorize request"),
+    (54005, "the authorization code was already redeemed: start the sign-in again"),
+    (70011, "invalid scope: use the full Outlook scopes (https://outlook.office.com/IMAP.AccessAsUser.All ...), or .default for app-only"),
+    (700022, "app-only scopes must name a single resource: use https://outlook.office365.com/.default"),
+    (9002332, "this app does not accept personal Microsoft accounts: use --tenant organizations or register the app for personal accounts"),
+    (9001023, "this grant is not allowed on /common or /consumers: use organizations or the tenant"),
+    (90130, "this app or resource cannot be used on /common or /consumers: use the tenant"),
+    (90124, "this app or resource cannot be used on /common or /consumers: use the tenant"),
+    (501481, "the PKCE code verifier does not match: this is a client bug, start the sign-in again"),
+    (70016, "the user has not finished signing in yet"),
+    (70018, "wrong user code entered: start the device-code sign-in again"),
+    (70019, "the device code expired: start the device-code sign-in again"),
+    (9002326, "cross-origin token redemption needs a Single-page application platform in the app registration"),
+];
+
+/// Whether this build has the AADSTS hint texts (the `hint-texts` feature).
+pub const HINT_TEXTS: bool = cfg!(feature = "hint-texts");
+
+/// The hint for an AADSTS code, if the table has one (never, without the `hint-texts` feature).
 pub fn aadsts_hint(code: u32) -> Option<&'static str> {
-    Some(match code {
-        50076 => "MFA is required: sign in with the browser or device-code flow (not username/password)",
-        50079 => "the user must register for MFA: sign in interactively once in a browser",
-        50078 => "the MFA registration or claim expired: sign in interactively again",
-        65001 => "no consent for the app: sign in interactively to consent, or have an admin grant tenant-wide consent (see `mailoauth doctor`)",
-        700016 => "the client id is not registered in this tenant: check --client-id and --tenant, or have an admin add the app to the tenant",
-        7000218 => "the app expects a client secret or certificate: for public flows enable 'Allow public client flows' and add a Mobile and desktop platform in the app registration",
-        700025 => "this is a public client: do not send a client secret, or register the app as a confidential (web) client",
-        7000215 => "the client secret is wrong: copy the secret's Value (not its ID) from Certificates & secrets",
-        7000222 => "the client secret expired: create a new one under Certificates & secrets",
-        700027 => "the client assertion signature does not match: upload the certificate used for signing to the app registration",
-        50126 => "wrong username or password (ROPC)",
-        53003 => "blocked by Conditional Access: ask the tenant admin to allow this app, device or location",
-        70000 => "the grant is invalid: sign in again",
-        70008 => "the refresh token expired or was revoked: sign in again",
-        700082 => "the refresh token expired after inactivity: sign in again",
-        700084 => "the refresh token of a single-page app expired after 24 hours: sign in again",
-        50173 => "the grant was revoked (password change or admin action): sign in again",
-        50089 => "the sign-in flow expired: sign in again",
-        70043 => "a Conditional Access sign-in frequency policy requires a fresh sign-in: sign in again",
-        90002 => "tenant not found: check --tenant (GUID or domain) and the cloud (--cloud global|usgov|china)",
-        50020 => "the account does not belong to this tenant: use the user's own tenant, or invite the user as a guest",
-        50034 => "the user does not exist in this directory: check the username and the tenant",
-        50053 => "the account is locked after too many sign-in attempts: wait and retry, or contact the admin",
-        50055 => "the password expired: change it, then sign in again",
-        50057 => "the account is disabled: contact the tenant admin",
-        50058 => "no signed-in session for a silent request: sign in interactively",
-        500011 => "the resource (Office 365 Exchange Online) is not in the tenant: check the scope and that the tenant has Exchange Online",
-        50011 => "the redirect URI is not registered: add http://localhost (Mobile and desktop platform) to the app registration",
-        50194 => "a single-tenant app cannot use /common: use --tenant with the tenant GUID or domain",
-        700005 => "the code was issued for another tenant: redeem it against the same tenant as the authorize request",
-        54005 => "the authorization code was already redeemed: start the sign-in again",
-        70011 => "invalid scope: use the full Outlook scopes (https://outlook.office.com/IMAP.AccessAsUser.All ...), or .default for app-only",
-        700022 => "app-only scopes must name a single resource: use https://outlook.office365.com/.default",
-        9002332 => "this app does not accept personal Microsoft accounts: use --tenant organizations or register the app for personal accounts",
-        9001023 => "this grant is not allowed on /common or /consumers: use organizations or the tenant",
-        90130 | 90124 => "this app or resource cannot be used on /common or /consumers: use the tenant",
-        501481 => "the PKCE code verifier does not match: this is a client bug, start the sign-in again",
-        70016 => "the user has not finished signing in yet",
-        70018 => "wrong user code entered: start the device-code sign-in again",
-        70019 => "the device code expired: start the device-code sign-in again",
-        9002326 => "cross-origin token redemption needs a Single-page application platform in the app registration",
-        _ => return None,
-    })
+    #[cfg(feature = "hint-texts")]
+    {
+        AADSTS_HINTS.iter().find(|(c, _)| *c == code).map(|(_, h)| *h)
+    }
+    #[cfg(not(feature = "hint-texts"))]
+    {
+        let _ = code;
+        None
+    }
 }

@@ -27,7 +27,9 @@ pub use confidential::{
     client_assertion, client_credentials_grant, AssertionAlgorithm, AssertionSigner, ClientCredential, ClientSecret,
     ConfidentialClient,
 };
-pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind};
+#[cfg(feature = "hint-texts")]
+pub use error::AADSTS_HINTS;
+pub use error::{aadsts_hint, kind_hint, IdentityError, IdentityErrorDetails, IdentityErrorKind, HINT_TEXTS};
 pub use http::{
     BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, Retry, RetryPolicy,
     RetryStep, DEFAULT_HTTP_TIMEOUT, MAX_RESPONSE_BYTES,
