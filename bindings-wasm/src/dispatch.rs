@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailoauth::cache::{CacheChange, SilentFlow, Stored, TokenCache};
+use mailoauth::identity::flow::DeviceCodeStart;
 use mailoauth::identity::flow::{Event, Flow, Step};
-use mailoauth::identity::{HttpError, HttpResponse, Method, PublicApp, RefreshToken};
+use mailoauth::identity::{HttpError, HttpResponse, Method, PublicApp, RefreshToken, Token};
 use mailoauth::json::{self, Value};
 use mailoauth::{IdentityError, IdentityErrorKind, SilentOptions};
 use wasm_bindgen::prelude::*;
@@ -31,40 +32,41 @@ use crate::store::JsStore;
 
 type Out = Result<Value, Failure>;
 
-/// A machine whose result is a JSON value.
-trait JsonFlow {
-    fn resume_json(&mut self, now: i64, event: Event) -> Step<Value>;
+/// A running machine, by what it yields (one conversion each, not one per machine type).
+pub(crate) enum Machine {
+    Token(Box<dyn Flow<Output = Token>>),
+    Device(Box<DeviceCodeStart>),
+    Removed(CacheChange<bool>),
+    Imported(CacheChange<()>),
+    /// A result known at once (a client without a cache has no account to remove).
+    Ready(Option<Value>),
 }
 
-struct Mapped<F: Flow> {
-    flow: F,
-    out: fn(F::Output) -> Value,
-}
-
-impl<F: Flow> JsonFlow for Mapped<F> {
-    fn resume_json(&mut self, now: i64, event: Event) -> Step<Value> {
-        match self.flow.resume(now, event) {
-            Step::Send(r) => Step::Send(r),
-            Step::Wait(w) => Step::Wait(w),
-            Step::Done(r) => Step::Done(r.map(self.out)),
-        }
+fn map<T>(step: Step<T>, out: impl FnOnce(T) -> Value) -> Step<Value> {
+    match step {
+        Step::Send(r) => Step::Send(r),
+        Step::Wait(w) => Step::Wait(w),
+        Step::Done(r) => Step::Done(r.map(out)),
     }
 }
 
-/// A result known at once (a client without a cache has no account to remove).
-struct Ready(Option<Value>);
-
-impl JsonFlow for Ready {
-    fn resume_json(&mut self, _now: i64, _event: Event) -> Step<Value> {
-        Step::Done(
-            self.0.take().ok_or_else(|| IdentityError::new(IdentityErrorKind::Configuration, "the flow is over")),
-        )
+impl Machine {
+    fn resume(&mut self, now: i64, event: Event) -> Step<Value> {
+        match self {
+            Machine::Token(f) => map(f.resume(now, event), |t| token_json(&t)),
+            Machine::Device(f) => map(f.resume(now, event), |d| convert::device_flow_json(&d)),
+            Machine::Removed(f) => map(f.resume(now, event), Value::Bool),
+            Machine::Imported(f) => map(f.resume(now, event), |()| Value::Null),
+            Machine::Ready(v) => Step::Done(
+                v.take().ok_or_else(|| IdentityError::new(IdentityErrorKind::Configuration, "the flow is over")),
+            ),
+        }
     }
 }
 
 /// A running flow and the time-out of each of its requests.
 struct Running {
-    flow: Box<dyn JsonFlow>,
+    flow: Machine,
     timeout_ms: u64,
 }
 
@@ -163,7 +165,7 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
                     let request = convert::auth_request_from(field(a, "request").unwrap_or(&Value::Null))?;
                     c.stored(app.redeem_redirect(&request, text("url"))?)
                 }
-                "startDeviceFlow" => register(app.device_code(&scopes()?)?, |f| convert::device_flow_json(&f), c.timeout_ms),
+                "startDeviceFlow" => register(Machine::Device(Box::new(app.device_code(&scopes()?)?)), c.timeout_ms),
                 "waitDeviceFlow" => {
                     let flow = convert::device_flow_from(field(a, "deviceFlow").unwrap_or(&Value::Null))?;
                     c.stored(app.device_code_wait(&flow)?)
@@ -182,7 +184,7 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
                     let options = SilentOptions::new().force_refresh(matches!(field(a, "forceRefresh"), Some(Value::Bool(true))));
                     let silent =
                         SilentFlow::new(c.cache("silent acquisition")?, app, &scopes()?, str_field(a, "account"), options)?;
-                    register(silent, token_value, c.timeout_ms)
+                    register(Machine::Token(Box::new(silent)), c.timeout_ms)
                 }
                 "renewAt" => {
                     let expires_at = convert::int_field(a, "expiresAt").unwrap_or(0);
@@ -199,11 +201,10 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
                 }
                 "removeAccount" => match &c.cache {
                     Some(cache) => register(
-                        CacheChange::<bool>::remove_account(cache.clone(), app, text("account")),
-                        Value::Bool,
+                        Machine::Removed(CacheChange::<bool>::remove_account(cache.clone(), app, text("account"))),
                         c.timeout_ms,
                     ),
-                    None => register_running(Box::new(Ready(Some(Value::Bool(false)))), c.timeout_ms),
+                    None => register(Machine::Ready(Some(Value::Bool(false))), c.timeout_ms),
                 },
                 "importRefreshToken" => {
                     let account = convert::account_from_json(field(a, "account").unwrap_or(&Value::Null));
@@ -214,7 +215,7 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
                         RefreshToken::new(text("refreshToken").to_owned()),
                         now(a),
                     );
-                    register(change, |()| Value::Null, c.timeout_ms)
+                    register(Machine::Imported(change), c.timeout_ms)
                 }
                 _ => return Err(Failure::Type(format!("no operation \"{op}\""))),
             }
@@ -269,8 +270,10 @@ impl Client {
     /// `grant`, stored in the cache if there is one.
     fn stored<F: Flow<Output = mailoauth::Token> + 'static>(&self, grant: F) -> Value {
         match &self.cache {
-            Some(cache) => register(Stored::new(grant, cache.clone(), &self.app), token_value, self.timeout_ms),
-            None => register(grant, token_value, self.timeout_ms),
+            Some(cache) => {
+                register(Machine::Token(Box::new(Stored::new(grant, cache.clone(), &self.app))), self.timeout_ms)
+            }
+            None => register(Machine::Token(Box::new(grant)), self.timeout_ms),
         }
     }
 
@@ -284,17 +287,8 @@ impl Client {
     }
 }
 
-/// A token as the result of a flow.
-pub(crate) fn token_value(t: mailoauth::Token) -> Value {
-    token_json(&t)
-}
-
-/// A new running flow; its number for `resume`.
-pub(crate) fn register<F: Flow + 'static>(flow: F, out: fn(F::Output) -> Value, timeout_ms: u64) -> Value {
-    register_running(Box::new(Mapped { flow, out }), timeout_ms)
-}
-
-fn register_running(flow: Box<dyn JsonFlow>, timeout_ms: u64) -> Value {
+/// A new running machine; its number for `resume`.
+pub(crate) fn register(flow: Machine, timeout_ms: u64) -> Value {
     int(i64::try_from(FLOWS.with_borrow_mut(|t| t.insert(Running { flow, timeout_ms }))).unwrap_or(i64::MAX))
 }
 
@@ -331,7 +325,7 @@ fn resume(a: &Value, bytes: &[u8]) -> Out {
         _ => return Err(type_failure("resume: kind is start, response, error or woke")),
     };
     let mut running = FLOWS.with_borrow_mut(|t| t.items.remove(&id)).ok_or_else(|| type_failure("the flow is over"))?;
-    let step = running.flow.resume_json(now(a), event);
+    let step = running.flow.resume(now(a), event);
     let timeout_ms = running.timeout_ms;
     let out = match step {
         Step::Send(r) => {

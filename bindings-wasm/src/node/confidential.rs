@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::convert::js::{from_js, identity_error, type_error};
 use crate::convert::{self, str_field, string_list};
-use crate::dispatch::{register, timeout_ms, token_value};
+use crate::dispatch::{register, timeout_ms, Machine};
 
 /// A certificate whose key signs in JS (`nodeCertificate()` uses node:crypto): `{der:
 /// Uint8Array, sign(input: Uint8Array): Uint8Array, algorithm?: "PS256" | "RS256"}`.
@@ -109,6 +109,6 @@ impl WasmConfidentialClient {
             super::now_secs(),
         )
         .map_err(identity_error)?;
-        Ok(mailoauth::json::as_u64(&register(grant, token_value, self.timeout_ms)).unwrap_or(0) as f64)
+        Ok(mailoauth::json::as_u64(&register(Machine::Token(Box::new(grant)), self.timeout_ms)).unwrap_or(0) as f64)
     }
 }
