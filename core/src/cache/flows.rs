@@ -3,18 +3,19 @@
 //! silent acquisition ([`SilentFlow`]), a grant whose token is then stored ([`Stored`]), and
 //! a change of the stored document ([`CacheChange`]).
 //!
-//! The store is read and written synchronously (the stores a browser has are); where its lock
-//! is held by another writer, or another flow of this cache refreshes the same account, the
-//! machine asks the host to wait ([`Step::Wait`]) and tries again, up to the cache's lock
-//! wait, then fails with [`StoreErrorKind::LockTimeout`]. The native client's async path
-//! ([`TokenCache::acquire_silent`]) makes the same decisions with cross-process locks.
+//! The store is read and written synchronously (the stores a browser has are, and a file is);
+//! where its lock is held by another writer or process, or another flow of this cache
+//! refreshes the same account, the machine asks the host to wait ([`Step::Wait`]) and tries
+//! again, up to the cache's lock wait, then fails with [`StoreErrorKind::LockTimeout`]. The
+//! native clients run the same machines ([`crate::identity::flow::drive`] sleeps the waits), and
+//! so do the cache's own async methods (an update is a [`CacheChange`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
     account_key, entry_matches, resource_scopes, Acceptable, CacheData, SilentOptions, StoreError, StoreErrorKind,
-    TokenCache, TokenId,
+    StoreLock, TokenCache, TokenId,
 };
 use crate::identity::flow::{Event, Flow, Step, TokenGrant};
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, PublicApp, RefreshToken, Token};
@@ -54,6 +55,14 @@ impl TokenCache {
     /// the lock is free now (`None` if it is not).
     pub(crate) fn try_update<R>(&self, change: impl FnOnce(&mut CacheData) -> R) -> Result<Option<R>, StoreError> {
         let Some(_lock) = self.store.try_lock()? else { return Ok(None) };
+        self.try_update_locked(change)
+    }
+
+    /// [`TokenCache::try_update`] for a caller that holds the store's lock already.
+    pub(crate) fn try_update_locked<R>(
+        &self,
+        change: impl FnOnce(&mut CacheData) -> R,
+    ) -> Result<Option<R>, StoreError> {
         let Ok(_writes) = self.writes.try_lock() else { return Ok(None) };
         let mut data = self.load()?;
         let r = change(&mut data);
@@ -220,22 +229,37 @@ impl<T> Flow for CacheChange<T> {
 
 enum Silent {
     Lookup,
-    /// Another flow refreshes this account: wait, then look again.
+    /// The stored document could not be read without the store's lock: wait for it.
+    Rereading,
+    /// Another flow of this cache refreshes this account: wait, then look again.
     Waiting,
+    /// Another process holds this account's refresh (or the store's lock): wait, watching
+    /// the store for the token it stores.
+    Locking {
+        key: String,
+        username: String,
+    },
     Refreshing {
         grant: Box<TokenGrant>,
         account: Account,
+        held: Held,
     },
     Storing {
         token: Box<Token>,
+        held: Held,
     },
     Over,
 }
 
-/// Silent acquisition as a machine: a cached access token valid for the cache's margin (or
-/// what [`SilentOptions`] asks), else one refresh of the account's refresh token (flows of
-/// the same cache refreshing the same account share it: the others wait and take its token),
-/// stored with the rotated refresh token, else `interaction_required` with the cache intact.
+/// Silent acquisition as a machine, the one every host runs (the native clients through
+/// [`crate::identity::flow::drive`], the browser and Node through the wasm binding): a cached
+/// access token valid for the cache's margin (or what [`SilentOptions`] asks), from memory or
+/// from a read of the store without any lock; else one refresh of the account's refresh token,
+/// under the account's cross-process lock if the store has per-account locks (else the store's
+/// lock), held across the request; callers of the same cache refreshing the same account share
+/// it (the others wait and take its token), and so do processes (a waiter watches the store
+/// and takes the token another process stored); the token is stored with the rotated refresh
+/// token; else `interaction_required` with the cache intact.
 pub struct SilentFlow {
     cache: Arc<TokenCache>,
     app: PublicApp,
@@ -255,7 +279,9 @@ impl std::fmt::Debug for SilentFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
             Silent::Lookup => "lookup",
+            Silent::Rereading => "waiting for the store's lock to read it",
             Silent::Waiting => "waiting for another refresh",
+            Silent::Locking { .. } => "waiting for the account's lock",
             Silent::Refreshing { .. } => "refreshing",
             Silent::Storing { .. } => "storing",
             Silent::Over => "over",
@@ -274,6 +300,13 @@ impl Drop for SilentFlow {
             self.cache.release(key);
         }
     }
+}
+
+/// What a refresh holds: the store's lock throughout, or its account's lock (the store's lock
+/// is then taken for the save).
+enum Held {
+    Store(#[allow(dead_code)] StoreLock),
+    Account(#[allow(dead_code)] StoreLock),
 }
 
 impl SilentFlow {
@@ -311,18 +344,65 @@ impl SilentFlow {
         Step::Done(result)
     }
 
+    /// Waits (the lock or the account's refresh is busy) in `state`, or gives up.
+    fn busy(&mut self, state: Silent, what: &str) -> Step<Token> {
+        match self.wait.busy(what) {
+            Ok(w) => {
+                self.state = state;
+                Step::Wait(w)
+            }
+            Err(e) => self.done(Err(store_error(e))),
+        }
+    }
+
+    /// The stored document, read without a lock; one that cannot be parsed is handled under
+    /// the store's lock ([`TokenCache::load`]: a writer without atomic saves may be midway, or
+    /// it is corrupt and moved aside). `None`: that lock is busy.
+    fn peek(&self) -> Result<Option<CacheData>, StoreError> {
+        if let Ok(data) = self.cache.read()? {
+            self.cache.remember(&data);
+            return Ok(Some(data));
+        }
+        let Some(_lock) = self.cache.store.try_lock()? else { return Ok(None) };
+        self.cache.load().map(Some)
+    }
+
+    fn id(&self) -> (String, String) {
+        (self.app.authority().base_url().to_owned(), self.app.client_id().to_owned())
+    }
+
+    /// A token another caller or process stored meanwhile, acceptable now.
+    fn usable(&self, data: &CacheData, account: Option<&str>, now: i64, first: bool) -> Option<Token> {
+        let (env, client_id) = self.id();
+        let id = TokenId { env: &env, client_id: &client_id, account, wanted: &self.wanted };
+        let accept = self.accept.as_ref()?;
+        if first {
+            accept.at_first(data, &id, now)
+        } else {
+            accept.after_wait(data, &id, now)
+        }
+    }
+
     fn lookup(&mut self, now: i64, first: bool) -> Step<Token> {
-        let data = match self.cache.load() {
-            Ok(d) => d,
+        let (env, client_id) = self.id();
+        if first && !self.options.force_refresh {
+            let margin = self.cache.margin.max(self.options.min_validity.unwrap_or_default());
+            if let Some(t) = self.cache.memory_hit(&env, &client_id, self.account.as_deref(), &self.wanted, now, margin)
+            {
+                return self.done(Ok(t));
+            }
+        }
+        let data = match self.peek() {
+            Ok(Some(d)) => d,
+            Ok(None) => return self.busy(Silent::Rereading, &self.cache.store.describe()),
             Err(e) => return self.done(Err(store_error(e))),
         };
-        let env = self.app.authority().base_url().to_owned();
-        let client_id = self.app.client_id().to_owned();
-        let id = TokenId { env: &env, client_id: &client_id, account: self.account.as_deref(), wanted: &self.wanted };
-        let (cache, options) = (&self.cache, self.options);
-        let accept = self.accept.get_or_insert_with(|| Acceptable::new(cache, options, &data, &id, now));
-        let usable = if first { accept.at_first(&data, &id, now) } else { accept.after_wait(&data, &id, now) };
-        if let Some(t) = usable {
+        if self.accept.is_none() {
+            let id =
+                TokenId { env: &env, client_id: &client_id, account: self.account.as_deref(), wanted: &self.wanted };
+            self.accept = Some(Acceptable::new(&self.cache, self.options, &data, &id, now));
+        }
+        if let Some(t) = self.usable(&data, self.account.as_deref(), now, first) {
             return self.done(Ok(t));
         }
         let entry = match TokenCache::one_entry(&data, &env, &client_id, self.account.as_deref()) {
@@ -332,18 +412,60 @@ impl SilentFlow {
         let key = account_key(&entry);
         if !self.cache.claim(&key) {
             self.key = Some(key);
-            return match self.wait.busy("this account's refresh") {
-                Ok(w) => {
-                    self.state = Silent::Waiting;
-                    Step::Wait(w)
-                }
-                Err(e) => self.done(Err(store_error(e))),
-            };
+            return self.busy(Silent::Waiting, "this account's refresh");
         }
-        self.key = Some(key);
+        self.key = Some(key.clone());
         self.claimed = true;
+        self.wait = LockWait::default();
+        self.lock(now, key, entry.account.username)
+    }
+
+    /// Takes the account's cross-process lock (or the store's), then refreshes unless another
+    /// process stored a token meanwhile.
+    fn lock(&mut self, now: i64, key: String, username: String) -> Step<Token> {
+        let store = self.cache.store.clone();
+        let tried = if store.has_account_locks() {
+            store.try_lock_account(&key).map(|l| l.map(Held::Account))
+        } else {
+            store.try_lock().map(|l| l.map(Held::Store))
+        };
+        let held = match tried {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                // Another process refreshes: its token is taken as soon as it is stored.
+                if let Ok(Ok(data)) = self.cache.read() {
+                    if let Some(t) = self.usable(&data, Some(&username), now, false) {
+                        return self.done(Ok(t));
+                    }
+                }
+                return self.busy(Silent::Locking { key, username }, &store.describe());
+            }
+            Err(e) => return self.done(Err(store_error(e))),
+        };
+        let data = match &held {
+            // Under the store's lock the document can be loaded (and quarantined) safely.
+            Held::Store(_) => self.cache.load().map(Some),
+            Held::Account(_) => self.peek(),
+        };
+        let data = match data {
+            Ok(Some(d)) => d,
+            // The store's lock is busy for a read that needs it: wait with the account's lock
+            // released, and start over.
+            Ok(None) => {
+                drop(held);
+                return self.busy(Silent::Locking { key, username }, &store.describe());
+            }
+            Err(e) => return self.done(Err(store_error(e))),
+        };
+        if let Some(t) = self.usable(&data, Some(&username), now, false) {
+            return self.done(Ok(t));
+        }
+        let (env, client_id) = self.id();
+        let entry = match TokenCache::one_entry(&data, &env, &client_id, Some(&username)) {
+            Ok(e) => e,
+            Err(e) => return self.done(Err(e)),
+        };
         let Some(rt) = entry.refresh_token.clone() else {
-            let username = entry.account.username.clone();
             return self.done(Err(IdentityError::new(
                 IdentityErrorKind::InteractionRequired,
                 format!("the cached sign-in of {username} has no refresh token: sign in again"),
@@ -354,20 +476,21 @@ impl SilentFlow {
             Err(e) => return self.done(Err(e)),
         };
         let step = grant.resume(now, Event::Start);
-        self.state = Silent::Refreshing { grant, account: entry.account };
+        self.state = Silent::Refreshing { grant, account: entry.account, held };
         self.refreshing(now, step)
     }
 
     fn refreshing(&mut self, now: i64, step: Step<Token>) -> Step<Token> {
         match step {
             Step::Done(Ok(mut token)) => {
-                if let Silent::Refreshing { account, .. } = &self.state {
-                    if token.account.is_none() {
-                        token.account = Some(account.clone());
-                    }
+                let Silent::Refreshing { account, held, .. } = std::mem::replace(&mut self.state, Silent::Over) else {
+                    return self.done(Err(IdentityError::new(IdentityErrorKind::Configuration, "not refreshing")));
+                };
+                if token.account.is_none() {
+                    token.account = Some(account);
                 }
-                self.state = Silent::Storing { token: Box::new(token) };
                 self.wait = LockWait::default();
+                self.state = Silent::Storing { token: Box::new(token), held };
                 self.store(now)
             }
             Step::Done(Err(mut e)) => {
@@ -387,19 +510,26 @@ impl SilentFlow {
     }
 
     fn store(&mut self, now: i64) -> Step<Token> {
-        let Silent::Storing { token } = std::mem::replace(&mut self.state, Silent::Over) else {
+        let Silent::Storing { token, held } = std::mem::replace(&mut self.state, Silent::Over) else {
             return self.done(Err(IdentityError::new(IdentityErrorKind::Configuration, "nothing to store")));
         };
         let (authority, client_id) = (self.app.authority().clone(), self.app.client_id().to_owned());
-        match self.cache.try_update(|data| data.merge(&authority, &client_id, &token, now)) {
-            Ok(Some(())) => self.done(Ok(*token)),
-            Ok(None) => match self.wait.busy(&self.cache.store.describe()) {
-                Ok(w) => {
-                    self.state = Silent::Storing { token };
-                    Step::Wait(w)
-                }
-                Err(e) => self.done(Err(store_error(e))),
-            },
+        let merge = |data: &mut CacheData| data.merge(&authority, &client_id, &token, now);
+        let saved = match &held {
+            // The store's lock is held: save under it (other accounts may have been saved by
+            // this process meanwhile, so the store is read again).
+            Held::Store(_) => self.cache.try_update_locked(merge),
+            Held::Account(_) => self.cache.try_update(merge),
+        };
+        match saved {
+            Ok(Some(())) => {
+                drop(held);
+                self.done(Ok(*token))
+            }
+            Ok(None) => {
+                let what = self.cache.store.describe();
+                self.busy(Silent::Storing { token, held }, &what)
+            }
             Err(e) => self.done(Err(store_error(e))),
         }
     }
@@ -411,10 +541,12 @@ impl Flow for SilentFlow {
     fn resume(&mut self, now: i64, event: Event) -> Step<Token> {
         match (std::mem::replace(&mut self.state, Silent::Over), event) {
             (Silent::Lookup, Event::Start) => self.lookup(now, true),
+            (Silent::Rereading, Event::Woke) => self.lookup(now, true),
             (Silent::Waiting, Event::Woke) => self.lookup(now, false),
-            (Silent::Refreshing { mut grant, account }, event) => {
+            (Silent::Locking { key, username }, Event::Woke) => self.lock(now, key, username),
+            (Silent::Refreshing { mut grant, account, held }, event) => {
                 let step = grant.resume(now, event);
-                self.state = Silent::Refreshing { grant, account };
+                self.state = Silent::Refreshing { grant, account, held };
                 self.refreshing(now, step)
             }
             (state @ Silent::Storing { .. }, Event::Woke) => {
@@ -544,17 +676,22 @@ mod tests {
     fn a_busy_lock_is_waited_for_and_no_token_is_lost() {
         let store = Arc::new(BusyStore { inner: MemoryStore::new(), busy: AtomicU32::new(0) });
         let cache = signed_in(store.clone());
+        // A store without per-account locks: the refresh waits for the store's lock and holds it
+        // across the request, so no other process saves in between.
         let mut flow = SilentFlow::new(cache.clone(), &app(), &scopes(), None, SilentOptions::new()).expect("flow");
-        assert!(matches!(flow.resume(NOW, Event::Start), Step::Send(_)));
         store.busy.store(3, Ordering::SeqCst);
         let mut waits = Vec::new();
-        let mut step = flow.resume(NOW, token_answer("rt-2"));
+        let mut step = flow.resume(NOW, Event::Start);
         while let Step::Wait(w) = step {
             waits.push(w);
             step = flow.resume(NOW, Event::Woke);
         }
-        assert!(matches!(step, Step::Done(Ok(_))), "{step:?}");
+        assert!(matches!(step, Step::Send(_)), "{step:?}");
         assert_eq!(waits, [Duration::from_millis(2), Duration::from_millis(4), Duration::from_millis(8)]);
+        store.busy.store(1, Ordering::SeqCst);
+        let step = flow.resume(NOW, token_answer("rt-2"));
+        assert!(matches!(step, Step::Done(Ok(_))), "saved under the lock it holds: {step:?}");
+        assert_eq!(store.busy.load(Ordering::SeqCst), 1, "the store's lock was not asked for again");
         assert_eq!(stored_refresh_token(&cache).as_deref(), Some("rt-2"));
 
         // Held for ever: a typed lock time-out after the cache's lock wait, the old token kept.

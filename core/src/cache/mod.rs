@@ -90,13 +90,12 @@ pub struct TokenCache {
     store: Arc<dyn TokenStore>,
     /// The last data read from or written to the store.
     memory: Mutex<Option<CacheData>>,
-    /// Serialises the refreshes of one account within this process (key: [`account_key`]).
-    /// (A list, not a hash map: a handful of accounts, and no hashing code in the wasm build.)
-    flights: Mutex<Vec<(String, Arc<tokio::sync::Mutex<()>>)>>,
     /// Serialises read-modify-write of the store within this process (taken after the
-    /// store's lock, never before it).
-    writes: tokio::sync::Mutex<()>,
-    /// The accounts a sans-IO [`SilentFlow`] of this cache is refreshing (key: [`account_key`]).
+    /// store's lock, never before it; only tried: a busy one is waited for like the store's).
+    writes: Mutex<()>,
+    /// The accounts a [`SilentFlow`] of this cache is refreshing (key: [`account_key`]), so
+    /// callers refreshing one account share one refresh. (A list, not a hash map: a handful
+    /// of accounts, and no hashing code in the wasm build.)
     refreshing: Mutex<Vec<String>>,
     margin: Duration,
 }
@@ -128,43 +127,6 @@ fn account_key(e: &CacheEntry) -> String {
     format!("{}\n{}\n{}", e.environment.to_ascii_lowercase(), e.client_id, e.account.username.to_ascii_lowercase())
 }
 
-/// A silent acquisition: where the token comes from, which scopes (as the client normalised
-/// them), which account, and what is acceptable.
-#[derive(Clone, Copy)]
-pub struct SilentRequest<'a> {
-    /// The authority the token is for.
-    pub authority: &'a Authority,
-    /// The client (application) id.
-    pub client_id: &'a str,
-    /// The clock.
-    pub platform: &'a Arc<dyn Platform>,
-    /// The delegated scopes asked for, normalised ([`crate::PublicClient::user_scopes`]).
-    pub scopes: &'a [String],
-    /// The account (username or home account id); `None` when one account is signed in.
-    pub account: Option<&'a str>,
-    /// What the cache may serve.
-    pub options: SilentOptions,
-}
-
-impl std::fmt::Debug for SilentRequest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SilentRequest")
-            .field("authority", &self.authority.base_url())
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .field("account", &self.account)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a refresh holds: the store's lock throughout, or its account's lock (the store's lock
-/// is then taken for the save).
-enum Held {
-    Store(#[allow(dead_code)] StoreLock),
-    Account(#[allow(dead_code)] StoreLock),
-}
-
 /// The scopes a cached access token must cover: the requested ones minus OpenID scopes.
 pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
     const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
@@ -179,8 +141,7 @@ pub(crate) fn resource_scopes(scopes: &[String]) -> Vec<String> {
     out
 }
 
-/// What silent acquisition accepts from the cache, decided once for the async path
-/// ([`TokenCache::acquire_silent`]) and the sans-IO one ([`SilentFlow`]).
+/// What silent acquisition ([`SilentFlow`]) accepts from the cache.
 #[derive(Debug, Clone)]
 pub(crate) struct Acceptable {
     options: SilentOptions,
@@ -249,8 +210,7 @@ impl TokenCache {
         TokenCache {
             store,
             memory: Mutex::new(None),
-            flights: Mutex::new(Vec::new()),
-            writes: tokio::sync::Mutex::new(()),
+            writes: Mutex::new(()),
             refreshing: Mutex::new(Vec::new()),
             margin: Duration::from_secs(300),
         }
@@ -317,35 +277,6 @@ impl TokenCache {
         }
     }
 
-    /// Reads the store without its lock (stores replace their data atomically, so a reader
-    /// sees the old or the new document). Data that cannot be parsed is handled under the
-    /// lock ([`TokenCache::load`]: a writer without atomic saves may be midway, or the data
-    /// is corrupt and moved aside).
-    async fn peek(&self, platform: &dyn Platform) -> Result<CacheData, StoreError> {
-        if let Ok(data) = self.read()? {
-            self.remember(&data);
-            return Ok(data);
-        }
-        let _lock = self.lock(platform).await?;
-        self.load()
-    }
-
-    /// The in-process flight of one account's refreshes.
-    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        match self.flights.lock() {
-            Ok(mut m) => match m.iter().find(|(k, _)| k == key) {
-                Some((_, flight)) => flight.clone(),
-                None => {
-                    let flight = Arc::new(tokio::sync::Mutex::new(()));
-                    m.push((key.to_owned(), flight.clone()));
-                    flight
-                }
-            },
-            // A panicked thread poisoned the map: no sharing, the store's locks still hold.
-            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
-        }
-    }
-
     fn save(&self, data: &CacheData) -> Result<(), StoreError> {
         self.store.save(&data.to_bytes())?;
         if let Ok(mut m) = self.memory.lock() {
@@ -354,59 +285,22 @@ impl TokenCache {
         Ok(())
     }
 
-    /// Waits (polling with the platform's timer) for the store's cross-process lock.
-    async fn lock(&self, platform: &dyn Platform) -> Result<StoreLock, StoreError> {
-        self.wait_for(platform, || self.store.try_lock(), || false).await?.ok_or_else(|| {
-            StoreError::new(StoreErrorKind::Io, "the store's lock wait was given up")
-            // not reached: `give_up` is never true
-        })
-    }
-
-    /// Polls `try_lock` until it grants the lock (`Some`), `give_up` says the lock is no longer
-    /// needed (`None`), or [`LOCK_WAIT`] has passed (an error).
-    async fn wait_for(
-        &self,
-        platform: &dyn Platform,
-        try_lock: impl Fn() -> Result<Option<StoreLock>, StoreError>,
-        mut give_up: impl FnMut() -> bool,
-    ) -> Result<Option<StoreLock>, StoreError> {
-        let mut waited = Duration::ZERO;
-        let mut step = Duration::from_millis(2);
-        loop {
-            if let Some(lock) = try_lock()? {
-                return Ok(Some(lock));
-            }
-            if step >= Duration::from_millis(50) && give_up() {
-                return Ok(None);
-            }
-            if waited >= LOCK_WAIT {
-                return Err(StoreError::new(
-                    StoreErrorKind::LockTimeout,
-                    format!(
-                        "another process held the lock of {} for over {} s",
-                        self.store.describe(),
-                        LOCK_WAIT.as_secs()
-                    ),
-                ));
-            }
-            platform.sleep(step).await;
-            waited += step;
-            step = (step * 2).min(Duration::from_millis(50));
-        }
-    }
-
-    /// Runs `change` on freshly loaded data under the locks and saves the result.
+    /// Runs `change` on freshly loaded data under the locks and saves the result: a
+    /// [`CacheChange`] driven with the platform's timer.
     async fn update<R>(
         &self,
         platform: &dyn Platform,
         change: impl FnOnce(&mut CacheData) -> R,
     ) -> Result<R, StoreError> {
-        let _lock = self.lock(platform).await?;
-        let _writes = self.writes.lock().await;
-        let mut data = self.load()?;
-        let r = change(&mut data);
-        self.save(&data)?;
-        Ok(r)
+        let mut change = Some(change);
+        let mut wait = LockWait::default();
+        loop {
+            let step = self.try_update(|data| change.take().map(|c| c(data)))?;
+            if let Some(r) = step.flatten() {
+                return Ok(r);
+            }
+            platform.sleep(wait.busy(&self.store.describe())?).await;
+        }
     }
 
     /// Accounts signed in at `authority` with `client_id`.
@@ -514,112 +408,6 @@ impl TokenCache {
     ) -> Option<Token> {
         let m = self.memory.lock().ok()?;
         m.as_ref()?.valid_token(environment, client_id, account, wanted, now, margin)
-    }
-
-    /// Silent acquisition for `client`: see the module documentation and [`SilentOptions`].
-    ///
-    /// A valid cached token is served from memory or from a read of the store without any
-    /// lock. A refresh holds its account's lock (or, for stores without per-account locks,
-    /// the store's lock) across the network; waiting for it, the caller watches the store and
-    /// takes the token another process stored.
-    ///
-    /// The cache is passive towards the client: it looks up, locks, and stores; `refresh` is
-    /// the client's redemption of a refresh token (the cache never calls the client itself).
-    pub async fn acquire_silent<R, F>(&self, request: SilentRequest<'_>, refresh: R) -> Result<Token, IdentityError>
-    where
-        R: FnOnce(RefreshToken) -> F,
-        F: std::future::Future<Output = Result<Token, IdentityError>>,
-    {
-        let SilentRequest { authority, client_id, platform, scopes: requested, account, options } = request;
-        let platform = platform.clone();
-        let env = authority.base_url();
-        let wanted = resource_scopes(requested);
-        let margin = self.margin.max(options.min_validity.unwrap_or_default());
-        if !options.force_refresh {
-            if let Some(t) = self.memory_hit(env, client_id, account, &wanted, platform.now(), margin) {
-                return Ok(t);
-            }
-        }
-        let data = self.peek(platform.as_ref()).await?;
-        let first = TokenId { env, client_id, account, wanted: &wanted };
-        let accept = Acceptable::new(self, options, &data, &first, platform.now());
-        if let Some(t) = accept.at_first(&data, &first, platform.now()) {
-            return Ok(t);
-        }
-        let entry = Self::one_entry(&data, env, client_id, account)?;
-        let username = entry.account.username.clone();
-        let key = account_key(&entry);
-        // Another thread or process may refresh meanwhile: its token is taken.
-        let usable = |data: &CacheData| -> Option<Token> {
-            let id = TokenId { env, client_id, account: Some(&username), wanted: &wanted };
-            accept.after_wait(data, &id, platform.now())
-        };
-
-        let flight = self.flight(&key);
-        let _flight = flight.lock().await;
-        let held = if self.store.has_account_locks() {
-            let mut found = None;
-            let lock = self
-                .wait_for(
-                    platform.as_ref(),
-                    || self.store.try_lock_account(&key),
-                    || {
-                        found = self.read().ok().and_then(Result::ok).and_then(|d| usable(&d));
-                        found.is_some()
-                    },
-                )
-                .await?;
-            match lock {
-                Some(lock) => Held::Account(lock),
-                None => return found.ok_or_else(|| IdentityError::new(IdentityErrorKind::Storage, "lost token")),
-            }
-        } else {
-            Held::Store(self.lock(platform.as_ref()).await?)
-        };
-        let data = match held {
-            Held::Account(_) => self.peek(platform.as_ref()).await?,
-            Held::Store(_) => self.load()?,
-        };
-        let entry = Self::one_entry(&data, env, client_id, Some(&username))?;
-        if let Some(t) = usable(&data) {
-            return Ok(t);
-        }
-        let Some(rt) = entry.refresh_token.clone() else {
-            return Err(IdentityError::new(
-                IdentityErrorKind::InteractionRequired,
-                format!("the cached sign-in of {username} has no refresh token: sign in again"),
-            ));
-        };
-        let mut token = match refresh(RefreshToken::new(rt)).await {
-            Ok(t) => t,
-            Err(mut e) => {
-                if e.kind == IdentityErrorKind::InvalidGrant {
-                    e.kind = IdentityErrorKind::InteractionRequired;
-                    e.message =
-                        format!("the refresh token of {username} is no longer accepted: sign in again ({})", e.message);
-                }
-                return Err(e);
-            }
-        };
-        if token.account.is_none() {
-            token.account = Some(entry.account.clone());
-        }
-        let now = platform.now();
-        match held {
-            // The store's lock is held: save under it (other accounts may have been saved
-            // by this process meanwhile, so the store is read again).
-            Held::Store(_) => {
-                let _writes = self.writes.lock().await;
-                let mut data = self.load()?;
-                data.merge(authority, client_id, &token, now);
-                self.save(&data)?;
-            }
-            Held::Account(_) => {
-                self.update(platform.as_ref(), |data| data.merge(authority, client_id, &token, now)).await?
-            }
-        }
-        drop(held);
-        Ok(token)
     }
 
     /// The one entry `account` names (or the only one, when it names none).

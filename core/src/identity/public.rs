@@ -511,17 +511,9 @@ impl PublicClient {
                 "silent acquisition needs a token cache (with_cache)",
             ));
         };
-        let requested = self.app.user_scopes(scopes)?;
-        let request = crate::cache::SilentRequest {
-            authority: &self.app.authority,
-            client_id: &self.app.client_id,
-            platform: &self.platform,
-            scopes: &requested,
-            account,
-            options,
-        };
-        // The cache calls back only for the refresh itself, under its locks.
-        cache.acquire_silent(request, |rt| async move { self.drive(self.app.refresh(&rt, scopes)?).await }).await
+        // The machine every host runs: the browser's and Node's wasm drive it with fetch.
+        let flow = crate::cache::SilentFlow::new(cache.clone(), &self.app, scopes, account, options)?;
+        self.drive(flow).await
     }
 
     /// The accounts signed in with this client at this authority (from the cache).
