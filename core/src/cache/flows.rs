@@ -384,14 +384,14 @@ impl SilentFlow {
     }
 
     fn lookup(&mut self, now: i64, first: bool) -> Step<Token> {
-        let (env, client_id) = self.id();
         if first && !self.options.force_refresh {
             let margin = self.cache.margin.max(self.options.min_validity.unwrap_or_default());
-            if let Some(t) = self.cache.memory_hit(&env, &client_id, self.account.as_deref(), &self.wanted, now, margin)
-            {
+            let (env, client_id) = (self.app.authority().base_url(), self.app.client_id());
+            if let Some(t) = self.cache.memory_hit(env, client_id, self.account.as_deref(), &self.wanted, now, margin) {
                 return self.done(Ok(t));
             }
         }
+        let (env, client_id) = self.id();
         let data = match self.peek() {
             Ok(Some(d)) => d,
             Ok(None) => return self.busy(Silent::Rereading, &self.cache.store.describe()),
