@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    account_key, entry_matches, resource_scopes, Acceptable, CacheData, SilentOptions, StoreError, StoreErrorKind,
-    StoreLock, TokenCache, TokenId,
+    account_key, entry_matches, resource_scopes, Acceptable, CacheData, CacheEntry, SilentOptions, StoreError,
+    StoreErrorKind, StoreLock, TokenCache, TokenId,
 };
 use crate::identity::flow::{Event, Flow, Step, TokenGrant};
 use crate::identity::{Account, Authority, IdentityError, IdentityErrorKind, PublicApp, RefreshToken, Token};
@@ -367,14 +367,19 @@ impl SilentFlow {
         self.cache.load().map(Some)
     }
 
-    fn id(&self) -> (String, String) {
-        (self.app.authority().base_url().to_owned(), self.app.client_id().to_owned())
+    /// Which token, for this flow's app and `account`.
+    fn token_id<'a>(&'a self, account: Option<&'a str>) -> TokenId<'a> {
+        TokenId { env: self.app.authority().base_url(), client_id: self.app.client_id(), account, wanted: &self.wanted }
+    }
+
+    /// The one entry of this flow's app that `account` names.
+    fn entry(&self, data: &CacheData, account: Option<&str>) -> Result<CacheEntry, IdentityError> {
+        TokenCache::one_entry(data, self.app.authority().base_url(), self.app.client_id(), account)
     }
 
     /// A token another caller or process stored meanwhile, acceptable now.
     fn usable(&self, data: &CacheData, account: Option<&str>, now: i64, first: bool) -> Option<Token> {
-        let (env, client_id) = self.id();
-        let id = TokenId { env: &env, client_id: &client_id, account, wanted: &self.wanted };
+        let id = self.token_id(account);
         let accept = self.accept.as_ref()?;
         if first {
             accept.at_first(data, &id, now)
@@ -386,26 +391,25 @@ impl SilentFlow {
     fn lookup(&mut self, now: i64, first: bool) -> Step<Token> {
         if first && !self.options.force_refresh {
             let margin = self.cache.margin.max(self.options.min_validity.unwrap_or_default());
-            let (env, client_id) = (self.app.authority().base_url(), self.app.client_id());
-            if let Some(t) = self.cache.memory_hit(env, client_id, self.account.as_deref(), &self.wanted, now, margin) {
+            let id = self.token_id(self.account.as_deref());
+            if let Some(t) = self.cache.memory_hit(id.env, id.client_id, id.account, id.wanted, now, margin) {
                 return self.done(Ok(t));
             }
         }
-        let (env, client_id) = self.id();
         let data = match self.peek() {
             Ok(Some(d)) => d,
             Ok(None) => return self.busy(Silent::Rereading, &self.cache.store.describe()),
             Err(e) => return self.done(Err(store_error(e))),
         };
         if self.accept.is_none() {
-            let id =
-                TokenId { env: &env, client_id: &client_id, account: self.account.as_deref(), wanted: &self.wanted };
-            self.accept = Some(Acceptable::new(&self.cache, self.options, &data, &id, now));
+            let accept =
+                Acceptable::new(&self.cache, self.options, &data, &self.token_id(self.account.as_deref()), now);
+            self.accept = Some(accept);
         }
         if let Some(t) = self.usable(&data, self.account.as_deref(), now, first) {
             return self.done(Ok(t));
         }
-        let entry = match TokenCache::one_entry(&data, &env, &client_id, self.account.as_deref()) {
+        let entry = match self.entry(&data, self.account.as_deref()) {
             Ok(e) => e,
             Err(e) => return self.done(Err(e)),
         };
@@ -460,8 +464,7 @@ impl SilentFlow {
         if let Some(t) = self.usable(&data, Some(&username), now, false) {
             return self.done(Ok(t));
         }
-        let (env, client_id) = self.id();
-        let entry = match TokenCache::one_entry(&data, &env, &client_id, Some(&username)) {
+        let entry = match self.entry(&data, Some(&username)) {
             Ok(e) => e,
             Err(e) => return self.done(Err(e)),
         };
