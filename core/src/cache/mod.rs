@@ -285,8 +285,9 @@ impl TokenCache {
         Ok(())
     }
 
-    /// Runs `change` on freshly loaded data under the locks and saves the result: a
-    /// [`CacheChange`] driven with the platform's timer.
+    /// Runs `change` on freshly loaded data under the locks and saves the result, with
+    /// the tries and waits of a [`CacheChange`] (`try_update`, [`LockWait`]), slept with the
+    /// platform's timer (a `CacheChange` cannot borrow `change`).
     async fn update<R>(
         &self,
         platform: &dyn Platform,
