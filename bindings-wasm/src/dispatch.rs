@@ -12,7 +12,6 @@
 //! every I/O the host's, and the host passes the clock (`now`, Unix seconds) with each call.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,21 +78,37 @@ struct Client {
 }
 
 /// Objects by number. A number is never reused, so a late `drop` cannot hit a newer object.
+/// A page holds a handful, so a vector searched by number does (a `BTreeMap` here cost the
+/// browser's wasm 5 KB gzip).
 struct Table<T> {
-    items: BTreeMap<u64, T>,
+    items: Vec<(u64, T)>,
     next: u64,
 }
 
 impl<T> Table<T> {
     const fn new() -> Table<T> {
-        Table { items: BTreeMap::new(), next: 0 }
+        Table { items: Vec::new(), next: 0 }
     }
 
     fn insert(&mut self, v: T) -> u64 {
         let id = self.next;
         self.next += 1;
-        self.items.insert(id, v);
+        self.items.push((id, v));
         id
+    }
+
+    /// Puts back an object taken out by `remove`, under its number.
+    fn put(&mut self, id: u64, v: T) {
+        self.items.push((id, v));
+    }
+
+    fn get(&self, id: u64) -> Option<&T> {
+        self.items.iter().find(|(k, _)| *k == id).map(|(_, v)| v)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        let i = self.items.iter().position(|(k, _)| *k == id)?;
+        Some(self.items.swap_remove(i).1)
     }
 }
 
@@ -143,13 +158,13 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
         "client" => new_client(a)?,
         "dropClient" => {
             let id = number(a, "client")?;
-            CLIENTS.with_borrow_mut(|t| t.items.remove(&id));
+            CLIENTS.with_borrow_mut(|t| t.remove(id));
             Value::Null
         }
         "resume" => resume(a, bytes)?,
         "dropFlow" => {
             let id = number(a, "flow")?;
-            FLOWS.with_borrow_mut(|t| t.items.remove(&id));
+            FLOWS.with_borrow_mut(|t| t.remove(id));
             Value::Null
         }
         _ => {
@@ -234,7 +249,7 @@ fn number(a: &Value, name: &str) -> Result<u64, Failure> {
 
 fn client(a: &Value) -> Result<Rc<Client>, Failure> {
     let id = number(a, "client")?;
-    CLIENTS.with_borrow(|t| t.items.get(&id).cloned()).ok_or_else(|| type_failure("the client was dropped"))
+    CLIENTS.with_borrow(|t| t.get(id).cloned()).ok_or_else(|| type_failure("the client was dropped"))
 }
 
 /// `{options: {clientId, provider?, authority?, tenant?, cloud?, timeoutMs?, refreshMarginSecs?},
@@ -324,7 +339,7 @@ fn resume(a: &Value, bytes: &[u8]) -> Out {
         })),
         _ => return Err(type_failure("resume: kind is start, response, error or woke")),
     };
-    let mut running = FLOWS.with_borrow_mut(|t| t.items.remove(&id)).ok_or_else(|| type_failure("the flow is over"))?;
+    let mut running = FLOWS.with_borrow_mut(|t| t.remove(id)).ok_or_else(|| type_failure("the flow is over"))?;
     let step = running.flow.resume(now(a), event);
     let timeout_ms = running.timeout_ms;
     let out = match step {
@@ -350,6 +365,6 @@ fn resume(a: &Value, bytes: &[u8]) -> Out {
         Step::Wait(w) => obj(vec![("wait", int(i64::try_from(w.as_millis()).unwrap_or(i64::MAX)))]),
         Step::Done(r) => return r.map(|v| obj(vec![("done", v)])).map_err(Failure::Identity),
     };
-    FLOWS.with_borrow_mut(|t| t.items.insert(id, running));
+    FLOWS.with_borrow_mut(|t| t.put(id, running));
     Ok(out)
 }

@@ -9,9 +9,20 @@ use super::error::{IdentityError, IdentityErrorKind};
 /// `n` random bytes from the OS (or `crypto.getRandomValues` in wasm).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], IdentityError> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf)
-        .map_err(|e| IdentityError::new(IdentityErrorKind::Configuration, format!("no random source: {e}")))?;
+    getrandom::getrandom(&mut buf).map_err(no_random_source)?;
     Ok(buf)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn no_random_source(e: getrandom::Error) -> IdentityError {
+    IdentityError::new(IdentityErrorKind::Configuration, format!("no random source: {e}"))
+}
+
+/// In wasm the only source is the host's `crypto.getRandomValues` (the binding's custom
+/// source); naming it spares the browser getrandom's table of every platform's messages.
+#[cfg(target_arch = "wasm32")]
+fn no_random_source(_: getrandom::Error) -> IdentityError {
+    IdentityError::new(IdentityErrorKind::Configuration, "no random source: the host's crypto.getRandomValues failed")
 }
 
 /// A random URL-safe string carrying `N` random bytes.
