@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package's wasm: cargo (wasm-release profile: opt-level z, LTO, one codegen
-# unit, panic = abort) -> wasm-bindgen (ESM for browsers and Node, no name/producers sections)
-# -> wasm-opt -Oz (npm binaryen) -> scripts/bundle.sh (minified browser bundle, esbuild).
+# unit, panic = abort) -> for the Node build wasm-bindgen (ESM, no name/producers sections; the
+# browser build has its own small loader, js/wasm-web.js) -> wasm-opt -Oz (npm binaryen) ->
+# scripts/bundle.sh (minified browser bundle, esbuild).
 # Output: bindings-wasm/dist/ (dist/browser/ for the bundle). Needs scripts/setup.d/40-wasm.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,16 +22,17 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 raw="$target_dir/wasm32-unknown-unknown/wasm-release/mailoauth_wasm.wasm"
 
-# name, cargo features: the browser build, and the Node build with the mail login machines
-build() {
-  local name="$1"; shift
-  cargo build -p mailoauth-wasm --target wasm32-unknown-unknown --profile wasm-release --locked "$@"
-  wasm-bindgen "$raw" --out-dir "$tmp" --out-name "$name" --target web --remove-name-section --remove-producers-section
-  "$here/node_modules/.bin/wasm-opt" -Oz --gufa -Oz --converge "$tmp/${name}_bg.wasm" -o "$tmp/opt.wasm"
-  mv "$tmp/opt.wasm" "$tmp/${name}_bg.wasm"
-}
-build mailoauth_wasm
-build mailoauth_wasm_node --features node
+opt() { "$here/node_modules/.bin/wasm-opt" -Oz --gufa -Oz --converge --strip-debug --strip-producers "$1" -o "$2"; }
+# The browser build: the plain C ABI of src/abi.rs, loaded by js/wasm-web.js (no wasm-bindgen).
+cargo build -p mailoauth-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+opt "$raw" "$tmp/mailoauth_wasm_bg.wasm"
+cp "$here/js/wasm-web.js" "$tmp/mailoauth_wasm.js"
+cp "$here/js/wasm-web.d.ts" "$tmp/mailoauth_wasm.d.ts"
+# The Node build with the mail login machines and the confidential client: wasm-bindgen.
+cargo build -p mailoauth-wasm --target wasm32-unknown-unknown --profile wasm-release --locked --features node
+wasm-bindgen "$raw" --out-dir "$tmp" --out-name mailoauth_wasm_node --target web --remove-name-section --remove-producers-section
+opt "$tmp/mailoauth_wasm_node_bg.wasm" "$tmp/opt.wasm"
+mv "$tmp/opt.wasm" "$tmp/mailoauth_wasm_node_bg.wasm"
 if [ -d "$tmp/snippets" ]; then
   echo "unexpected wasm-bindgen snippets (use raw_module imports of js/)" >&2
   exit 1

@@ -22,7 +22,6 @@ use mailoauth::identity::flow::{Event, Flow, Step};
 use mailoauth::identity::{HttpError, HttpResponse, Method, PublicApp, RefreshToken, Token};
 use mailoauth::json::{self, Value};
 use mailoauth::{IdentityError, IdentityErrorKind, SilentOptions};
-use wasm_bindgen::prelude::*;
 
 use crate::convert::{
     self, account_json, field, int, obj, s, str_field, string_list, token_json, type_failure, uint_field, Failure,
@@ -120,8 +119,7 @@ thread_local! {
 
 /// Runs one operation: `op`, `args` (JSON text, with `now` in Unix seconds), `bytes` (the body
 /// of an HTTP response for `resume`). Returns `{"ok": value}` or `{"err": details}` as JSON.
-#[wasm_bindgen]
-pub fn call(op: &str, args: &str, bytes: &[u8]) -> String {
+pub(crate) fn call(op: &str, args: &str, bytes: &[u8]) -> String {
     let args = json::parse(args.as_bytes()).unwrap_or(Value::Null);
     let result = run(op, &args, bytes);
     json::to_string(&match result {

@@ -17,6 +17,7 @@
 //! wasm toolchain.
 #![cfg(target_arch = "wasm32")]
 
+mod abi;
 mod convert;
 pub mod dispatch;
 #[cfg(feature = "node")]
@@ -26,18 +27,11 @@ mod store;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-#[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../js/bridge.js")]
-extern "C" {
-    /// `crypto.getRandomValues(buf)`.
-    #[wasm_bindgen(js_name = fillRandom)]
-    fn fill_random(buf: &mut [u8]);
-}
-
 /// The core's random source (getrandom's custom hook): the host's `crypto.getRandomValues`.
 fn host_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
     // getRandomValues fills at most 65,536 bytes per call.
     for chunk in buf.chunks_mut(65_536) {
-        fill_random(chunk);
+        abi::fill_random(chunk);
     }
     Ok(())
 }

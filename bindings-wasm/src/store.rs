@@ -14,16 +14,10 @@
 
 use mailoauth::cache::{LockGuard, StoreError, StoreErrorKind, StoreLock, TokenStore};
 use mailoauth::json::{self, Value};
-use wasm_bindgen::prelude::*;
 
+use crate::abi::store_call;
 use crate::convert::{field, str_field};
 
-#[wasm_bindgen(raw_module = "../js/bridge.js")]
-extern "C" {
-    /// Runs `method` of the store numbered `store` (see the module's docs).
-    #[wasm_bindgen(js_name = storeCall)]
-    fn store_call(store: u32, method: &str, arg: &str) -> String;
-}
 
 pub(crate) struct JsStore {
     id: u32,
