@@ -18,10 +18,38 @@
 //!   answer, in a buffer JS got from `alloc`, as `ptr << 32 | len`; the wasm owns it.
 //! - import `mailoauth.fillRandom(ptr, len)`: fills the wasm's bytes with random values.
 
+use core::cell::RefCell;
+
 #[cfg(feature = "node")]
 pub(crate) use node::{fill_random, store_call};
 #[cfg(not(feature = "node"))]
 pub(crate) use web::{fill_random, store_call};
+
+#[cfg(target_feature = "atomics")]
+compile_error!("mailoauth's wasm is built for one thread (abi::Global); build it without the atomics feature");
+
+/// A value of the module's one thread (the tables of clients and flows): a `thread_local!`
+/// that the build without std can have too.
+pub(crate) struct Global<T>(RefCell<T>);
+
+// SAFETY: wasm32 without the `atomics` target feature (checked above) runs one thread; no
+// other thread can see the value.
+#[allow(unsafe_code)]
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Global(RefCell::new(value))
+    }
+
+    pub(crate) fn with_borrow<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0.borrow())
+    }
+
+    pub(crate) fn with_borrow_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
+}
 
 #[cfg(feature = "node")]
 mod node {
@@ -51,12 +79,14 @@ mod node {
 #[cfg(not(feature = "node"))]
 #[allow(unsafe_code)]
 mod web {
+    use crate::prelude::*;
+
     /// A buffer of `len` bytes JS fills and passes to `call` (or returns from `storeCall`).
     #[no_mangle]
     extern "C" fn alloc(len: usize) -> *mut u8 {
         let mut v = Vec::<u8>::with_capacity(len);
         let ptr = v.as_mut_ptr();
-        std::mem::forget(v);
+        core::mem::forget(v);
         ptr
     }
 
@@ -90,7 +120,14 @@ mod web {
     }
 
     #[no_mangle]
-    extern "C" fn call(op: *mut u8, op_len: usize, args: *mut u8, args_len: usize, bytes: *mut u8, bytes_len: usize) -> u64 {
+    extern "C" fn call(
+        op: *mut u8,
+        op_len: usize,
+        args: *mut u8,
+        args_len: usize,
+        bytes: *mut u8,
+        bytes_len: usize,
+    ) -> u64 {
         // SAFETY: JS got each buffer from `alloc` with these lengths and filled it; this
         // function owns them now.
         let (op, args, bytes) = unsafe { (take(op, op_len), take(args, args_len), take(bytes, bytes_len)) };

@@ -5,6 +5,7 @@
 //! the details name. This costs far less wasm than a generated binding per type and method.
 //! The Node build's extra exports (mail logins, diagnostics) convert through [`js`].
 
+use crate::prelude::*;
 #[cfg(feature = "node")]
 use mailoauth::identity::TokenWarning;
 use mailoauth::identity::{Account, AuthorizationOptions, AuthorizationRequest, DeviceCodeFlow, MailHosts, Token};

@@ -11,10 +11,9 @@
 //! which retry, how long to wait, what an answer means, what the cache keeps) is the core's,
 //! every I/O the host's, and the host passes the clock (`now`, Unix seconds) with each call.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::time::Duration;
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use mailoauth::cache::{CacheChange, SilentFlow, Stored, TokenCache};
 use mailoauth::identity::flow::DeviceCodeStart;
@@ -23,9 +22,11 @@ use mailoauth::identity::{HttpError, HttpResponse, Method, PublicApp, RefreshTok
 use mailoauth::json::{self, Value};
 use mailoauth::{IdentityError, IdentityErrorKind, SilentOptions};
 
+use crate::abi::Global;
 use crate::convert::{
     self, account_json, field, int, obj, s, str_field, string_list, token_json, type_failure, uint_field, Failure,
 };
+use crate::prelude::*;
 use crate::store::JsStore;
 
 type Out = Result<Value, Failure>;
@@ -111,11 +112,9 @@ impl<T> Table<T> {
     }
 }
 
-thread_local! {
-    static CLIENTS: RefCell<Table<Rc<Client>>> = const { RefCell::new(Table::new()) };
-    // A flow is taken out while it runs: the store it calls may re-enter `call`.
-    static FLOWS: RefCell<Table<Running>> = const { RefCell::new(Table::new()) };
-}
+// A flow is taken out while it runs: the store it calls may re-enter `call`.
+static CLIENTS: Global<Table<Rc<Client>>> = Global::new(Table::new());
+static FLOWS: Global<Table<Running>> = Global::new(Table::new());
 
 /// Runs one operation: `op`, `args` (JSON text, with `now` in Unix seconds), `bytes` (the body
 /// of an HTTP response for `resume`). Returns `{"ok": value}` or `{"err": details}` as JSON.

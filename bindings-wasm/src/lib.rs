@@ -16,6 +16,29 @@
 //! On other targets the crate is empty, so the native workspace build does not pull in the
 //! wasm toolchain.
 #![cfg(target_arch = "wasm32")]
+// The browser build has no std (nor does the core there): its panics abort (`unreachable`)
+// without std's panic machinery, which brought formatting code into the page.
+#![cfg_attr(not(feature = "node"), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude brings, for the build without std.
+#[allow(unused_imports)]
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+    pub(crate) use alloc::{format, vec};
+}
+
+/// A panic in the browser build (a bug) stops the module: the call throws `RuntimeError:
+/// unreachable` in JS, as `panic = "abort"` does with std.
+#[cfg(not(feature = "node"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 mod abi;
 mod convert;

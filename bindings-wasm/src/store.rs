@@ -12,12 +12,12 @@
 //! such method) or `{"err": {kind, message}}` (the method threw). A lock it hands out is a
 //! number too, released with the `release` method.
 
+use crate::prelude::*;
 use mailoauth::cache::{LockGuard, StoreError, StoreErrorKind, StoreLock, TokenStore};
 use mailoauth::json::{self, Value};
 
 use crate::abi::store_call;
 use crate::convert::{field, str_field};
-
 
 pub(crate) struct JsStore {
     id: u32,

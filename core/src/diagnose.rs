@@ -5,6 +5,8 @@
 //! `testdata/parity/diagnoses.json`, checked by every language's suite.
 
 use crate::identity::{check_access_token, MailHosts, TokenClaims, TokenWarning};
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::proto::mail_hint;
 use crate::{Authority, Cloud, MailErrorKind, Protocol, Provider};
 

@@ -6,6 +6,8 @@
 //! `testdata/parity/errors.json`, which the Rust, Python, JS and Swift suites all read.
 
 use crate::cache::StoreErrorKind;
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::{IdentityErrorKind, MailErrorKind};
 
 /// What to do about an error.

@@ -14,7 +14,9 @@
 //! against `serde_json` on generated and mutated input (`tests/json_differential.rs`) and run
 //! by the stable fuzzer (`fuzz-stable/`, the token, cache and MSAL targets).
 
-use std::borrow::Borrow;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::borrow::Borrow;
 
 /// A JSON value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +83,7 @@ impl Object {
     /// Sets the member `k`; returns the value it replaces.
     pub fn insert(&mut self, k: String, v: Value) -> Option<Value> {
         match self.find(&k) {
-            Ok(i) => Some(std::mem::replace(&mut self.members[i].1, v)),
+            Ok(i) => Some(core::mem::replace(&mut self.members[i].1, v)),
             Err(i) => {
                 self.members.insert(i, (k, v));
                 None
@@ -132,7 +134,7 @@ impl FromIterator<(String, Value)> for Object {
 
 impl IntoIterator for Object {
     type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type IntoIter = alloc::vec::IntoIter<(String, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.members.into_iter()
     }
@@ -144,7 +146,7 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Parses JSON bytes. `None` if they are not UTF-8 or not JSON (or nest deeper than [`MAX_DEPTH`]).
 pub fn parse(bytes: &[u8]) -> Option<Value> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    let text = core::str::from_utf8(bytes).ok()?;
     let mut p = Parser { s: text.as_bytes(), text, i: 0 };
     let v = p.value(0)?;
     p.ws();

@@ -3,6 +3,9 @@
 //! and write them through `name()` / `from_name()`.
 
 /// Implements `name()`, `from_name()` and `ALL` for a field-less enum.
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 macro_rules! wire_names {
     ($ty:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {

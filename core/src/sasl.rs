@@ -5,8 +5,10 @@
 //! answer it with a dummy reply (an empty line for XOAUTH2, `AQ==` for OAUTHBEARER) and then
 //! receives the final failure. The token is never sent twice.
 
-use std::fmt;
-use std::str::FromStr;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
+use core::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

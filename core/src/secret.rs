@@ -1,6 +1,8 @@
 //! Secret strings whose `Debug` never shows the value.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {

@@ -8,7 +8,9 @@
 //! challenges), so every binding receives safe strings; the CLI applies it again to anything
 //! it prints that it did not write itself.
 
-use std::borrow::Cow;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::borrow::Cow;
 
 /// Whether `c` can do more on a terminal than print itself, or can disguise text:
 /// C0 controls (including ESC, CR, LF, TAB, BS, BEL), DEL, C1 controls (U+0080..U+009F,

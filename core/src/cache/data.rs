@@ -1,6 +1,8 @@
 //! The cache document (versioned JSON).
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::time::Duration;
 
 use crate::json::{as_i64, parse_object, Object, Value};
 use serde::{Deserialize, Serialize};
@@ -42,8 +44,8 @@ pub struct CacheEntry {
     pub access_tokens: Vec<CachedAccessToken>,
 }
 
-impl std::fmt::Debug for CacheEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for CacheEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CacheEntry")
             .field("environment", &self.environment)
             .field("client_id", &self.client_id)
@@ -68,8 +70,8 @@ pub struct CachedAccessToken {
     pub refresh_at: Option<i64>,
 }
 
-impl std::fmt::Debug for CachedAccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for CachedAccessToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CachedAccessToken")
             .field("scopes", &self.scopes)
             .field("expires_at", &self.expires_at)
@@ -365,7 +367,7 @@ impl CacheData {
         let e = self.entry_mut(authority, client_id, &account, now);
         if token.account.is_some() {
             // Keep what we knew if the new answer has less (a refresh without an id token).
-            let old = std::mem::take(&mut e.account);
+            let old = core::mem::take(&mut e.account);
             e.account = Account {
                 username: if account.username.is_empty() { old.username } else { account.username },
                 email: account.email.or(old.email),

@@ -10,8 +10,10 @@
 //! native clients run the same machines ([`crate::identity::flow::drive`] sleeps the waits), and
 //! so do the cache's own async methods (an update is a [`CacheChange`]).
 
-use std::sync::Arc;
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use super::{
     account_key, entry_matches, resource_scopes, Acceptable, CacheData, CacheEntry, SilentOptions, StoreError,
@@ -166,8 +168,8 @@ pub struct CacheChange<T> {
     wait: LockWait,
 }
 
-impl<T> std::fmt::Debug for CacheChange<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T> core::fmt::Debug for CacheChange<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CacheChange").field("cache", &self.cache).field("wait", &self.wait).finish_non_exhaustive()
     }
 }
@@ -275,8 +277,8 @@ pub struct SilentFlow {
     state: Silent,
 }
 
-impl std::fmt::Debug for SilentFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SilentFlow {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let state = match self.state {
             Silent::Lookup => "lookup",
             Silent::Rereading => "waiting for the store's lock to read it",
@@ -486,7 +488,7 @@ impl SilentFlow {
     fn refreshing(&mut self, now: i64, step: Step<Token>) -> Step<Token> {
         match step {
             Step::Done(Ok(mut token)) => {
-                let Silent::Refreshing { account, held, .. } = std::mem::replace(&mut self.state, Silent::Over) else {
+                let Silent::Refreshing { account, held, .. } = core::mem::replace(&mut self.state, Silent::Over) else {
                     return self.done(Err(IdentityError::new(IdentityErrorKind::Configuration, "not refreshing")));
                 };
                 if token.account.is_none() {
@@ -513,7 +515,7 @@ impl SilentFlow {
     }
 
     fn store(&mut self, now: i64) -> Step<Token> {
-        let Silent::Storing { token, held } = std::mem::replace(&mut self.state, Silent::Over) else {
+        let Silent::Storing { token, held } = core::mem::replace(&mut self.state, Silent::Over) else {
             return self.done(Err(IdentityError::new(IdentityErrorKind::Configuration, "nothing to store")));
         };
         let (authority, client_id) = (self.app.authority().clone(), self.app.client_id().to_owned());
@@ -542,7 +544,7 @@ impl Flow for SilentFlow {
     type Output = Token;
 
     fn resume(&mut self, now: i64, event: Event) -> Step<Token> {
-        match (std::mem::replace(&mut self.state, Silent::Over), event) {
+        match (core::mem::replace(&mut self.state, Silent::Over), event) {
             (Silent::Lookup, Event::Start) => self.lookup(now, true),
             (Silent::Rereading, Event::Woke) => self.lookup(now, true),
             (Silent::Waiting, Event::Woke) => self.lookup(now, false),
@@ -569,7 +571,7 @@ mod tests {
     use super::*;
     use crate::cache::{MemoryStore, StoreLock, TokenStore};
     use crate::identity::{Cloud, HttpResponse};
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     const NOW: i64 = 2_000_000;
 

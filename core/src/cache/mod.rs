@@ -16,6 +16,9 @@
 //!
 //! The format is documented in the crate README ("Cache format").
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod data;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
@@ -27,8 +30,10 @@ mod store;
 #[cfg(not(target_arch = "wasm32"))]
 mod store_lock;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use alloc::sync::Arc;
+
+use crate::sync::Mutex;
+use core::time::Duration;
 
 pub use data::{CacheData, CacheEntry, CachedAccessToken, CACHE_SCHEMA_VERSION};
 #[cfg(not(target_arch = "wasm32"))]
@@ -100,8 +105,8 @@ pub struct TokenCache {
     margin: Duration,
 }
 
-impl std::fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TokenCache")
             .field("store", &self.store.describe())
             .field("margin", &self.margin)
@@ -217,6 +222,8 @@ impl TokenCache {
     }
 
     /// A cache that lives in memory only.
+    // Without std (the browser's one-thread wasm) the store's lock is a `RefCell`.
+    #[cfg_attr(not(any(feature = "std", not(target_arch = "wasm32"))), allow(clippy::arc_with_non_send_sync))]
     pub fn in_memory() -> TokenCache {
         Self::new(Arc::new(MemoryStore::new()))
     }

@@ -7,6 +7,8 @@ use super::data::{CacheEntry, CachedAccessToken};
 use super::store::{StoreError, StoreErrorKind};
 use crate::identity::{decode_jwt_claims, Account};
 use crate::json::{self, get_str, object, Object};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 fn s<'a>(o: &'a Object, k: &str) -> Option<&'a str> {
     get_str(o, k).filter(|v| !v.is_empty())

@@ -1,8 +1,10 @@
 //! Where the token cache lives: a trait hosts implement, and the stores that come with the
 //! library (memory, file, command, OS keyring).
 
-use std::fmt;
-use std::sync::Mutex;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use crate::sync::Mutex;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +51,7 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl core::error::Error for StoreError {}
 
 /// Something held while a cross-process lock is held; dropping it releases the lock.
 pub trait LockGuard: MaybeSendSync {}

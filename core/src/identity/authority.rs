@@ -1,6 +1,8 @@
 //! Where tokens come from: provider, cloud, tenant, endpoints; and where the mail servers
 //! of each cloud live.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::{IdentityError, IdentityErrorKind};
@@ -163,7 +165,7 @@ pub fn is_loopback_host(host: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    h.parse::<core::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn config_error(msg: String) -> IdentityError {

@@ -1,6 +1,8 @@
 //! A sanity check of an access token before a mail login (decoded, not verified).
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 

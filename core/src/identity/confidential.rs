@@ -1,8 +1,10 @@
 //! Confidential-client grants: client credentials with a secret or a certificate (client
 //! assertion JWT, PS256 + `x5t#S256` by default, RS256 + `x5t` selectable).
 
-use std::fmt;
-use std::sync::Arc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::sync::Arc;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +94,7 @@ pub enum ClientCredential {
     #[cfg(not(target_arch = "wasm32"))]
     Certificate(Box<CertificateCredential>),
     /// A certificate whose key signs elsewhere ([`AssertionSigner`]), on every target.
-    Signer(std::sync::Arc<dyn AssertionSigner>),
+    Signer(alloc::sync::Arc<dyn AssertionSigner>),
 }
 
 impl ClientCredential {

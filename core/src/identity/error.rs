@@ -1,7 +1,9 @@
 //! The error of token acquisition, with a hint per AADSTS code.
 
-use std::fmt;
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
+use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,14 +83,14 @@ impl fmt::Display for IdentityErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdentityError(Box<IdentityErrorDetails>);
 
-impl std::ops::Deref for IdentityError {
+impl core::ops::Deref for IdentityError {
     type Target = IdentityErrorDetails;
     fn deref(&self) -> &IdentityErrorDetails {
         &self.0
     }
 }
 
-impl std::ops::DerefMut for IdentityError {
+impl core::ops::DerefMut for IdentityError {
     fn deref_mut(&mut self) -> &mut IdentityErrorDetails {
         &mut self.0
     }
@@ -181,7 +183,7 @@ impl fmt::Display for IdentityError {
     }
 }
 
-impl std::error::Error for IdentityError {}
+impl core::error::Error for IdentityError {}
 
 /// The one-line hint for a kind.
 pub fn kind_hint(kind: IdentityErrorKind) -> &'static str {

@@ -11,7 +11,9 @@
 //! Any other event, or any event after [`Step::Done`], is a
 //! [`IdentityErrorKind::Configuration`] error (a host bug), never a panic.
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::time::Duration;
 
 use super::error::{IdentityError, IdentityErrorKind};
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Platform, Retry, RetryPolicy, RetryStep};
@@ -213,7 +215,7 @@ impl Flow for DeviceCodeStart {
             ExchangeStep::Wait(w) => Step::Wait(w),
             ExchangeStep::Answer(answer) => {
                 Step::Done(answer.and_then(|resp| {
-                    parse_device_code(&resp, now, std::mem::take(&mut self.scopes), self.min_interval)
+                    parse_device_code(&resp, now, core::mem::take(&mut self.scopes), self.min_interval)
                 }))
             }
         }
@@ -318,7 +320,7 @@ impl Flow for DeviceCodeWait {
     type Output = Token;
 
     fn resume(&mut self, now: i64, event: Event) -> Step<Token> {
-        match (std::mem::replace(&mut self.state, WaitState::Over), event) {
+        match (core::mem::replace(&mut self.state, WaitState::Over), event) {
             (WaitState::Ready, Event::Start) => self.sleep(now),
             (WaitState::Sleeping, Event::Woke) => {
                 if now >= self.flow.expires_at {

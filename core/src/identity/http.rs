@@ -1,10 +1,12 @@
 //! The small HTTP and platform traits the identity code runs on, so hosts can inject their
 //! own HTTP stack (reqwest natively, `fetch` in wasm, URLSession in Swift) and clock.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::time::Duration;
 
 use super::error::{IdentityError, IdentityErrorKind};
 
@@ -100,7 +102,7 @@ impl fmt::Display for HttpError {
     }
 }
 
-impl std::error::Error for HttpError {}
+impl core::error::Error for HttpError {}
 
 /// Sends HTTP requests. Implementations must not follow redirects (a token endpoint that
 /// redirects is an error) and must apply their own time-out.

@@ -5,6 +5,9 @@
 //! build; HTTP and the clock are injected ([`HttpClient`], [`Platform`]); with the `net` feature,
 //! [`crate::net::ReqwestHttp`] and [`crate::net::TokioPlatform`] are the native defaults.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod authority;
 #[cfg(not(target_arch = "wasm32"))]
 mod cert;
@@ -34,7 +37,7 @@ pub use http::{
     BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, MaybeSendSync, Method, Platform, Retry, RetryPolicy,
     RetryStep, DEFAULT_HTTP_TIMEOUT, MAX_RESPONSE_BYTES,
 };
-#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use pkce::random_suffix;
 pub use pkce::s256_challenge;
 pub use public::{

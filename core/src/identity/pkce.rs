@@ -1,5 +1,7 @@
 //! PKCE (RFC 7636), `state` and other random values.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -31,7 +33,7 @@ pub(crate) fn random_string<const N: usize>() -> Result<String, IdentityError> {
 }
 
 /// A short random suffix for temporary file names (time-based if no random source).
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // only the native file stores use it
+#[cfg(not(target_arch = "wasm32"))] // only the native file stores use it
 pub(crate) fn random_suffix() -> String {
     random_string::<6>().unwrap_or_else(|_| {
         format!(

@@ -1,9 +1,11 @@
 //! Public-client grants: authorization code + PKCE (split for hosts that own the redirect),
 //! device code, refresh token, and ROPC.
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
 
 use crate::json::{self, get_str, Object, Value};
 use serde::{Deserialize, Serialize};
@@ -624,15 +626,15 @@ impl PublicClient {
     /// and time-out of a device-code sign-in goes through here, so they all end the same way.
     pub async fn wait_device_flow_until<S>(&self, flow: &DeviceCodeFlow, stop: S) -> Result<Token, IdentityError>
     where
-        S: std::future::Future<Output = String>,
+        S: core::future::Future<Output = String>,
     {
-        use std::future::Future as _;
-        let mut wait = std::pin::pin!(self.wait_device_flow(flow));
-        let mut stop = std::pin::pin!(stop);
-        std::future::poll_fn(|cx| {
+        use core::future::Future as _;
+        let mut wait = core::pin::pin!(self.wait_device_flow(flow));
+        let mut stop = core::pin::pin!(stop);
+        core::future::poll_fn(|cx| {
             // The stop signal first: a cancelled wait must not win a race with a late token.
-            if let std::task::Poll::Ready(message) = stop.as_mut().poll(cx) {
-                return std::task::Poll::Ready(Err(IdentityError::new(IdentityErrorKind::Cancelled, message)));
+            if let core::task::Poll::Ready(message) = stop.as_mut().poll(cx) {
+                return core::task::Poll::Ready(Err(IdentityError::new(IdentityErrorKind::Cancelled, message)));
             }
             wait.as_mut().poll(cx)
         })

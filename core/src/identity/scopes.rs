@@ -3,6 +3,8 @@
 
 use super::authority::{Cloud, MailHosts, Provider};
 use super::error::{IdentityError, IdentityErrorKind};
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::Protocol;
 
 /// Google's scope for IMAP, POP and SMTP.

@@ -1,7 +1,9 @@
 //! Token results and the parsing of token-endpoint answers (success and Microsoft's error
 //! JSON).
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::time::Duration;
 
 use crate::json::{self, as_u64, get_str, parse_object, Object, Value};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -71,8 +73,8 @@ pub struct Token {
     pub account: Option<Account>,
 }
 
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Token {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Token")
             .field("access_token", &self.access_token)
             .field("expires_at", &self.expires_at)

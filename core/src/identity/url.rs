@@ -7,6 +7,9 @@
 //! ASCII (or punycode `xn--`) hosts.
 
 /// An absolute `http://` or `https://` URL, split.
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HttpUrl<'a> {
     /// `http` or `https`, lower case.
@@ -51,7 +54,7 @@ impl<'a> HttpUrl<'a> {
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (addr, after) = v6.split_once(']').ok_or("has an unterminated IPv6 address")?;
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            if addr.parse::<core::net::Ipv6Addr>().is_err() {
                 return Err("has an invalid IPv6 address");
             }
             let port = match after {
@@ -80,7 +83,7 @@ impl<'a> HttpUrl<'a> {
             && (last.bytes().all(|b| b.is_ascii_digit())
                 || last.get(..2).is_some_and(|x| x.eq_ignore_ascii_case("0x"))
                     && last.bytes().skip(2).all(|b| b.is_ascii_hexdigit()));
-        if numeric && host.parse::<std::net::Ipv4Addr>().is_err() {
+        if numeric && host.parse::<core::net::Ipv4Addr>().is_err() {
             return Err("has an invalid IPv4 address (only a.b.c.d)");
         }
         // `.` and `..` segments (also as `%2e`) and `\` are rewritten by WHATWG parsers, so

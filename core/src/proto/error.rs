@@ -1,6 +1,8 @@
 //! The error of a mail login.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -178,7 +180,7 @@ impl fmt::Display for MailAuthError {
     }
 }
 
-impl std::error::Error for MailAuthError {}
+impl core::error::Error for MailAuthError {}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,9 @@
 //! and so does every client whose own library writes the commands: Python's imaplib, smtplib and
 //! poplib helpers, the nodemailer helper, anything a binding drives over raw lines.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -3,6 +3,8 @@
 //! inline, and their classification of a refused login.
 
 use super::{imap, pop3, smtp, MailAuthError, Protocol, Stage};
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::sasl::Mechanism;
 
 /// Whether the initial response may go inline with the command (`AUTH XOAUTH2 <response>`, IMAP

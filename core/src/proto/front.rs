@@ -15,6 +15,8 @@
 //! counts), and after [`MAX_BAD_COMMANDS`] refused commands the connection is closed. Nothing
 //! the client sends before its login reaches the upstream server.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use base64::Engine as _;
 
 use super::line::LineBuffer;
@@ -276,7 +278,7 @@ impl Front {
 
     /// The next thing to do.
     pub fn step(&mut self) -> FrontStep {
-        match std::mem::replace(&mut self.state, State::Closed) {
+        match core::mem::replace(&mut self.state, State::Closed) {
             State::Closed => FrontStep::Close(Vec::new()),
             s @ (State::Relaying | State::Verdict { .. }) => {
                 self.state = s;
@@ -326,7 +328,7 @@ impl Front {
     /// The upstream login succeeded: the reply to send before relaying. `capabilities` are the
     /// server's after its login (IMAP), shown without those the proxy cannot honour.
     pub fn accepted(&mut self, capabilities: &[String]) -> Vec<u8> {
-        let tag = match std::mem::replace(&mut self.state, State::Relaying) {
+        let tag = match core::mem::replace(&mut self.state, State::Relaying) {
             State::Verdict { tag } => tag,
             _ => String::new(),
         };
@@ -367,7 +369,7 @@ impl Front {
 
     /// A refused login's reply (`heads`: IMAP after the tag, POP3, SMTP); the client may retry.
     fn refusal(&mut self, heads: [&str; 3], reason: &str) -> Vec<u8> {
-        let tag = match std::mem::replace(&mut self.state, State::Commands) {
+        let tag = match core::mem::replace(&mut self.state, State::Commands) {
             State::Verdict { tag } => tag,
             _ => String::new(),
         };

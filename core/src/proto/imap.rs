@@ -3,6 +3,8 @@
 use super::{
     split_word, Action, Core, LineBuffer, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage,
 };
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Longest `AUTHENTICATE` line sent with an inline initial response. Dovecot reads SASL
 /// responses into an 8 KiB buffer; longer responses go through a continuation.

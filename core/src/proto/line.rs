@@ -1,6 +1,8 @@
 //! A bounded line accumulator.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::VecDeque;
 
 /// Why a line could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,7 +98,7 @@ impl LineBuffer {
                     continue;
                 }
             }
-            return Ok(Some(std::mem::take(&mut self.assembled)));
+            return Ok(Some(core::mem::take(&mut self.assembled)));
         }
     }
 
@@ -160,7 +162,7 @@ fn literal_suffix(line: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    core::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[cfg(test)]

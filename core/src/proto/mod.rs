@@ -20,6 +20,9 @@
 //! assert_eq!(login.outcome().unwrap().capabilities, ["IMAP4rev1", "IDLE"]);
 //! ```
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod error;
 mod exchange;
 mod failure;
@@ -30,8 +33,8 @@ mod pop3;
 mod server;
 mod smtp;
 
-use std::fmt;
-use std::time::Duration;
+use core::fmt;
+use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -331,10 +334,10 @@ impl Login {
         if !core.done {
             return None;
         }
-        let mut leftover = std::mem::take(&mut core.unsolicited);
+        let mut leftover = core::mem::take(&mut core.unsolicited);
         leftover.extend(core.lines.take_rest());
         core.outcome.leftover = leftover;
-        Some(std::mem::take(&mut core.outcome))
+        Some(core::mem::take(&mut core.outcome))
     }
 }
 
@@ -344,7 +347,7 @@ struct Core {
     protocol: Protocol,
     cfg: LoginConfig,
     lines: LineBuffer,
-    out: std::collections::VecDeque<Action>,
+    out: alloc::collections::VecDeque<Action>,
     stage: Stage,
     awaiting_tls: bool,
     done: bool,

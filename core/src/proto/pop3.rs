@@ -1,6 +1,8 @@
 //! POP3 login: +OK greeting, CAPA, STLS, AUTH (RFC 5034).
 
 use super::{split_word, Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// RFC 5034 / RFC 2449: a command, initial response included, is at most 255 octets.
 pub(super) const MAX_COMMAND: usize = 255;

@@ -4,6 +4,8 @@
 //! server the same way. The cases are listed in `testdata/parity/servers.json`, which the Rust,
 //! Python, JS and Swift suites all check.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Protocol;

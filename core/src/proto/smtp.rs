@@ -1,6 +1,8 @@
 //! SMTP submission login: 220 greeting, EHLO, STARTTLS, AUTH (RFC 4954).
 
 use super::{Action, Core, LoginConfig, Machine, MailAuthError, MailErrorKind, Protocol, Stage};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// RFC 5321 command line limit, CRLF included; RFC 4954 forbids longer inline responses.
 pub(super) const MAX_COMMAND: usize = 512;
@@ -88,7 +90,7 @@ impl Machine for Smtp {
         if !last {
             return Ok(());
         }
-        let reply = std::mem::take(&mut self.reply);
+        let reply = core::mem::take(&mut self.reply);
         self.on_reply(core, reply)
     }
 
