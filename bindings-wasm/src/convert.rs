@@ -140,7 +140,7 @@ pub(crate) fn authority(o: &Value) -> Result<Authority, IdentityError> {
 /// `imap`, `smtp` or `pop3` (`pop` too), any case.
 pub(crate) fn protocol(name: &str) -> Result<Protocol, Failure> {
     Protocol::parse(name)
-        .ok_or_else(|| Failure::Type(format!("unknown protocol \"{name}\" (expected imap, smtp or pop3)")))
+        .ok_or_else(|| Failure::Type(mailoauth::cat!("unknown protocol \"", name, "\" (expected imap, smtp or pop3)")))
 }
 
 /// The details of an [`IdentityError`] (`type: IdentityError`) with every field and the hint.
@@ -162,7 +162,7 @@ pub(crate) fn identity_error_json(e: &IdentityError) -> Value {
         ("httpStatus", oint(e.http_status.map(i64::from))),
         ("hint", s(e.hint())),
         ("temporary", Value::Bool(e.is_temporary())),
-        ("display", s(&e.to_string())),
+        ("display", s(&e.text())),
         // Without the hint texts (the browser build) the JS adds the hint of the first AADSTS
         // code that has one, loaded on demand, to the summary.
         ("summary", s(&e.summary())),

@@ -229,7 +229,7 @@ fn run(op: &str, a: &Value, bytes: &[u8]) -> Out {
                     );
                     register(Machine::Imported(change), c.timeout_ms)
                 }
-                _ => return Err(Failure::Type(format!("no operation \"{op}\""))),
+                _ => return Err(Failure::Type(mailoauth::cat!("no operation \"", op, "\""))),
             }
         }
     })
@@ -293,7 +293,7 @@ impl Client {
         self.cache.clone().ok_or_else(|| {
             Failure::Identity(IdentityError::new(
                 IdentityErrorKind::Configuration,
-                format!("{what} needs a token cache"),
+                mailoauth::cat!(what, " needs a token cache"),
             ))
         })
     }

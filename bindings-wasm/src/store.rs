@@ -42,9 +42,10 @@ impl JsStore {
     fn required(&self, method: &str, arg: &str) -> Result<Value, StoreError> {
         match self.call(method, arg)? {
             Answer::Value(v) => Ok(v),
-            Answer::Missing => {
-                Err(StoreError::new(StoreErrorKind::Io, format!("the token store has no {method}() method")))
-            }
+            Answer::Missing => Err(StoreError::new(
+                StoreErrorKind::Io,
+                mailoauth::cat!("the token store has no ", method, "() method"),
+            )),
         }
     }
 }
@@ -54,7 +55,7 @@ fn answer(method: &str, text: &str) -> Result<Answer, StoreError> {
     if let Some(e) = field(&reply, "err") {
         let kind = str_field(e, "kind").and_then(StoreErrorKind::from_name).unwrap_or(StoreErrorKind::Io);
         let message = str_field(e, "message").unwrap_or("failed");
-        return Err(StoreError::new(kind, format!("{method}: {message}")));
+        return Err(StoreError::new(kind, mailoauth::cat!(method, ": ", message)));
     }
     if field(&reply, "missing").is_some() {
         return Ok(Answer::Missing);
@@ -124,5 +125,5 @@ impl TokenStore for JsStore {
 /// A lock method's answer: the number of a lock, or `null` when it is held.
 fn granted(store: u32, v: &Value) -> Option<StoreLock> {
     let lock = json::as_u64(v)?;
-    Some(StoreLock::new(JsLock { store, lock: lock.to_string() }))
+    Some(StoreLock::new(JsLock { store, lock: mailoauth::text::decimal_u64(lock) }))
 }

@@ -119,9 +119,9 @@ impl AnyErrorKind {
     /// `section.kind`.
     pub fn name(self) -> String {
         match self {
-            AnyErrorKind::Identity(k) => format!("identity.{}", k.name()),
-            AnyErrorKind::Mail(k) => format!("mail.{}", k.name()),
-            AnyErrorKind::Store(k) => format!("store.{}", k.name()),
+            AnyErrorKind::Identity(k) => crate::cat!("identity.", k.name()),
+            AnyErrorKind::Mail(k) => crate::cat!("mail.", k.name()),
+            AnyErrorKind::Store(k) => crate::cat!("store.", k.name()),
         }
     }
 

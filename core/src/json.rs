@@ -271,7 +271,7 @@ impl Parser<'_> {
                 return None;
             }
         }
-        let text = &self.text[start..self.i];
+        let text = self.text.get(start..self.i)?;
         if integer {
             if negative {
                 if let Ok(v) = text.parse::<i64>() {
@@ -306,8 +306,9 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            // Stops only at ASCII bytes, so both ends are character boundaries.
-            out.push_str(&self.text[start..self.i]);
+            // Stops only at ASCII bytes, so both ends are character boundaries. (`get`, not an
+            // index: an index's panic message would bring `char`'s `Debug` into the wasm.)
+            out.push_str(self.text.get(start..self.i)?);
             match *self.s.get(self.i)? {
                 b'"' => {
                     self.i += 1;
@@ -373,8 +374,8 @@ fn write(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(Number::U64(n)) => out.push_str(&n.to_string()),
-        Value::Number(Number::I64(n)) => out.push_str(&n.to_string()),
+        Value::Number(Number::U64(n)) => out.push_str(&crate::text::decimal_u64(*n)),
+        Value::Number(Number::I64(n)) => out.push_str(&crate::text::decimal(*n)),
         Value::Number(Number::Float(t)) => out.push_str(t),
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
@@ -418,7 +419,8 @@ pub fn write_str(s: &str, out: &mut String) {
             0..0x20 => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        // `i` and `start` sit next to ASCII bytes: character boundaries (see `Parser::string`).
+        out.push_str(s.get(start..i).unwrap_or_default());
         if short.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -429,7 +431,7 @@ pub fn write_str(s: &str, out: &mut String) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
 }
 

@@ -18,6 +18,16 @@ mod prelude {
 }
 mod sync;
 
+/// Concatenates strings (anything `AsRef<str>`): `format!` for messages without `core::fmt`
+/// (numbers through [`text::decimal`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! cat {
+    ($($piece:expr),+ $(,)?) => {
+        [$(::core::convert::AsRef::<str>::as_ref(&$piece)),+].concat()
+    };
+}
+
 pub mod cache;
 pub mod diagnose;
 mod group;

@@ -81,7 +81,7 @@ impl FromStr for Mechanism {
 
 /// `user=<user>^Aauth=Bearer <token>^A^A`, not yet base64-encoded.
 pub fn xoauth2_raw(user: &str, token: &str) -> Vec<u8> {
-    format!("user={user}\x01auth=Bearer {token}\x01\x01").into_bytes()
+    crate::cat!("user=", user, "\x01auth=Bearer ", token, "\x01\x01").into_bytes()
 }
 
 /// The base64 XOAUTH2 client response for `user` and `access_token`.
@@ -93,7 +93,7 @@ pub fn xoauth2_raw(user: &str, token: &str) -> Vec<u8> {
 /// );
 /// ```
 pub fn xoauth2(user: &str, access_token: &str) -> String {
-    STANDARD.encode(xoauth2_raw(user, access_token))
+    crate::text::base64(&STANDARD, xoauth2_raw(user, access_token))
 }
 
 /// Escapes a SASL authorization identity for the GS2 header (RFC 5801): `,` → `=2C`,
@@ -113,14 +113,16 @@ pub fn gs2_escape(name: &str) -> String {
 /// The OAUTHBEARER client response before base64:
 /// `n,a=<user>,^Ahost=<host>^Aport=<port>^Aauth=Bearer <token>^A^A`.
 pub fn oauthbearer_raw(user: &str, token: &str, host: Option<&str>, port: Option<u16>) -> Vec<u8> {
-    let mut s = format!("n,a={},\x01", gs2_escape(user));
+    let mut s = crate::cat!("n,a=", gs2_escape(user), ",\x01");
     if let Some(host) = host {
         s.push_str("host=");
         s.push_str(host);
         s.push('\x01');
     }
     if let Some(port) = port {
-        s.push_str(&format!("port={port}\x01"));
+        s.push_str("port=");
+        s.push_str(&crate::text::decimal(port.into()));
+        s.push('\x01');
     }
     s.push_str("auth=Bearer ");
     s.push_str(token);
@@ -130,7 +132,7 @@ pub fn oauthbearer_raw(user: &str, token: &str, host: Option<&str>, port: Option
 
 /// The base64 OAUTHBEARER client response (RFC 7628).
 pub fn oauthbearer(user: &str, access_token: &str, host: Option<&str>, port: Option<u16>) -> String {
-    STANDARD.encode(oauthbearer_raw(user, access_token, host, port))
+    crate::text::base64(&STANDARD, oauthbearer_raw(user, access_token, host, port))
 }
 
 /// A server's decoded SASL error challenge: the JSON Gmail, Dovecot and RFC 7628 servers send

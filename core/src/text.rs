@@ -50,6 +50,53 @@ pub fn safe_text(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// `n` in decimal. With [`cat!`](crate::cat) the messages of the token flows and the cache
+/// are built without `core::fmt`, which the browser's wasm then leaves out (about 2 KB gzip).
+pub fn decimal(n: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if n < 0 {
+        out.push('-');
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    out
+}
+
+/// [`decimal`] of an unsigned number.
+pub fn decimal_u64(n: u64) -> String {
+    match i64::try_from(n) {
+        Ok(n) => decimal(n),
+        // above i64::MAX: the last digit apart (n / 10 fits)
+        Err(_) => {
+            let mut out = decimal((n / 10) as i64);
+            out.push(char::from(b'0' + (n % 10) as u8));
+            out
+        }
+    }
+}
+
+/// `bytes` in base64 with `engine`. The same as `Engine::encode`, which turns its output into a
+/// `String` with `expect`: that panic's formatting of the error kept `Debug` code in the
+/// browser's wasm (about 1 KB gzip); base64 is ASCII, so here the conversion cannot fail.
+pub fn base64(engine: &impl base64::Engine, bytes: impl AsRef<[u8]>) -> String {
+    let bytes = bytes.as_ref();
+    let padded = base64::engine::Config::encode_padding(engine.config());
+    let mut out = vec![0; base64::encoded_len(bytes.len(), padded).unwrap_or(0)];
+    let written = engine.encode_slice(bytes, &mut out).unwrap_or(0);
+    out.truncate(written);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// [`safe_text`] into an owned `String`.
 pub(crate) fn safe_string(text: String) -> String {
     match safe_text(&text) {
@@ -61,6 +108,28 @@ pub(crate) fn safe_string(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 1, -1, 9, 10, -10, 99, 100, 12_345, i64::MAX, i64::MIN, i64::MIN + 1] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+        for n in [0, 7, u64::MAX, u64::MAX - 1, i64::MAX as u64 + 1, 10_000_000_000_000_000_000] {
+            assert_eq!(decimal_u64(n), n.to_string());
+        }
+        assert_eq!(cat!("a", String::from("b"), decimal(-3), ""), "ab-3");
+    }
+
+    #[test]
+    fn base64_matches_the_crate() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use base64::Engine as _;
+        for n in 0..70 {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            assert_eq!(base64(&STANDARD, &bytes), STANDARD.encode(&bytes));
+            assert_eq!(base64(&URL_SAFE_NO_PAD, &bytes), URL_SAFE_NO_PAD.encode(&bytes));
+        }
+    }
 
     #[test]
     fn neutralises_escapes_controls_and_bidi() {

@@ -83,11 +83,11 @@ impl core::fmt::Debug for CachedAccessToken {
 // is `None` for an `Option`, `access_tokens` may be missing), with the core's JSON `Value`.
 
 fn missing(k: &str) -> String {
-    format!("missing field `{k}`")
+    crate::cat!("missing field `", k, "`")
 }
 
 fn invalid(k: &str) -> String {
-    format!("invalid type for field `{k}`")
+    crate::cat!("invalid type for field `", k, "`")
 }
 
 fn req<'a>(o: &'a Object, k: &str) -> Result<&'a Value, String> {
@@ -213,7 +213,7 @@ impl Json<'_> {
         match self {
             Json::Null => out.push_str("null"),
             Json::Str(s) => crate::json::write_str(s, out),
-            Json::Int(n) => out.push_str(&n.to_string()),
+            Json::Int(n) => out.push_str(&crate::text::decimal(*n)),
             Json::List(items) => {
                 out.push('[');
                 for (i, v) in items.iter().enumerate() {
@@ -299,9 +299,14 @@ impl CacheData {
                 .ok_or("not a JSON cache: the version is not an integer")?,
         };
         if version != CACHE_SCHEMA_VERSION {
-            return Err(format!("schema version {version}, but this mailoauth reads version {CACHE_SCHEMA_VERSION}"));
+            return Err(crate::cat!(
+                "schema version ",
+                crate::text::decimal(version.into()),
+                ", but this mailoauth reads version ",
+                crate::text::decimal(CACHE_SCHEMA_VERSION.into())
+            ));
         }
-        read_cache(&root).map_err(|e| format!("malformed cache: {e}"))
+        read_cache(&root).map_err(|e| crate::cat!("malformed cache: ", e))
     }
 
     /// Serializes the document (pretty-printed JSON, fields in declaration order: the layout

@@ -42,7 +42,13 @@ impl LockWait {
         if self.waited >= super::LOCK_WAIT {
             return Err(StoreError::new(
                 StoreErrorKind::LockTimeout,
-                format!("another writer held the lock of {what} for over {} s", super::LOCK_WAIT.as_secs()),
+                crate::cat!(
+                    "another writer held the lock of ",
+                    what,
+                    " for over ",
+                    crate::text::decimal_u64(super::LOCK_WAIT.as_secs()),
+                    " s"
+                ),
             ));
         }
         let wait = self.step;
@@ -473,7 +479,7 @@ impl SilentFlow {
         let Some(rt) = entry.refresh_token.clone() else {
             return self.done(Err(IdentityError::new(
                 IdentityErrorKind::InteractionRequired,
-                format!("the cached sign-in of {username} has no refresh token: sign in again"),
+                crate::cat!("the cached sign-in of ", username, " has no refresh token: sign in again"),
             )));
         };
         let mut grant = match self.app.refresh(&RefreshToken::new(rt), &self.scopes) {
@@ -505,8 +511,13 @@ impl SilentFlow {
                         _ => String::new(),
                     };
                     e.kind = IdentityErrorKind::InteractionRequired;
-                    e.message =
-                        format!("the refresh token of {username} is no longer accepted: sign in again ({})", e.message);
+                    e.message = crate::cat!(
+                        "the refresh token of ",
+                        username,
+                        " is no longer accepted: sign in again (",
+                        e.message,
+                        ")"
+                    );
                 }
                 self.done(Err(e))
             }

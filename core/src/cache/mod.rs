@@ -129,7 +129,7 @@ fn entry_matches(e: &CacheEntry, environment: &str, client_id: &str, account: Op
 
 /// What names an account's refresh, the same in every process: instance, client, user.
 fn account_key(e: &CacheEntry) -> String {
-    format!("{}\n{}\n{}", e.environment.to_ascii_lowercase(), e.client_id, e.account.username.to_ascii_lowercase())
+    crate::cat!(e.environment.to_ascii_lowercase(), "\n", e.client_id, "\n", e.account.username.to_ascii_lowercase())
 }
 
 /// The scopes a cached access token must cover: the requested ones minus OpenID scopes.
@@ -257,12 +257,12 @@ impl TokenCache {
             Err(why) => {
                 let kept = self.store.quarantine()?;
                 let where_ = match kept {
-                    Some(p) => format!("it was moved to {p}; sign in again"),
+                    Some(p) => crate::cat!("it was moved to ", p, "; sign in again"),
                     None => "fix or remove it, then sign in again".to_owned(),
                 };
                 return Err(StoreError::new(
                     StoreErrorKind::Corrupt,
-                    format!("the token cache in {} is unreadable ({why}); {where_}", self.store.describe()),
+                    crate::cat!("the token cache in ", self.store.describe(), " is unreadable (", why, "); ", where_),
                 ));
             }
         };
@@ -431,7 +431,7 @@ impl TokenCache {
             [] => Err(IdentityError::new(
                 IdentityErrorKind::InteractionRequired,
                 match account {
-                    Some(a) => format!("no cached sign-in for {a}: sign in first"),
+                    Some(a) => crate::cat!("no cached sign-in for ", a, ": sign in first"),
                     None => "no cached sign-in: sign in first".to_owned(),
                 },
             )),
@@ -440,7 +440,7 @@ impl TokenCache {
                 let names: Vec<&str> = many.iter().map(|e| e.account.username.as_str()).collect();
                 Err(IdentityError::new(
                     IdentityErrorKind::Configuration,
-                    format!("several accounts are signed in ({}); say which one", names.join(", ")),
+                    crate::cat!("several accounts are signed in (", names.join(", "), "); say which one"),
                 ))
             }
         }

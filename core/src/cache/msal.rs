@@ -82,7 +82,7 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError>
             })
             .filter(|t| !t.secret.is_empty())
             .collect();
-        let environment = if env.contains("://") { env.to_owned() } else { format!("https://{env}") };
+        let environment = if env.contains("://") { env.to_owned() } else { crate::cat!("https://", env) };
         out.push(CacheEntry {
             environment,
             client_id: client.to_owned(),

@@ -47,7 +47,8 @@ impl StoreError {
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token store: {}", self.message)
+        f.write_str("token store: ")?;
+        f.write_str(&self.message)
     }
 }
 

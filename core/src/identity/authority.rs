@@ -174,19 +174,22 @@ fn config_error(msg: String) -> IdentityError {
 
 /// Checks that `url` is https, or http to a loopback host. Returns the parsed URL.
 pub(crate) fn check_url<'a>(url: &'a str, what: &str) -> Result<HttpUrl<'a>, IdentityError> {
-    let parsed = HttpUrl::parse(url).map_err(|e| config_error(format!("{what} \"{url}\" {e}")))?;
+    let parsed = HttpUrl::parse(url).map_err(|e| config_error(crate::cat!(what, " \"", url, "\" ", e)))?;
     match parsed.scheme.as_str() {
         "https" => {}
         "http" if is_loopback_host(&parsed.host) => {}
         "http" => {
-            return Err(config_error(format!(
-                "{what} \"{url}\" uses http:// for a host that is not loopback; only https:// is allowed there"
+            return Err(config_error(crate::cat!(
+                what,
+                " \"",
+                url,
+                "\" uses http:// for a host that is not loopback; only https:// is allowed there"
             )))
         }
-        s => return Err(config_error(format!("{what} \"{url}\" has scheme \"{s}\"; use https://"))),
+        s => return Err(config_error(crate::cat!(what, " \"", url, "\" has scheme \"", s, "\"; use https://"))),
     }
     if parsed.host.is_empty() {
-        return Err(config_error(format!("{what} \"{url}\" has no host")));
+        return Err(config_error(crate::cat!(what, " \"", url, "\" has no host")));
     }
     Ok(parsed)
 }
@@ -200,14 +203,14 @@ impl Authority {
 
     fn microsoft_at(cloud: Cloud, base: &str, tenant: &str) -> Authority {
         let base = base.trim_end_matches('/').to_owned();
-        let root = format!("{base}/{tenant}");
+        let root = crate::cat!(base, "/", tenant);
         Authority {
             provider: Provider::Microsoft,
             cloud,
             tenant: tenant.to_owned(),
-            authorize_endpoint: format!("{root}/oauth2/v2.0/authorize"),
-            token_endpoint: format!("{root}/oauth2/v2.0/token"),
-            device_code_endpoint: Some(format!("{root}/oauth2/v2.0/devicecode")),
+            authorize_endpoint: crate::cat!(root, "/oauth2/v2.0/authorize"),
+            token_endpoint: crate::cat!(root, "/oauth2/v2.0/token"),
+            device_code_endpoint: Some(crate::cat!(root, "/oauth2/v2.0/devicecode")),
             base,
         }
     }
@@ -219,11 +222,13 @@ impl Authority {
         let parsed = check_url(url, "authority")?;
         let path = parsed.path.trim_end_matches('/');
         let Some((base_path, tenant)) = path.rsplit_once('/') else {
-            return Err(config_error(format!("authority \"{url}\" has no tenant")));
+            return Err(config_error(crate::cat!("authority \"", url, "\" has no tenant")));
         };
         if tenant.is_empty() {
-            return Err(config_error(format!(
-                "authority \"{url}\" must end with a tenant (common, organizations, consumers, a GUID or a domain)"
+            return Err(config_error(crate::cat!(
+                "authority \"",
+                url,
+                "\" must end with a tenant (common, organizations, consumers, a GUID or a domain)"
             )));
         }
         let cloud = match parsed.host.as_str() {
@@ -232,9 +237,10 @@ impl Authority {
             _ => Cloud::Global,
         };
         // An IPv6 host keeps its brackets.
-        let mut base = format!("{}://{}", parsed.scheme, parsed.host);
+        let mut base = crate::cat!(parsed.scheme, "://", parsed.host);
         if let Some(port) = parsed.port {
-            base.push_str(&format!(":{port}"));
+            base.push(':');
+            base.push_str(&crate::text::decimal(port.into()));
         }
         base.push_str(base_path);
         Ok(Self::microsoft_at(cloud, &base, tenant))
@@ -298,7 +304,11 @@ impl Authority {
             None | Some("microsoft") | Some("entra") | Some("azure") | Some("outlook") => Provider::Microsoft,
             Some("google") | Some("gmail") => Provider::Google,
             Some(other) => {
-                return Err(config_error(format!("unknown provider \"{other}\" (expected microsoft or google)")));
+                return Err(config_error(crate::cat!(
+                    "unknown provider \"",
+                    other,
+                    "\" (expected microsoft or google)"
+                )));
             }
         };
         if let Some(url) = authority.filter(|u| !u.trim().is_empty()) {
@@ -313,12 +323,20 @@ impl Authority {
                 let cloud = match cloud {
                     None => Cloud::Global,
                     Some(c) => Cloud::parse(c).ok_or_else(|| {
-                        config_error(format!("unknown cloud \"{c}\" (expected global, usgov, usgov-dod or china)"))
+                        config_error(crate::cat!(
+                            "unknown cloud \"",
+                            c,
+                            "\" (expected global, usgov, usgov-dod or china)"
+                        ))
                     })?,
                 };
                 let tenant = tenant.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("organizations");
                 if tenant.contains('/') || tenant.contains(' ') {
-                    return Err(config_error(format!("tenant \"{tenant}\" is not a tenant name, GUID or domain")));
+                    return Err(config_error(crate::cat!(
+                        "tenant \"",
+                        tenant,
+                        "\" is not a tenant name, GUID or domain"
+                    )));
                 }
                 Ok(Authority::microsoft(cloud, tenant))
             }
@@ -353,7 +371,7 @@ impl Authority {
         if self.tenant.is_empty() {
             self.base.clone()
         } else {
-            format!("{}/{}", self.base, self.tenant)
+            crate::cat!(self.base, "/", self.tenant)
         }
     }
 
@@ -380,8 +398,8 @@ impl Authority {
     /// The OpenID configuration document's URL.
     pub fn openid_configuration_url(&self) -> String {
         match self.provider {
-            Provider::Microsoft => format!("{}/v2.0/.well-known/openid-configuration", self.url()),
-            _ => format!("{}/.well-known/openid-configuration", self.base),
+            Provider::Microsoft => crate::cat!(self.url(), "/v2.0/.well-known/openid-configuration"),
+            _ => crate::cat!(self.base, "/.well-known/openid-configuration"),
         }
     }
 
@@ -396,9 +414,11 @@ impl Authority {
         if self.provider == Provider::Microsoft {
             let t = self.tenant.to_ascii_lowercase();
             if t == "common" || t == "consumers" || t == "9188040d-6c67-4c5b-b112-36a304b66dad" {
-                return Err(config_error(format!(
-                    "{grant} does not work on the '{}' tenant: use 'organizations' or the tenant's GUID or domain",
-                    self.tenant
+                return Err(config_error(crate::cat!(
+                    grant,
+                    " does not work on the '",
+                    self.tenant,
+                    "' tenant: use 'organizations' or the tenant's GUID or domain"
                 )));
             }
         }

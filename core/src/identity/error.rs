@@ -58,7 +58,14 @@ impl IdentityErrorKind {
 
 impl fmt::Display for IdentityErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.label())
+    }
+}
+
+impl IdentityErrorKind {
+    /// What [`Display`](fmt::Display) shows: `interaction required`, `throttled`, ...
+    pub fn label(self) -> &'static str {
+        match self {
             IdentityErrorKind::InteractionRequired => "interaction required",
             IdentityErrorKind::ConsentRequired => "consent required",
             IdentityErrorKind::MfaRequired => "MFA required",
@@ -73,7 +80,7 @@ impl fmt::Display for IdentityErrorKind {
             IdentityErrorKind::Configuration => "configuration error",
             IdentityErrorKind::Cancelled => "cancelled",
             IdentityErrorKind::Storage => "token store error",
-        })
+        }
     }
 }
 
@@ -165,21 +172,29 @@ impl IdentityError {
     /// hint it loads on demand to this; see [`aadsts_hint`].)
     pub fn summary(&self) -> String {
         // The message can quote the server: printed safe even if a caller built it by hand.
-        let mut out = format!("{}: {}", self.kind, crate::text::safe_text(&self.message));
+        let mut out = crate::cat!(self.kind.label(), ": ", crate::text::safe_text(&self.message));
         if let Some(code) = self.codes.first() {
-            out.push_str(&format!(" (AADSTS{code}"));
+            out.push_str(" (AADSTS");
+            out.push_str(&crate::text::decimal(i64::from(*code)));
             if let Some(c) = &self.correlation_id {
-                out.push_str(&format!(", correlation id {}", crate::text::safe_text(c)));
+                out.push_str(", correlation id ");
+                out.push_str(&crate::text::safe_text(c));
             }
             out.push(')');
         }
         out
     }
+
+    /// What [`Display`](fmt::Display) shows: the [`summary`](Self::summary), `. Hint: ` and the
+    /// [`hint`](Self::hint) (without `core::fmt`, for the browser's wasm).
+    pub fn text(&self) -> String {
+        crate::cat!(self.summary(), ". Hint: ", self.hint())
+    }
 }
 
 impl fmt::Display for IdentityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}. Hint: {}", self.summary(), self.hint())
+        f.write_str(&self.text())
     }
 }
 

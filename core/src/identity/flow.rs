@@ -83,7 +83,13 @@ fn out_of_order(event: &Event, expected: &str) -> IdentityError {
     };
     IdentityError::new(
         IdentityErrorKind::Configuration,
-        format!("the flow was resumed with {got} where it expected {expected} (a bug in the host driving it)"),
+        crate::cat!(
+            "the flow was resumed with ",
+            got,
+            " where it expected ",
+            expected,
+            " (a bug in the host driving it)"
+        ),
     )
 }
 
@@ -298,7 +304,7 @@ impl DeviceCodeWait {
         self.state = WaitState::Over;
         Step::Done(Err(match self.last_failure.take() {
             Some(mut f) => {
-                f.message = format!("{} (polled until the device code expired)", f.message);
+                f.message = crate::cat!(f.message, " (polled until the device code expired)");
                 f
             }
             None => expired_error(),

@@ -218,9 +218,9 @@ impl Retry {
         let wait = match result {
             Err(e) if last => {
                 let msg = if e.timed_out {
-                    format!("no answer from {url} in time: {e}")
+                    crate::cat!("no answer from ", url, " in time: ", e.message)
                 } else {
-                    format!("could not reach {url}: {e}")
+                    crate::cat!("could not reach ", url, ": ", e.message)
                 };
                 return RetryStep::Done(Err(IdentityError::new(IdentityErrorKind::Network, msg)));
             }

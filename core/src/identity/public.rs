@@ -401,7 +401,13 @@ pub(crate) fn parse_device_code(
     };
     let verification_uri = field("verification_uri").or_else(|| field("verification_url")).unwrap_or_default();
     let message = field("message").unwrap_or_else(|| {
-        format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
+        crate::cat!(
+            "To sign in, use a web browser to open the page ",
+            verification_uri,
+            " and enter the code ",
+            user_code,
+            " to authenticate."
+        )
     });
     let expires_in = match v.get("expires_in").map(|e| (json::seconds(e), json::as_u64(e))) {
         Some((Some(s), _)) if s >= 0 => s.min(MAX_DEVICE_CODE_LIFETIME_SECS),

@@ -44,7 +44,7 @@ pub fn mail_scopes(provider: Provider, cloud: Cloud, protocols: &[Protocol], ref
         out.push(OFFLINE_ACCESS.to_owned());
     }
     for p in protocols {
-        let s = format!("{resource}/{}", delegated_permission(*p));
+        let s = crate::cat!(resource, "/", delegated_permission(*p));
         if !out.contains(&s) {
             out.push(s);
         }
@@ -57,7 +57,7 @@ pub fn app_only_scope(provider: Provider, cloud: Cloud) -> String {
     if provider == Provider::Google {
         return GOOGLE_MAIL.to_owned();
     }
-    format!("{}/.default", MailHosts::for_provider(provider, cloud).app_resource)
+    crate::cat!(MailHosts::for_provider(provider, cloud).app_resource, "/.default")
 }
 
 /// Fixes and checks scopes before a request.
@@ -78,15 +78,20 @@ pub fn normalize(provider: Provider, cloud: Cloud, scopes: &[String]) -> Result<
             if mail.iter().any(|m| m.eq_ignore_ascii_case(perm)) {
                 return Err(IdentityError::new(
                     IdentityErrorKind::Configuration,
-                    format!(
-                        "scope \"{s}\" asks Microsoft Graph for a mail permission; IMAP, POP and SMTP servers reject Graph tokens. Use {resource}/{perm_orig}",
-                        perm_orig = &s["https://graph.microsoft.com/".len()..]
+                    crate::cat!(
+                        "scope \"",
+                        s,
+                        "\" asks Microsoft Graph for a mail permission; IMAP, POP and SMTP servers reject Graph tokens. Use ",
+                        resource,
+                        "/",
+                        // the prefix matched in ASCII lowercase: a boundary of `s` too
+                        s.get("https://graph.microsoft.com/".len()..).unwrap_or_default()
                     ),
                 ));
             }
         }
         let fixed = match mail.iter().find(|m| m.eq_ignore_ascii_case(s)) {
-            Some(m) => format!("{resource}/{m}"),
+            Some(m) => crate::cat!(resource, "/", m),
             None => s.to_owned(),
         };
         if !out.contains(&fixed) {

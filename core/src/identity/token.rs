@@ -139,7 +139,7 @@ pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option
     let home_account_id = info.as_ref().and_then(|i| {
         let uid = str_claim(i, "uid")?;
         let utid = str_claim(i, "utid")?;
-        Some(format!("{uid}.{utid}"))
+        Some(crate::cat!(uid, ".", utid))
     });
     Some(Account {
         username,
@@ -308,11 +308,20 @@ pub(crate) fn unexpected(resp: &HttpResponse, what: &str) -> IdentityError {
     let mut e = IdentityError::new(
         kind,
         match resp.status {
-            300..=399 => format!(
-                "{what}: the server answered with a redirect (HTTP {}); redirects are not followed",
-                resp.status
+            300..=399 => crate::cat!(
+                what,
+                ": the server answered with a redirect (HTTP ",
+                crate::text::decimal(resp.status.into()),
+                "); redirects are not followed"
             ),
-            _ => format!("{what}: unexpected HTTP {} answer: \"{snippet}\"", resp.status),
+            _ => crate::cat!(
+                what,
+                ": unexpected HTTP ",
+                crate::text::decimal(resp.status.into()),
+                " answer: \"",
+                snippet,
+                "\""
+            ),
         },
     );
     e.http_status = Some(resp.status);
@@ -340,7 +349,10 @@ pub(crate) fn parse_token_response(
     };
     if let Some(tt) = &raw.token_type {
         if !tt.eq_ignore_ascii_case("bearer") {
-            return Err(IdentityError::new(IdentityErrorKind::Protocol, format!("token type \"{tt}\" is not Bearer")));
+            return Err(IdentityError::new(
+                IdentityErrorKind::Protocol,
+                crate::cat!("token type \"", tt, "\" is not Bearer"),
+            ));
         }
     }
     let expires_in = seconds(&raw.expires_in).unwrap_or(3600).clamp(0, MAX_TOKEN_LIFETIME_SECS);

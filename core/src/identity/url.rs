@@ -45,10 +45,7 @@ impl<'a> HttpUrl<'a> {
             Some((r, q)) => (r, Some(q)),
             None => (rest, None),
         };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
+        let (authority, path) = rest.find('/').and_then(|i| rest.split_at_checked(i)).unwrap_or((rest, ""));
         if authority.contains('@') {
             return Err("contains user info (user@host)");
         }
@@ -61,7 +58,7 @@ impl<'a> HttpUrl<'a> {
                 "" => None,
                 p => Some(p.strip_prefix(':').ok_or("has garbage after the IPv6 address")?),
             };
-            (&authority[..addr.len() + 2], port)
+            (authority.get(..addr.len() + 2).ok_or("has an unterminated IPv6 address")?, port)
         } else {
             match authority.split_once(':') {
                 Some((h, p)) => (h, Some(p)),
@@ -116,8 +113,10 @@ impl<'a> HttpUrl<'a> {
 /// `text` split around its first `://`. A search for a character: `split_once("://")` brings
 /// the two-way string searcher into the browser's wasm (about 1 KB gzip).
 fn split_scheme(text: &str) -> Option<(&str, &str)> {
-    let (i, _) = text.match_indices(':').find(|(i, _)| text[i + 1..].starts_with("//"))?;
-    Some((&text[..i], &text[i + 3..]))
+    // `get`, not indexing, here and below: an index's panic message would bring `char`'s
+    // `Debug` into the wasm (the positions are next to ASCII characters, so always boundaries).
+    let (i, _) = text.match_indices(':').find(|(i, _)| text.get(i + 1..).is_some_and(|r| r.starts_with("//")))?;
+    Some((text.get(..i)?, text.get(i + 3..)?))
 }
 
 /// How many dots `seg` spells with `.` and `%2e` (any case) alone, else 0: `.` and `%2E.` are
@@ -127,8 +126,10 @@ fn dot_units(mut seg: &str) -> usize {
     while !seg.is_empty() {
         seg = match seg.strip_prefix('.') {
             Some(rest) => rest,
-            None if seg.get(..3).is_some_and(|u| u.eq_ignore_ascii_case("%2e")) => &seg[3..],
-            None => return 0,
+            None => match (seg.get(..3), seg.get(3..)) {
+                (Some(unit), Some(rest)) if unit.eq_ignore_ascii_case("%2e") => rest,
+                _ => return 0,
+            },
         };
         n += 1;
     }
@@ -162,10 +163,7 @@ pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
 pub(crate) fn redirect_params(redirect: &str) -> Vec<(String, String)> {
     let redirect = redirect.trim();
     let rest = match split_scheme(redirect) {
-        Some((_, after)) => match after.find(['?', '#']) {
-            Some(i) => &after[i..],
-            None => "",
-        },
+        Some((_, after)) => after.find(['?', '#']).and_then(|i| after.get(i..)).unwrap_or_default(),
         None => redirect,
     };
     let rest = rest.strip_prefix('?').unwrap_or(rest);
