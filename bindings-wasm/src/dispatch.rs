@@ -279,13 +279,15 @@ pub(crate) fn timeout_ms(options: &Value) -> u64 {
 }
 
 impl Client {
-    /// `grant`, stored in the cache if there is one.
-    fn stored<F: Flow<Output = mailoauth::Token> + 'static>(&self, grant: F) -> Value {
+    /// `grant`, stored in the cache if there is one. Boxed, so that one `Stored` serves every
+    /// grant (one copy of its code in the wasm, not one per grant type).
+    fn stored(&self, grant: impl Flow<Output = mailoauth::Token> + 'static) -> Value {
+        let grant: Box<dyn Flow<Output = mailoauth::Token>> = Box::new(grant);
         match &self.cache {
             Some(cache) => {
                 register(Machine::Token(Box::new(Stored::new(grant, cache.clone(), &self.app))), self.timeout_ms)
             }
-            None => register(Machine::Token(Box::new(grant)), self.timeout_ms),
+            None => register(Machine::Token(grant), self.timeout_ms),
         }
     }
 

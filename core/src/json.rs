@@ -274,10 +274,10 @@ impl Parser<'_> {
         let text = self.text.get(start..self.i)?;
         if integer {
             if negative {
-                if let Ok(v) = text.parse::<i64>() {
+                if let Some(v) = crate::text::parse_i64(text) {
                     return Some(if v == 0 { Number::U64(0) } else { Number::I64(v) });
                 }
-            } else if let Ok(v) = text.parse::<u64>() {
+            } else if let Some(v) = crate::text::parse_u64(text) {
                 return Some(Number::U64(v));
             }
         }
@@ -287,11 +287,9 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Option<u32> {
         let end = self.i.checked_add(4)?;
         let h = self.text.get(self.i..end)?;
-        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
+        let v = h.chars().try_fold(0u32, |v, c| Some(v << 4 | c.to_digit(16)?))?;
         self.i = end;
-        u32::from_str_radix(h, 16).ok()
+        Some(v)
     }
 
     /// A string, the opening quote at `self.i`.
@@ -473,7 +471,7 @@ pub fn as_u64(v: &Value) -> Option<u64> {
 /// MSAL caches write them).
 pub fn seconds(v: &Value) -> Option<i64> {
     match v {
-        Value::String(s) => s.trim().parse().ok(),
+        Value::String(s) => crate::text::parse_i64(s.trim()),
         other => as_i64(other),
     }
 }

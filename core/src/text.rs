@@ -72,6 +72,37 @@ pub fn decimal(n: i64) -> String {
     out
 }
 
+/// `s` as an unsigned integer, as `u64::from_str` reads it (an optional `+`, then ASCII digits,
+/// no overflow). Together with [`parse_i64`] it keeps the standard library's generic
+/// integer parser (and its radix checks and messages) out of the browser's wasm.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// `s` as a signed integer, as `i64::from_str` reads it (an optional `+` or `-`, then ASCII
+/// digits, no overflow).
+pub fn parse_i64(s: &str) -> Option<i64> {
+    match s.strip_prefix('-') {
+        Some(digits) if !digits.starts_with('+') => {
+            let n = parse_u64(digits)?;
+            if n == 1 << 63 {
+                Some(i64::MIN)
+            } else {
+                i64::try_from(n).ok().map(|n| -n)
+            }
+        }
+        Some(_) => None,
+        None => parse_u64(s).and_then(|n| i64::try_from(n).ok()),
+    }
+}
+
 /// [`decimal`] of an unsigned number.
 pub fn decimal_u64(n: u64) -> String {
     match i64::try_from(n) {
@@ -118,6 +149,53 @@ mod tests {
             assert_eq!(decimal_u64(n), n.to_string());
         }
         assert_eq!(cat!("a", String::from("b"), decimal(-3), ""), "ab-3");
+    }
+
+    #[test]
+    fn parse_matches_from_str() {
+        let mut cases: Vec<String> = [
+            "",
+            "+",
+            "-",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            "+-1",
+            "-+1",
+            "--1",
+            "++1",
+            " 1",
+            "1 ",
+            "1a",
+            "a1",
+            "٣",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "+18446744073709551615",
+            "99999999999999999999999",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 22) as usize;
+            cases.push((0..len).map(|i| b"+-0123456789 x"[((x >> (i * 2)) % 14) as usize] as char).collect());
+            cases.push(x.to_string());
+            cases.push((x as i64).to_string());
+        }
+        for s in &cases {
+            assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
+            assert_eq!(parse_i64(s), s.parse::<i64>().ok(), "{s:?}");
+        }
     }
 
     #[test]

@@ -51,6 +51,15 @@ pub trait Flow {
     fn resume(&mut self, now: i64, event: Event) -> Step<Self::Output>;
 }
 
+/// A boxed flow is a flow (so wrappers such as `cache::Stored` can take any grant as one type).
+impl<F: Flow + ?Sized> Flow for Box<F> {
+    type Output = F::Output;
+
+    fn resume(&mut self, now: i64, event: Event) -> Step<F::Output> {
+        (**self).resume(now, event)
+    }
+}
+
 /// Runs `flow` to its end with `http` and `platform`'s clock and timer: the native driver
 /// (reqwest and tokio), the Python and Swift paths and the CLI all run the machines this way.
 /// Cancel by dropping the future.

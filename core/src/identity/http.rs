@@ -158,11 +158,9 @@ impl Default for RetryPolicy {
 
 /// `application/x-www-form-urlencoded` body.
 pub(crate) fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    ser.finish().into_bytes()
+    let mut out = String::new();
+    super::url::push_form(&mut out, pairs);
+    out.into_bytes()
 }
 
 /// A form POST with the headers token endpoints expect.
@@ -182,7 +180,7 @@ pub(crate) fn form_post(url: &str, pairs: &[(&str, &str)]) -> HttpRequest {
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
 pub(crate) fn retry_after(resp: &HttpResponse) -> Option<Duration> {
-    resp.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+    resp.header("retry-after").and_then(|v| crate::text::parse_u64(v.trim())).map(Duration::from_secs)
 }
 
 /// What to do after one attempt of a request ([`Retry::after`]).

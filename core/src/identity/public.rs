@@ -693,7 +693,7 @@ pub fn parse_redirect(request: &AuthorizationRequest, redirect_url: &str) -> Res
             .as_deref()
             .and_then(|d| d.strip_prefix("AADSTS"))
             .and_then(|d| d.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
+            .and_then(|n| crate::text::parse_u64(n).and_then(|n| u32::try_from(n).ok()))
             .into_iter()
             .collect();
         let kind = super::token::classify(&error, &codes, None, 400);

@@ -92,7 +92,12 @@ impl<'a> HttpUrl<'a> {
         let port = match port {
             None | Some("") => None,
             Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => return Err("has an invalid port"),
-            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or("has an invalid port")?),
+            Some(p) => Some(
+                crate::text::parse_u64(p)
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p != 0)
+                    .ok_or("has an invalid port")?,
+            ),
         };
         let default = match scheme.as_str() {
             "https" => Some(443),
@@ -136,6 +141,20 @@ fn dot_units(mut seg: &str) -> usize {
     n
 }
 
+/// `pairs` form-encoded onto `out` (`k=v&k=v`, each side with `form_urlencoded::byte_serialize`):
+/// what `form_urlencoded::Serializer` writes, without its state checks, whose panic messages
+/// the browser's wasm then carried.
+pub(crate) fn push_form(out: &mut String, pairs: &[(&str, &str)]) {
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(form_urlencoded::byte_serialize(k.as_bytes()));
+        out.push('=');
+        out.extend(form_urlencoded::byte_serialize(v.as_bytes()));
+    }
+}
+
 /// `url` with `pairs` appended to its query (before any fragment), form-encoded.
 pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     let (base, fragment) = match url.split_once('#') {
@@ -145,12 +164,7 @@ pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(base.len() + 256);
     out.push_str(base);
     out.push(if base.contains('?') { '&' } else { '?' });
-    let start = out.len();
-    let mut s = form_urlencoded::Serializer::for_suffix(out, start);
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    let mut out = s.finish();
+    push_form(&mut out, pairs);
     if let Some(f) = fragment {
         out.push('#');
         out.push_str(f);
@@ -226,6 +240,12 @@ mod tests {
         assert_eq!(split_scheme("a:b://c://d"), Some(("a:b", "c://d")));
         assert_eq!(split_scheme("a:/b:c"), None);
         assert_eq!(redirect_params("urn:x://h/p?code=1#state=2").len(), 2);
+        let pairs = [("a b", "c&d=e"), ("ü", "+/?#%"), ("", ""), ("k", "v")];
+        let mut ours = String::new();
+        push_form(&mut ours, &pairs);
+        let mut theirs = form_urlencoded::Serializer::new(String::new());
+        theirs.extend_pairs(pairs);
+        assert_eq!(ours, theirs.finish());
     }
 
     /// Differential: whatever `HttpUrl::parse` accepts as an http(s) URL, the `url` crate
