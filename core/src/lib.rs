@@ -24,7 +24,7 @@ mod sync;
 #[doc(hidden)]
 macro_rules! cat {
     ($($piece:expr),+ $(,)?) => {
-        [$(::core::convert::AsRef::<str>::as_ref(&$piece)),+].concat()
+        $crate::text::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
     };
 }
 

@@ -50,6 +50,16 @@ pub fn safe_text(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// The pieces one after the other (what [`cat!`](crate::cat) expands to; a loop of
+/// `push_str` is smaller in the wasm than `[&str]::concat`).
+pub fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        out.push_str(p);
+    }
+    out
+}
+
 /// `n` in decimal. With [`cat!`](crate::cat) the messages of the token flows and the cache
 /// are built without `core::fmt`, which the browser's wasm then leaves out (about 2 KB gzip).
 pub fn decimal(n: i64) -> String {
