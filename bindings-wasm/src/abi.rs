@@ -43,12 +43,28 @@ impl<T> Global<T> {
     }
 
     pub(crate) fn with_borrow<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.0.borrow())
+        match self.0.try_borrow() {
+            Ok(v) => f(&v),
+            Err(_) => held(),
+        }
     }
 
     pub(crate) fn with_borrow_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.0.borrow_mut())
+        match self.0.try_borrow_mut() {
+            Ok(mut v) => f(&mut v),
+            Err(_) => held(),
+        }
     }
+}
+
+/// A table borrowed again while borrowed: a bug (no table access calls JS, which could
+/// re-enter). Stops the module as a panic does, without `RefCell`'s panic message (whose
+/// formatting code the browser's wasm would carry).
+fn held() -> ! {
+    #[cfg(not(feature = "node"))]
+    core::arch::wasm32::unreachable();
+    #[cfg(feature = "node")]
+    unreachable!("a table of the wasm was borrowed twice")
 }
 
 #[cfg(feature = "node")]
