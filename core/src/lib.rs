@@ -28,6 +28,7 @@ macro_rules! cat {
     };
 }
 
+pub mod base64;
 pub mod cache;
 pub mod diagnose;
 mod group;

@@ -10,8 +10,6 @@ use crate::prelude::*;
 use core::fmt;
 use core::str::FromStr;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 /// A SASL mechanism that carries an OAuth 2.0 bearer token.
@@ -93,7 +91,7 @@ pub fn xoauth2_raw(user: &str, token: &str) -> Vec<u8> {
 /// );
 /// ```
 pub fn xoauth2(user: &str, access_token: &str) -> String {
-    crate::text::base64(&STANDARD, xoauth2_raw(user, access_token))
+    crate::base64::encode(xoauth2_raw(user, access_token))
 }
 
 /// Escapes a SASL authorization identity for the GS2 header (RFC 5801): `,` → `=2C`,
@@ -132,7 +130,7 @@ pub fn oauthbearer_raw(user: &str, token: &str, host: Option<&str>, port: Option
 
 /// The base64 OAUTHBEARER client response (RFC 7628).
 pub fn oauthbearer(user: &str, access_token: &str, host: Option<&str>, port: Option<u16>) -> String {
-    crate::text::base64(&STANDARD, oauthbearer_raw(user, access_token, host, port))
+    crate::base64::encode(oauthbearer_raw(user, access_token, host, port))
 }
 
 /// A server's decoded SASL error challenge: the JSON Gmail, Dovecot and RFC 7628 servers send
@@ -168,7 +166,7 @@ impl ErrorChallenge {
     /// whitespace, a trailing newline inside the JSON, unknown fields and numbers where
     /// strings are expected are all accepted.
     pub fn decode(base64_text: &str) -> Result<ErrorChallenge, ChallengeError> {
-        let bytes = STANDARD.decode(base64_text.trim()).map_err(|_| ChallengeError::NotBase64)?;
+        let bytes = crate::base64::decode(base64_text.trim()).ok_or(ChallengeError::NotBase64)?;
         let raw = String::from_utf8_lossy(&bytes).into_owned();
         Self::from_json(&raw)
     }
@@ -242,6 +240,6 @@ mod tests {
         assert_eq!(c.status.as_deref(), Some("401"));
         assert_eq!(c.summary(), "status=401");
         assert!(ErrorChallenge::decode("!!!").is_err());
-        assert!(matches!(ErrorChallenge::decode(&STANDARD.encode("[1,2]")), Err(ChallengeError::NotJson(_))));
+        assert!(matches!(ErrorChallenge::decode(&crate::base64::encode("[1,2]")), Err(ChallengeError::NotJson(_))));
     }
 }

@@ -126,18 +126,6 @@ pub fn decimal_u64(n: u64) -> String {
     }
 }
 
-/// `bytes` in base64 with `engine`. The same as `Engine::encode`, which turns its output into a
-/// `String` with `expect`: that panic's formatting of the error kept `Debug` code in the
-/// browser's wasm (about 1 KB gzip); base64 is ASCII, so here the conversion cannot fail.
-pub fn base64(engine: &impl base64::Engine, bytes: impl AsRef<[u8]>) -> String {
-    let bytes = bytes.as_ref();
-    let padded = base64::engine::Config::encode_padding(engine.config());
-    let mut out = vec![0; base64::encoded_len(bytes.len(), padded).unwrap_or(0)];
-    let written = engine.encode_slice(bytes, &mut out).unwrap_or(0);
-    out.truncate(written);
-    String::from_utf8(out).unwrap_or_default()
-}
-
 /// [`safe_text`] into an owned `String`.
 pub(crate) fn safe_string(text: String) -> String {
     match safe_text(&text) {
@@ -205,17 +193,6 @@ mod tests {
         for s in &cases {
             assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
             assert_eq!(parse_i64(s), s.parse::<i64>().ok(), "{s:?}");
-        }
-    }
-
-    #[test]
-    fn base64_matches_the_crate() {
-        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-        use base64::Engine as _;
-        for n in 0..70 {
-            let bytes: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
-            assert_eq!(base64(&STANDARD, &bytes), STANDARD.encode(&bytes));
-            assert_eq!(base64(&URL_SAFE_NO_PAD, &bytes), URL_SAFE_NO_PAD.encode(&bytes));
         }
     }
 

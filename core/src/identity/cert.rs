@@ -2,9 +2,6 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use super::confidential::AssertionAlgorithm;
 use super::error::{IdentityError, IdentityErrorKind};
 
@@ -52,12 +49,12 @@ impl CertificateCredential {
 
     /// base64url SHA-256 thumbprint of the certificate (`x5t#S256`).
     pub fn thumbprint_sha256(&self) -> String {
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, &self.cert_der))
+        crate::base64::encode_url(ring::digest::digest(&ring::digest::SHA256, &self.cert_der))
     }
 
     /// base64url SHA-1 thumbprint of the certificate (`x5t`).
     pub fn thumbprint_sha1(&self) -> String {
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der))
+        crate::base64::encode_url(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der))
     }
 
     /// A signed client assertion for `client_id` at `audience` (the token endpoint).

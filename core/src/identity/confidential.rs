@@ -53,14 +53,13 @@ pub fn client_assertion(
     audience: &str,
     now: i64,
 ) -> Result<String, IdentityError> {
+    use crate::base64::encode_url;
     use crate::json::{Number, Object, Value};
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
     use sha1::Digest as _;
     let der = signer.certificate_der();
     let (alg, x5t_name, x5t) = match signer.algorithm() {
-        AssertionAlgorithm::Ps256 => ("PS256", "x5t#S256", URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))),
-        AssertionAlgorithm::Rs256 => ("RS256", "x5t", URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))),
+        AssertionAlgorithm::Ps256 => ("PS256", "x5t#S256", encode_url(sha2::Sha256::digest(&der))),
+        AssertionAlgorithm::Rs256 => ("RS256", "x5t", encode_url(sha1::Sha1::digest(&der))),
     };
     let mut header = Object::new();
     for (k, v) in [("alg", alg), ("typ", "JWT"), (x5t_name, &x5t)] {
@@ -76,13 +75,13 @@ pub fn client_assertion(
     }
     let signing_input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(crate::json::to_string(&Value::Object(header))),
-        URL_SAFE_NO_PAD.encode(crate::json::to_string(&Value::Object(claims)))
+        encode_url(crate::json::to_string(&Value::Object(header))),
+        encode_url(crate::json::to_string(&Value::Object(claims)))
     );
     let sig = signer.sign(signing_input.as_bytes()).map_err(|e| {
         IdentityError::new(IdentityErrorKind::Configuration, format!("signing the client assertion failed: {e}"))
     })?;
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    Ok(format!("{signing_input}.{}", encode_url(sig)))
 }
 
 /// How a confidential client proves who it is.

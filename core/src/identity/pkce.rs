@@ -2,7 +2,6 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::error::{IdentityError, IdentityErrorKind};
@@ -28,7 +27,7 @@ fn no_random_source(_: getrandom::Error) -> IdentityError {
 
 /// A random URL-safe string carrying `N` random bytes.
 pub(crate) fn random_string<const N: usize>() -> Result<String, IdentityError> {
-    Ok(crate::text::base64(&URL_SAFE_NO_PAD, random_bytes::<N>()?))
+    Ok(crate::base64::encode_url(random_bytes::<N>()?))
 }
 
 /// A short random suffix for temporary file names (time-based if no random source).
@@ -49,7 +48,7 @@ pub(crate) fn code_verifier() -> Result<String, IdentityError> {
 
 /// The S256 challenge of a verifier: BASE64URL(SHA256(verifier)) without padding.
 pub fn s256_challenge(verifier: &str) -> String {
-    crate::text::base64(&URL_SAFE_NO_PAD, Sha256::digest(verifier.as_bytes()))
+    crate::base64::encode_url(Sha256::digest(verifier.as_bytes()))
 }
 
 /// A random GUID-shaped string (version 4 layout), for `jti` and correlation ids.

@@ -6,8 +6,6 @@ use crate::prelude::*;
 use core::time::Duration;
 
 use crate::json::{self, as_u64, get_str, parse_object, Object, Value};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::error::{IdentityError, IdentityErrorKind};
@@ -115,7 +113,7 @@ fn take_value(o: &mut Object, k: &str) -> Option<Value> {
 pub fn decode_jwt_claims(jwt: &str) -> Option<Object> {
     let mut parts = jwt.split('.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = crate::base64::decode_url(payload.trim_end_matches('='))?;
     parse_object(&bytes)
 }
 
@@ -127,7 +125,7 @@ fn str_claim(map: &Object, name: &str) -> Option<String> {
 pub fn account_from(id_token: Option<&str>, client_info: Option<&str>) -> Option<Account> {
     let claims = id_token.and_then(decode_jwt_claims);
     let info: Option<Object> = client_info.and_then(|ci| {
-        let bytes = URL_SAFE_NO_PAD.decode(ci.trim_end_matches('=')).or_else(|_| STANDARD.decode(ci)).ok()?;
+        let bytes = crate::base64::decode_url(ci.trim_end_matches('=')).or_else(|| crate::base64::decode(ci))?;
         parse_object(&bytes)
     });
     if claims.is_none() && info.is_none() {
@@ -426,10 +424,11 @@ mod tests {
     fn parses_tokens_with_string_expiry_and_client_info() {
         let idt = format!(
             "x.{}.y",
-            URL_SAFE_NO_PAD
-                .encode(r#"{"preferred_username":"alice@contoso.com","oid":"o1","tid":"t1","name":"Alice"}"#)
+            crate::base64::encode_url(
+                r#"{"preferred_username":"alice@contoso.com","oid":"o1","tid":"t1","name":"Alice"}"#
+            )
         );
-        let ci = URL_SAFE_NO_PAD.encode(r#"{"uid":"u1","utid":"t1"}"#);
+        let ci = crate::base64::encode_url(r#"{"uid":"u1","utid":"t1"}"#);
         let body = format!(
             r#"{{"token_type":"Bearer","expires_in":"3599","access_token":"at","refresh_token":"rt","scope":"a b","id_token":"{idt}","client_info":"{ci}"}}"#
         );

@@ -9,9 +9,6 @@
 use crate::prelude::*;
 use core::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-
 use super::{auth_failure, initial_response_fits, MailAuthError, MailErrorKind, Protocol, SaslIr, Stage};
 use crate::sasl::{ErrorChallenge, Mechanism};
 
@@ -69,7 +66,7 @@ impl SaslExchange {
         host: Option<&str>,
         port: Option<u16>,
     ) -> SaslExchange {
-        let response = SaslLine(STANDARD.encode(mechanism.initial_response(user, token, host, port)));
+        let response = SaslLine(crate::base64::encode(mechanism.initial_response(user, token, host, port)));
         SaslExchange { protocol, mechanism, response, response_sent: false, challenge_answered: false, challenge: None }
     }
 

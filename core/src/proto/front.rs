@@ -17,7 +17,6 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use base64::Engine as _;
 
 use super::line::LineBuffer;
 use super::Protocol;
@@ -108,12 +107,12 @@ pub struct Front {
 }
 
 fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
+    crate::base64::encode(s)
 }
 
 /// `AUTHENTICATE PLAIN` / `AUTH PLAIN` message: `[authzid] NUL authcid NUL password`.
 fn decode_plain(line: &str) -> Option<(String, Password)> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(line.trim()).ok()?;
+    let raw = crate::base64::decode(line.trim())?;
     let mut parts = raw.split(|b| *b == 0);
     let (authz, user, password) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -124,7 +123,7 @@ fn decode_plain(line: &str) -> Option<(String, Password)> {
 }
 
 fn decode_text(line: &str) -> Option<String> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(line.trim()).ok()?;
+    let raw = crate::base64::decode(line.trim())?;
     String::from_utf8(raw).ok()
 }
 
