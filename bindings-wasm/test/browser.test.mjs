@@ -4,7 +4,9 @@
 // in localStorage and builds the XOAUTH2 string; IndexedDB store; error classes. Each test
 // runs twice: against the minified bundle (dist/browser/mailoauth.min.js + the wasm next to
 // it, what test/browser/app.html imports) and against the unbundled modules (js/index.js +
-// dist/mailoauth_wasm.js, the page served with its import specifier replaced).
+// dist/mailoauth_wasm.js, the page served with its import specifier replaced). The bundle's
+// wasm is served as application/wasm (compiled while it downloads), the modules' wasm without
+// that type (compiled after the download): both paths of the loader (js/wasm-web.js).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -77,7 +79,10 @@ before(async () => {
     }
     try {
       const body = readFileSync(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      // The unbundled entry's wasm comes without its media type, so the loader's other path
+      // (compile after the download) runs too; the bundle's wasm streams (application/wasm).
+      const type = path === '/pkg/dist/mailoauth_wasm_bg.wasm' ? 'application/octet-stream' : TYPES[extname(file)];
+      res.writeHead(200, { 'content-type': type ?? 'application/octet-stream', 'cache-control': 'no-store' });
       res.end(body);
     } catch {
       res.writeHead(404).end();
