@@ -1,11 +1,12 @@
-//! mailoauth for JavaScript: the Rust core compiled to WebAssembly with wasm-bindgen.
+//! mailoauth for JavaScript: the Rust core compiled to WebAssembly (the Node build through
+//! wasm-bindgen, the browser build through a small C ABI of its own: [`abi`]).
 //!
 //! This crate is the thin layer between the core and the npm package `mailoauth` (see
 //! `README.md` beside it). Everything here is one delegation to core plus one conversion:
 //!
-//! - one exported function, `call(op, args, bytes)` ([`dispatch`]): arguments and results
-//!   cross as JSON text, errors as details naming the JS `Error` subclass of `js/errors.js`
-//!   ([`convert`]);
+//! - one exported function, `call(op, args, bytes)` ([`dispatch`], exported by [`abi`]):
+//!   arguments and results cross as JSON text, errors as details naming the JS `Error`
+//!   subclass of `js/errors.js` ([`convert`]);
 //! - the token flows are the core's sans-IO machines: JS sends their requests with `fetch`,
 //!   sleeps their waits with `setTimeout` and passes the clock;
 //! - the token cache stores its JSON document in a JS object with `load()` / `save()`
